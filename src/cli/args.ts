@@ -1,0 +1,50 @@
+// Command-line options: the goal-state flags derived from the schema's fields, plus the few
+// options that steer a run rather than describe the machine.
+import type { ArgsDef } from "citty";
+import { ConfigError } from "../errors";
+import { FIELDS } from "../config/fields";
+
+const hint = (kind: string, values?: string[]) =>
+  values ? values.join("|") : kind === "list" ? "a,b" : kind === "number" || kind === "integer" ? "n" : kind === "boolean" ? undefined : "value";
+
+export const goalArgs: ArgsDef = Object.fromEntries(
+  FIELDS.map((f) => [
+    f.flag,
+    {
+      type: f.kind === "boolean" ? "boolean" : "string",
+      description: `${f.description}${f.default !== undefined && !(Array.isArray(f.default) && !f.default.length) ? ` (default ${Array.isArray(f.default) ? f.default.join(",") : String(f.default)})` : ""} [${f.env}]`,
+      ...(hint(f.kind, f.values) ? { valueHint: hint(f.kind, f.values) } : {}),
+    },
+  ]),
+);
+
+export const commonArgs = {
+  config: { type: "string", description: "goal-state file, JSON or YAML", valueHint: "file" },
+  verbose: { type: "boolean", description: "log debug lines and error details" },
+} as const satisfies ArgsDef;
+
+/** Refuse flags no command knows: citty passes them through silently. */
+export function checkFlags(rawArgs: string[], args: ArgsDef): void {
+  const known = new Set(["help", "h", ...Object.keys(args)]);
+  for (const token of rawArgs) {
+    if (token === "--") break;
+    const m = /^--?([^=]+)/.exec(token);
+    if (!m) continue;
+    const name = m[1]!;
+    if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) continue;
+    throw new ConfigError(`--${name}: unknown flag (see --help)`);
+  }
+}
+
+/** The raw flag values the user gave, by flag name, for the goal-state fields. */
+export function givenGoalFlags(parsed: Record<string, unknown>, rawArgs: string[]): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  const given = new Set(rawArgs.map((t) => /^--(?:no-)?([^=]+)/.exec(t)?.[1]).filter(Boolean));
+  for (const f of FIELDS) {
+    if (!given.has(f.flag)) continue;
+    const v = parsed[f.flag];
+    if (typeof v === "string" || typeof v === "boolean") out[f.flag] = v;
+    else if (v === undefined) throw new ConfigError(`--${f.flag}: expected a value`);
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+import { defineCommand } from "citty";
+import { runTask } from "../engine/task";
+import { provisionTask } from "../provision";
+import { commonArgs, goalArgs } from "./args";
+import { setup } from "./goal";
+
+const args = {
+  ...goalArgs,
+  ...commonArgs,
+  "dry-run": { type: "boolean", description: "print what each task would do, every path and URL; change nothing" },
+} as const;
+
+export const provisionCommand = defineCommand({
+  meta: {
+    name: "provision",
+    description: "Prepare the machine: rootfs, nspawn settings, Kubernetes, containerd, runc, CNI and OS files",
+  },
+  args,
+  async run({ args: parsed, rawArgs }) {
+    const { goal, logger } = setup(parsed, rawArgs, args);
+    const dryRun = Boolean(parsed["dry-run"]);
+    const task = provisionTask(goal);
+    logger.event({
+      level: "info",
+      msg: dryRun ? "plan" : "provision",
+      fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
+    });
+    await runTask(task, { signal: new AbortController().signal, logger, dryRun });
+    return 0;
+  },
+});
+
+export const provisionExamples = [
+  "kube-rootfs provision --kubernetes-version 1.33.1",
+  "kube-rootfs provision --machine kube2 --config node.yaml --log-format json >> /var/log/kube-rootfs.log",
+  "kube-rootfs provision --bootstrap-method none --machine-dir /srv/rootfs --skip-phases kube,cri,cni",
+  "kube-rootfs provision --dry-run",
+];

@@ -1,0 +1,18 @@
+import { defineCommand } from "citty";
+import { buildInfo } from "../build-info";
+import { checkFlags } from "./args";
+
+const args = { json: { type: "boolean", description: "print as JSON" } } as const;
+
+export const versionCommand = defineCommand({
+  meta: { name: "version", description: "Print version, commit and build target" },
+  args,
+  run({ args: parsed, rawArgs }) {
+    checkFlags(rawArgs, args);
+    const { version, commit, target } = buildInfo;
+    console.log(parsed.json ? JSON.stringify(buildInfo) : `kube-rootfs ${version} (commit ${commit}, ${target})`);
+    return 0;
+  },
+});
+
+export const versionExamples = ["kube-rootfs version", "kube-rootfs version --json"];

@@ -1,0 +1,100 @@
+// Facts about the host, detected here unless the goal state gives them (so tests and
+// `render` are deterministic).
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { hostname as osHostname, release } from "node:os";
+import { join } from "node:path";
+import { ConfigError } from "../errors";
+import type { Arch } from "./schema";
+
+export interface HostFacts {
+  arch: Arch;
+  hostname: string;
+  kernel: string;
+  /** /lib/modules exists on the host (the .nspawn binds it read-only) */
+  modules: boolean;
+  devices: string[];
+  gpuDevices: string[];
+  gpuLibraries: string[];
+  /** the resolver file whose content becomes the rootfs's /etc/resolv.conf */
+  resolvConf: string;
+}
+
+export const PASSTHROUGH_DEVICES = ["/dev/kvm", "/dev/net/tun", "/dev/fuse"];
+const GPU_LIBRARY_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"];
+const GPU_LIBRARY = /^(libnvidia-[\w.-]+|libcuda|libnvcuvid|libnvoptix)\.so(\.[\d.]+)?$/;
+
+export function archOf(nodeArch: string): Arch {
+  if (nodeArch === "x64") return "amd64";
+  if (nodeArch === "arm64") return "arm64";
+  throw new ConfigError(`arch: host architecture ${nodeArch} is not supported; pass --arch amd64|arm64`);
+}
+
+const isCharDevice = (p: string) => {
+  try {
+    return statSync(p).isCharacterDevice();
+  } catch {
+    return false;
+  }
+};
+
+export function detectDevices(root = "/"): string[] {
+  return PASSTHROUGH_DEVICES.filter((d) => isCharDevice(join(root, d)));
+}
+
+export function detectGpuDevices(devDir = "/dev"): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(devDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^nvidia(\d+|ctl|-uvm|-uvm-tools|-modeset)$/.test(n))
+    .map((n) => join(devDir, n))
+    .filter(isCharDevice)
+    .sort();
+}
+
+export function detectGpuLibraries(dirs = GPU_LIBRARY_DIRS): string[] {
+  const found: string[] = [];
+  for (const dir of dirs) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (GPU_LIBRARY.test(n)) found.push(join(dir, n));
+  }
+  return found.sort();
+}
+
+/**
+ * The host resolver list to copy: /etc/resolv.conf, unless it only names systemd-resolved's
+ * 127.0.0.53 stub, in which case the upstream list resolved keeps beside it.
+ */
+export function detectResolvConf(etc = "/etc/resolv.conf", upstream = "/run/systemd/resolve/resolv.conf"): string {
+  try {
+    const servers = readFileSync(etc, "utf8")
+      .split("\n")
+      .filter((l) => /^\s*nameserver\s/.test(l));
+    const onlyStub = servers.length > 0 && servers.every((l) => /\s127\.0\.0\.53\s*$/.test(l));
+    if (onlyStub && existsSync(upstream)) return upstream;
+  } catch {
+    // no /etc/resolv.conf: the copy step reports it
+  }
+  return etc;
+}
+
+export function detectHost(): HostFacts {
+  return {
+    arch: archOf(process.arch),
+    hostname: osHostname(),
+    kernel: release(),
+    modules: existsSync("/lib/modules"),
+    devices: detectDevices(),
+    gpuDevices: detectGpuDevices(),
+    gpuLibraries: detectGpuLibraries(),
+    resolvConf: detectResolvConf(),
+  };
+}

@@ -1,0 +1,181 @@
+// Merge the goal state from its sources, in rising precedence: built-in defaults <
+// --config FILE < KUBE_ROOTFS_* env < flags. A bad value anywhere is a ConfigError that names
+// the field and the source it came from, before anything is touched.
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import type { z } from "zod";
+import { ConfigError } from "../errors";
+import { FIELDS, type Field } from "./fields";
+import { GoalSchema, type Goal } from "./schema";
+
+type Raw = Record<string, unknown>;
+
+interface Layer {
+  /** how errors name this source for a field: `file:line`, `--flag` or `ENV_VAR` */
+  describe(path: string[]): string;
+  /** a flag or env var names its field already; a file's errors must add the field path */
+  namesField: boolean;
+  value: Raw;
+}
+
+export interface LoadOptions {
+  configFile?: string;
+  env?: Record<string, string | undefined>;
+  /** flag name (without dashes) → raw string/boolean value from the command line */
+  flags?: Record<string, string | boolean | undefined>;
+}
+
+export function loadGoal(opts: LoadOptions): Goal {
+  const layers: Layer[] = [];
+  if (opts.configFile) layers.push(fileLayer(opts.configFile));
+  layers.push(stringLayer(opts.env ?? {}, (f) => f.env, (f) => f.env));
+  layers.push(stringLayer(opts.flags ?? {}, (f) => f.flag, (f) => `--${f.flag}`));
+
+  const merged: Raw = {};
+  for (const layer of layers) deepMerge(merged, layer.value);
+  const result = GoalSchema.safeParse(merged, { reportInput: true });
+  if (result.success) return result.data;
+
+  const lines = result.error.issues.flatMap((issue) => issueLines(issue, layers));
+  throw new ConfigError(lines[0]!, lines);
+}
+
+function fileLayer(file: string): Layer {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read config: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let value: unknown;
+  const ext = extname(file).toLowerCase();
+  const asJson = ext === ".json" || (ext !== ".yaml" && ext !== ".yml" && /^\s*\{/.test(text));
+  try {
+    value = asJson ? JSON.parse(text) : Bun.YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid ${asJson ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (value == null) value = {};
+  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError(`${file}: expected a mapping of fields at the top level`);
+  return {
+    value: value as Raw,
+    namesField: false,
+    describe: (path) => {
+      const line = lineOf(text, path);
+      return line ? `${file}:${line}` : file;
+    },
+  };
+}
+
+/** Best-effort line of a field in a YAML/JSON text: the first line naming its last key after its parents. */
+function lineOf(text: string, path: string[]): number | undefined {
+  const lines = text.split("\n");
+  let from = 0;
+  for (const key of path) {
+    const re = new RegExp(`^\\s*(-\\s*)?["']?${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}["']?\\s*:`);
+    const i = lines.findIndex((l, n) => n >= from && re.test(l));
+    if (i < 0) return from > 0 ? from : undefined;
+    from = i + 1;
+  }
+  return from || undefined;
+}
+
+/** Env and flags give strings: convert each to its field's kind, leaving bad text for zod to report. */
+function stringLayer(
+  source: Record<string, string | boolean | undefined>,
+  nameOf: (f: Field) => string,
+  label: (f: Field) => string,
+): Layer {
+  const value: Raw = {};
+  const labels = new Map<string, string>();
+  for (const field of FIELDS) {
+    const raw = source[nameOf(field)];
+    if (raw === undefined) continue;
+    setAt(value, field.path, convert(field, raw));
+    labels.set(field.key, label(field));
+  }
+  return { value, namesField: true, describe: (path) => labels.get(path.join(".")) ?? "" };
+}
+
+function convert(field: Field, raw: string | boolean): unknown {
+  if (typeof raw === "boolean") return field.kind === "boolean" ? raw : String(raw);
+  switch (field.kind) {
+    case "boolean":
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      return raw;
+    case "number":
+    case "integer": {
+      const n = Number(raw);
+      return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+    }
+    case "list":
+      return raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+function setAt(obj: Raw, path: string[], v: unknown) {
+  let o = obj;
+  for (const k of path.slice(0, -1)) o = (o[k] ??= {}) as Raw;
+  o[path[path.length - 1]!] = v;
+}
+
+function deepMerge(into: Raw, from: Raw) {
+  for (const [k, v] of Object.entries(from)) {
+    const cur = into[k];
+    if (isPlain(v) && isPlain(cur)) deepMerge(cur, v);
+    else into[k] = isPlain(v) ? deepMerge({}, v) : v;
+  }
+  return into;
+}
+const isPlain = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function issueLines(issue: z.core.$ZodIssue, layers: Layer[]): string[] {
+  const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...issue.path.map(String), k]) : [issue.path.map(String)];
+  return paths.map((path) => {
+    const layer = layerOf(path, layers);
+    const what = issue.code === "unrecognized_keys" ? "unknown field" : describeIssue(issue);
+    if (!layer) return `defaults: ${path.join(".")}: ${what}`;
+    if (layer.namesField) return `${layer.describe(path)}: ${what}`;
+    return `${layer.describe(path)}: ${path.join(".") || "(top level)"}: ${what}`;
+  });
+}
+
+/** The highest-precedence layer that set this path (or one of its parents). */
+function layerOf(path: string[], layers: Layer[]): Layer | undefined {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i]!;
+    for (let n = path.length; n > 0; n--) if (hasPath(layer.value, path.slice(0, n))) return layer;
+  }
+  return undefined;
+}
+
+function hasPath(obj: unknown, path: string[]): boolean {
+  let o = obj;
+  for (const k of path) {
+    if (!isPlain(o) || !(k in o)) return false;
+    o = o[k];
+  }
+  return true;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const input = (issue as { input?: unknown }).input;
+  const got = input === undefined ? "nothing" : typeof input === "string" ? JSON.stringify(input) : Array.isArray(input) ? "a list" : input === null ? "null" : typeof input === "object" ? "a mapping" : `${typeof input} ${String(input)}`;
+  switch (issue.code) {
+    case "invalid_type":
+      return `expected ${issue.expected === "array" ? "a list" : issue.expected}, got ${typeof input === "string" ? got : typeof input === "number" || typeof input === "boolean" ? typeof input : got}`;
+    case "invalid_value":
+      return `expected ${issue.values.map(String).join("|")}, got ${typeof input === "string" ? input : got}`;
+    case "too_small":
+    case "too_big":
+      return `${issue.message.replace(/^Too (small|big): /, "")}, got ${got}`;
+    default:
+      return `${issue.message}, got ${got}`;
+  }
+}

@@ -1,0 +1,122 @@
+// The goal state: the one source of truth for every setting. Flags, env names and the
+// README's config reference are derived from this schema (see fields.ts), never listed twice.
+import { z } from "zod";
+
+/** Artifacts the pipeline installs, each with its own download overrides. */
+export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containerd", "runc", "cni"] as const;
+export type ArtifactName = (typeof ARTIFACTS)[number];
+
+export const ARCHES = ["amd64", "arm64"] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export const BOOTSTRAP_METHODS = ["debootstrap", "mmdebstrap", "tarball", "none"] as const;
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+
+const absPath = () => z.string().regex(/^\//, "expected an absolute path");
+const version = () =>
+  z
+    .string()
+    .regex(VERSION, "expected a version like 1.33.1")
+    .transform((v) => v.replace(/^v/, ""));
+const sha256 = () =>
+  z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits")
+    .transform((h) => h.toLowerCase());
+const url = (schemes: string[]) =>
+  z.string().refine((s) => {
+    try {
+      return schemes.includes(new URL(s).protocol.replace(/:$/, ""));
+    } catch {
+      return false;
+    }
+  }, `expected a ${schemes.join("/")} URL`);
+
+const download = z
+  .strictObject({
+    baseURL: url(["http", "https", "file"])
+      .optional()
+      .describe("mirror in the upstream layout for this artifact"),
+    url: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("full URL template; placeholders {version} {arch} {os} {binary}"),
+    version: version().optional().describe("this artifact's version, overriding versions.*"),
+    sha256: sha256().optional().describe("pinned sha256 of the asset; beats the published checksum"),
+  })
+  .prefault({});
+
+const DEFAULT_PACKAGES = [
+  "systemd", "systemd-sysv", "dbus", "curl", "ca-certificates", "iproute2", "nftables",
+  "kmod", "udev", "procps", "nano", "wireguard-tools",
+];
+
+export const GoalSchema = z.strictObject({
+  machine: z.string().regex(NAME, "expected a machine name ([a-zA-Z0-9._-], up to 63)").default("kube1").describe("machine name"),
+  machineDir: absPath().optional().describe("rootfs directory (default /var/lib/machines/<machine>)"),
+  nspawnConfigFile: absPath().optional().describe("nspawn settings file (default /etc/systemd/nspawn/<machine>.nspawn)"),
+  serviceOverrideFile: absPath()
+    .optional()
+    .describe("service drop-in (default /etc/systemd/system/systemd-nspawn@<machine>.service.d/override.conf)"),
+
+  arch: z.enum(ARCHES).optional().describe("target architecture (detected from the host)"),
+  hostname: z.string().regex(HOSTNAME, "expected a hostname").optional().describe("hostname written into the rootfs (the host's)"),
+  hostKernel: z.string().min(1).optional().describe("host kernel release, for /lib/modules (detected)"),
+  hostDevices: z.array(absPath()).optional().describe("device nodes bound into the machine (detected: /dev/kvm /dev/net/tun /dev/fuse)"),
+  gpuDevices: z.array(absPath()).optional().describe("NVIDIA device nodes bound into the machine (detected)"),
+  gpuLibraries: z.array(absPath()).optional().describe("NVIDIA driver libraries bound read-only (detected)"),
+  hostModules: z.boolean().optional().describe("bind the host's /lib/modules read-only (detected: present on the host)"),
+  hostResolvConf: absPath().optional().describe("resolver file copied into the rootfs (detected, skipping the 127.0.0.53 stub)"),
+
+  versions: z
+    .strictObject({
+      kubernetes: version().default("1.33.1").meta({ flag: "kubernetes-version" }).describe("Kubernetes version"),
+      containerd: version().default("2.0.4").meta({ flag: "containerd-version" }).describe("containerd version"),
+      runc: version().default("1.1.12").meta({ flag: "runc-version" }).describe("runc version"),
+      cni: version().default("1.5.1").meta({ flag: "cni-version" }).describe("CNI plugins version"),
+      crictl: version().optional().meta({ flag: "crictl-version" }).describe("crictl version (default <k8s major>.<minor>.0)"),
+    })
+    .prefault({}),
+
+  mirror: url(["http", "https", "file"]).optional().describe("sets every artifact's base URL to <mirror>/<artifact dir>"),
+  downloads: z
+    .strictObject(Object.fromEntries(ARTIFACTS.map((a) => [a, download])) as Record<ArtifactName, typeof download>)
+    .prefault({}),
+
+  bootstrap: z
+    .strictObject({
+      method: z.enum(BOOTSTRAP_METHODS).default("debootstrap").describe("how an empty machine dir gets its rootfs"),
+      suite: z.string().regex(/^[a-z][a-z0-9-]*$/, "expected a suite name like noble").default("noble").describe("distribution suite"),
+      mirror: url(["http", "https", "file"]).optional().describe("package mirror (default: the distribution's archive)"),
+      components: z.array(z.string().regex(/^[a-z0-9-]+$/)).optional().describe("archive components (default: main,universe for Ubuntu, main for Debian)"),
+      include: z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, "expected a package name"))
+        .default(DEFAULT_PACKAGES)
+        .describe("packages installed by the bootstrap"),
+      keyring: absPath().optional().describe("archive keyring for the bootstrap"),
+      tarball: z.string().min(1).optional().describe("rootfs snapshot (path or URL) for method tarball"),
+      sha256: sha256().optional().describe("sha256 of bootstrap.tarball"),
+    })
+    .prefault({}),
+
+  cacheDir: absPath().default("/var/cache/kube-rootfs").describe("download and snapshot cache"),
+  offline: z.boolean().default(false).describe("never use the network; everything comes from the cache"),
+  retries: z.number().int().min(1).max(20).default(4).describe("download attempts per file"),
+  concurrency: z.number().int().min(1).max(32).default(4).describe("downloads in flight at once"),
+  timeouts: z
+    .strictObject({
+      stall: z.number().positive().default(30).describe("seconds without a byte before a download is retried"),
+      total: z.number().positive().default(1800).describe("seconds one download may take in all"),
+    })
+    .prefault({}),
+  maxDownloadBytes: z.number().int().positive().default(2 * 1024 ** 3).describe("largest response accepted"),
+  logFormat: z.enum(["pretty", "json"]).optional().describe("log format (json when stdout is not a TTY)"),
+  skipPhases: z.array(z.string().min(1)).default([]).describe("phases or tasks to skip, e.g. kube,cri,cni"),
+});
+
+export type GoalInput = z.input<typeof GoalSchema>;
+export type Goal = z.output<typeof GoalSchema>;

@@ -1,0 +1,78 @@
+// Logs: consola pretty on a TTY, JSON lines otherwise (one object per event), so an
+// unattended cloud-init run leaves a log that can be grepped and parsed.
+import { createConsola, type ConsolaInstance } from "consola";
+
+export type Level = "debug" | "info" | "warn" | "error";
+export type LogFormat = "pretty" | "json";
+
+export interface LogEvent {
+  level: Level;
+  msg: string;
+  task?: string;
+  /** milliseconds */
+  duration?: number;
+  fields?: Record<string, unknown>;
+}
+
+export interface Logger {
+  event(e: LogEvent): void;
+  readonly format: LogFormat;
+  readonly verbose: boolean;
+}
+
+export const pickFormat = (requested: LogFormat | undefined, isTTY = Boolean(process.stdout.isTTY)): LogFormat =>
+  requested ?? (isTTY ? "pretty" : "json");
+
+export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l), verbose = false): Logger {
+  return {
+    format: "json",
+    verbose,
+    event(e) {
+      if (e.level === "debug" && !verbose) return;
+      const out: Record<string, unknown> = { time: new Date().toISOString(), level: e.level, msg: e.msg };
+      if (e.task) out.task = e.task;
+      if (e.duration !== undefined) out.duration = Math.round(e.duration * 10) / 10;
+      if (e.fields && Object.keys(e.fields).length) out.fields = e.fields;
+      write(JSON.stringify(out) + "\n");
+    },
+  };
+}
+
+export function prettyLogger(verbose = false, consola: ConsolaInstance = createConsola({ level: verbose ? 4 : 3 })): Logger {
+  return {
+    format: "pretty",
+    verbose,
+    event(e) {
+      const parts = [e.task ? `${e.task}: ${e.msg}` : e.msg];
+      for (const [k, v] of Object.entries(e.fields ?? {})) parts.push(`${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+      if (e.duration !== undefined) parts.push(`(${formatDuration(e.duration)})`);
+      const line = parts.join(" ");
+      if (e.level === "error") consola.error(line);
+      else if (e.level === "warn") consola.warn(line);
+      else if (e.level === "debug") consola.debug(line);
+      else if (e.msg === "completed") consola.success(line);
+      else consola.info(line);
+    },
+  };
+}
+
+export function createLogger(format: LogFormat, verbose: boolean): Logger {
+  return format === "json" ? jsonLogger(undefined, verbose) : prettyLogger(verbose);
+}
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** A logger bound to one task name. */
+export interface TaskLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function taskLog(logger: Logger, task: string): TaskLog {
+  const at = (level: Level) => (msg: string, fields?: Record<string, unknown>) =>
+    logger.event({ level, task, msg, ...(fields ? { fields } : {}) });
+  return { info: at("info"), warn: at("warn"), debug: at("debug") };
+}

@@ -1,0 +1,39 @@
+// Errors are values with context. Each kind maps to one exit code, and prints as one line.
+
+/** Bad usage or configuration: nothing was touched. Exit 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    message: string,
+    /** every problem found, one line each */
+    readonly lines: string[] = [message],
+  ) {
+    super(message);
+  }
+}
+
+/** A run step failed. Exit 1. `detail` is shown with --verbose. */
+export class RunError extends Error {
+  override name = "RunError";
+  constructor(
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, drift: 3 } as const;
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Prefix an error's message with context, keeping its class so the exit code survives. */
+export function withContext(context: string, err: unknown): Error {
+  if (err instanceof ConfigError) return new ConfigError(`${context}: ${err.message}`);
+  if (err instanceof RunError) return new RunError(`${context}: ${err.message}`, err.detail);
+  if (err instanceof Error && err.name === "AbortError") return err;
+  return new RunError(`${context}: ${errorMessage(err)}`);
+}

@@ -1,0 +1,97 @@
+// Atomic, idempotent writes: temp file in the target's directory, fsync, rename, fsync the
+// directory. A file whose content and mode already match is left alone.
+import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { RunError } from "../errors";
+
+export type WriteResult = "written" | "unchanged";
+
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.kube-rootfs-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
+}
+
+export function fsyncDir(dir: string) {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileMatches(path: string, content: Buffer, mode: number): boolean {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile() || st.size !== content.length || (st.mode & 0o7777) !== mode) return false;
+    return readFileSync(path).equals(content);
+  } catch {
+    return false;
+  }
+}
+
+/** Would writing `content` to `path` change anything? */
+export function needsWrite(path: string, content: string | Uint8Array, mode = 0o644): boolean {
+  return !fileMatches(path, Buffer.from(content), mode);
+}
+
+export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): WriteResult {
+  const data = Buffer.from(content);
+  if (fileMatches(path, data, mode)) return "unchanged";
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const tmp = tempPathFor(path);
+  try {
+    const fd = openSync(tmp, "wx", mode);
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off);
+      fchmodSync(fd, mode); // open's mode is filtered by the umask
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncDir(dir);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw ioError(`write ${path}`, err);
+  }
+  return "written";
+}
+
+export function symlinkAtomic(path: string, target: string): WriteResult {
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink() && readlinkSync(path) === target) return "unchanged";
+    if (st.isDirectory()) throw new RunError(`${path}: is a directory, expected a symlink to ${target}`);
+  } catch (err) {
+    if (err instanceof RunError) throw err;
+  }
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const tmp = tempPathFor(path);
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, path);
+    fsyncDir(dir);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw ioError(`link ${path}`, err);
+  }
+  return "written";
+}
+
+/** One clear line for a filesystem error: what was being done, and the errno in words. */
+export function ioError(what: string, err: unknown): RunError {
+  const e = err as NodeJS.ErrnoException;
+  const why: Record<string, string> = {
+    ENOSPC: "no space left on device",
+    EROFS: "read-only file system",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EDQUOT: "disk quota exceeded",
+    ENOTDIR: "a parent is not a directory",
+    EISDIR: "is a directory",
+  };
+  return new RunError(`${what}: ${(e?.code && why[e.code]) ?? e?.message ?? String(err)}`);
+}

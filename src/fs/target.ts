@@ -1,0 +1,48 @@
+// Where tasks write: a directory tree (the rootfs, or "/" for host files), every path resolved
+// inside it, every write atomic and skipped when already right. In a dry run it only reports.
+import type { TaskLog } from "../engine/log";
+import { needsWrite, symlinkAtomic, writeFileAtomic, type WriteResult } from "./atomic";
+import { resolveInside } from "./inside";
+import { lstatSync, readlinkSync } from "node:fs";
+
+export class Target {
+  constructor(
+    readonly root: string,
+    private readonly opts: { dryRun: boolean; log: TaskLog },
+  ) {}
+
+  /** Host path of a path inside this tree (see resolveInside). */
+  path(rel: string): string {
+    return resolveInside(this.root, rel);
+  }
+
+  writeFile(rel: string, content: string | Uint8Array, mode = 0o644): WriteResult {
+    const path = this.path(rel);
+    if (this.opts.dryRun) return this.report(path, needsWrite(path, content, mode));
+    return this.report(path, writeFileAtomic(path, content, mode) === "written", true);
+  }
+
+  symlink(rel: string, target: string): WriteResult {
+    const path = this.path(rel);
+    if (this.opts.dryRun) return this.report(path, !linkMatches(path, target), false, target);
+    return this.report(path, symlinkAtomic(path, target) === "written", true, target);
+  }
+
+  private report(path: string, changes: boolean, done = false, link?: string): WriteResult {
+    const fields = link ? { path, target: link } : { path };
+    if (!changes) this.opts.log.debug("unchanged", fields);
+    else this.opts.log.info(done ? "wrote" : "would write", fields);
+    return changes ? "written" : "unchanged";
+  }
+}
+
+function linkMatches(path: string, target: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink() && readlinkSync(path) === target;
+  } catch {
+    return false;
+  }
+}
+
+/** A Target for absolute host paths, e.g. /etc/systemd/nspawn/kube1.nspawn. */
+export const hostRel = (abs: string) => abs.replace(/^\/+/, "");

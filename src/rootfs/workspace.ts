@@ -1,0 +1,62 @@
+// ensure-workspace: a machine dir with a rootfs in it, and the two host files that make
+// systemd-nspawn run it (settings and service drop-in).
+import { mkdirSync, readdirSync } from "node:fs";
+import type { Resolved } from "../config/resolve";
+import type { Task, TaskContext } from "../engine/task";
+import { ioError } from "../fs/atomic";
+import { hostRel, Target } from "../fs/target";
+import { bootstrapRootfs } from "./bootstrap";
+import { renderNspawn } from "./templates/nspawn";
+import { renderServiceOverride } from "./templates/override";
+
+/** The host files ensure-workspace writes, by absolute path. */
+export function nspawnFiles(goal: Resolved): Array<[path: string, content: string]> {
+  return [
+    [goal.nspawnConfigFile, renderNspawn(goal)],
+    [goal.serviceOverrideFile, renderServiceOverride(goal)],
+  ];
+}
+
+/** Missing, or a directory with nothing in it. */
+export function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw ioError(`read machine dir ${dir}`, err);
+  }
+}
+
+async function ensureRootfs(goal: Resolved, ctx: TaskContext): Promise<boolean> {
+  if (!isEmptyDir(goal.machineDir)) {
+    ctx.log.debug("rootfs present", { path: goal.machineDir });
+    return false;
+  }
+  if (goal.bootstrap.method === "none") {
+    if (ctx.dryRun) ctx.log.info("would create", { path: goal.machineDir });
+    else {
+      try {
+        mkdirSync(goal.machineDir, { recursive: true, mode: 0o755 });
+      } catch (err) {
+        throw ioError(`create machine dir ${goal.machineDir}`, err);
+      }
+      ctx.log.info("created", { path: goal.machineDir });
+    }
+    return true;
+  }
+  await bootstrapRootfs(goal, ctx);
+  return true;
+}
+
+export function ensureWorkspaceTask(goal: Resolved): Task {
+  return {
+    name: "ensure-workspace",
+    async run(ctx) {
+      const created = await ensureRootfs(goal, ctx);
+      if (!goal.hostModules) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
+      const host = new Target("/", ctx);
+      const written = nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content));
+      return created || written.includes("written") ? "completed" : "skipped";
+    },
+  };
+}
