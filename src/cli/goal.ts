@@ -10,7 +10,7 @@ export interface CommandSetup {
   logger: Logger;
 }
 
-export function setup(args: Record<string, unknown>, rawArgs: string[], defs: ArgsDef): CommandSetup {
+export async function setup(args: Record<string, unknown>, rawArgs: string[], defs: ArgsDef): Promise<CommandSetup> {
   checkFlags(rawArgs, defs);
   const goal = resolveGoal(
     loadGoal({
@@ -19,5 +19,5 @@ export function setup(args: Record<string, unknown>, rawArgs: string[], defs: Ar
       flags: givenGoalFlags(args, rawArgs),
     }),
   );
-  return { goal, logger: createLogger(pickFormat(goal.logFormat), Boolean(args.verbose)) };
+  return { goal, logger: await createLogger(pickFormat(goal.logFormat), Boolean(args.verbose)) };
 }

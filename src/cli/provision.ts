@@ -17,7 +17,7 @@ export const provisionCommand = defineCommand({
   },
   args,
   async run({ args: parsed, rawArgs }) {
-    const { goal, logger } = setup(parsed, rawArgs, args);
+    const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
     const task = provisionTask(goal);
     logger.event({

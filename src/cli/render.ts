@@ -14,7 +14,7 @@ export const renderCommand = defineCommand({
   meta: { name: "render", description: "Print the .nspawn settings and the service override for the goal state" },
   args,
   async run({ args: parsed, rawArgs }) {
-    const { goal } = setup(parsed, rawArgs, args);
+    const { goal } = await setup(parsed, rawArgs, args);
     const [nspawn, override] = nspawnFiles(goal);
     const pick = parsed.file;
     if (pick !== undefined && pick !== "nspawn" && pick !== "override") {

@@ -23,22 +23,23 @@ export const ENV_PREFIX = "KUBE_ROOTFS_";
 const kebab = (s: string) => s.replace(/URL/g, "Url").replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 export const envName = (flag: string) => ENV_PREFIX + flag.toUpperCase().replace(/-/g, "_");
 
-interface JsonNode {
-  type?: string | string[];
-  enum?: string[];
-  properties?: Record<string, JsonNode>;
-  items?: JsonNode;
-  description?: string;
-  flag?: string;
-  anyOf?: JsonNode[];
+type Schema = z.core.$ZodType;
+
+/** Strip optional/default/prefault wrappers and transforms down to the schema of the value. */
+function innermost(schema: Schema): Schema {
+  let s = schema;
+  for (;;) {
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodPrefault) s = s.unwrap();
+    else if (s instanceof z.ZodPipe) s = s.in;
+    else return s;
+  }
 }
 
-function kindOf(node: JsonNode): FieldKind {
-  if (node.enum) return "enum";
-  if (node.type === "array") return "list";
-  if (node.type === "boolean") return "boolean";
-  if (node.type === "integer") return "integer";
-  if (node.type === "number") return "number";
+function kindOf(s: Schema): FieldKind {
+  if (s instanceof z.ZodEnum) return "enum";
+  if (s instanceof z.ZodArray) return "list";
+  if (s instanceof z.ZodBoolean) return "boolean";
+  if (s instanceof z.ZodNumber) return s.isInt ? "integer" : "number";
   return "string";
 }
 
@@ -46,28 +47,30 @@ function valueAt(obj: unknown, path: string[]): unknown {
   return path.reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
-function collect(node: JsonNode, path: string[], defaults: unknown, out: Field[]) {
-  if (node.type === "object" && node.properties) {
-    for (const [k, child] of Object.entries(node.properties)) collect(child, [...path, k], defaults, out);
+// Walks zod's classes directly rather than z.toJSONSchema(): this runs on every start-up.
+function collect(schema: Schema, path: string[], defaults: unknown, out: Field[]) {
+  const inner = innermost(schema);
+  if (inner instanceof z.ZodObject) {
+    for (const [k, child] of Object.entries(inner.shape)) collect(child as Schema, [...path, k], defaults, out);
     return;
   }
-  const flag = node.flag ?? path.map((p) => kebab(p)).join("-");
+  const meta = (z.globalRegistry.get(schema) ?? {}) as { flag?: string; description?: string };
+  const flag = meta.flag ?? path.map((p) => kebab(p)).join("-");
   out.push({
     path,
     key: path.join("."),
     flag,
     env: envName(flag),
-    kind: kindOf(node),
-    ...(node.enum ? { values: node.enum } : {}),
-    description: node.description ?? "",
+    kind: kindOf(inner),
+    ...(inner instanceof z.ZodEnum ? { values: inner.options.map(String) } : {}),
+    description: meta.description ?? "",
     default: valueAt(defaults, path),
   });
 }
 
 function buildFields(): Field[] {
-  const json = z.toJSONSchema(GoalSchema, { io: "input", unrepresentable: "any" }) as JsonNode;
   const out: Field[] = [];
-  collect(json, [], GoalSchema.parse({}), out);
+  collect(GoalSchema, [], GoalSchema.parse({}), out);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // Logs: consola pretty on a TTY, JSON lines otherwise (one object per event), so an
 // unattended cloud-init run leaves a log that can be grepped and parsed.
-import { createConsola, type ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola";
 
 export type Level = "debug" | "info" | "warn" | "error";
 export type LogFormat = "pretty" | "json";
@@ -38,7 +38,7 @@ export function jsonLogger(write: (line: string) => void = (l) => process.stdout
   };
 }
 
-export function prettyLogger(verbose = false, consola: ConsolaInstance = createConsola({ level: verbose ? 4 : 3 })): Logger {
+export function prettyLogger(consola: ConsolaInstance, verbose = false): Logger {
   return {
     format: "pretty",
     verbose,
@@ -56,8 +56,12 @@ export function prettyLogger(verbose = false, consola: ConsolaInstance = createC
   };
 }
 
-export function createLogger(format: LogFormat, verbose: boolean): Logger {
-  return format === "json" ? jsonLogger(undefined, verbose) : prettyLogger(verbose);
+// consola costs ~25 ms of start-up: load it only for a person at a terminal, never for the
+// JSON logs of an unattended run.
+export async function createLogger(format: LogFormat, verbose: boolean): Promise<Logger> {
+  if (format === "json") return jsonLogger(undefined, verbose);
+  const { createConsola } = await import("consola");
+  return prettyLogger(createConsola({ level: verbose ? 4 : 3 }), verbose);
 }
 
 export function formatDuration(ms: number): string {
