@@ -1,6 +1,6 @@
 // Atomic, idempotent writes: temp file in the target's directory, fsync, rename, fsync the
 // directory. A file whose content and mode already match is left alone.
-import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { RunError } from "../errors";
 
@@ -38,9 +38,9 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
   const data = Buffer.from(content);
   if (fileMatches(path, data, mode)) return "unchanged";
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = tempPathFor(path);
   try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     const fd = openSync(tmp, "wx", mode);
     try {
       let off = 0;
@@ -53,7 +53,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     renameSync(tmp, path);
     fsyncDir(dir);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw ioError(`write ${path}`, err);
   }
   return "written";
@@ -68,17 +68,26 @@ export function symlinkAtomic(path: string, target: string): WriteResult {
     if (err instanceof RunError) throw err;
   }
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = tempPathFor(path);
   try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     symlinkSync(target, tmp);
     renameSync(tmp, path);
     fsyncDir(dir);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw ioError(`link ${path}`, err);
   }
   return "written";
+}
+
+/** Remove a temp file if it is there; the error being reported matters more than this one. */
+export function removeQuietly(path: string) {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or its directory never existed
+  }
 }
 
 /** One clear line for a filesystem error: what was being done, and the errno in words. */
@@ -92,6 +101,7 @@ export function ioError(what: string, err: unknown): RunError {
     EDQUOT: "disk quota exceeded",
     ENOTDIR: "a parent is not a directory",
     EISDIR: "is a directory",
+    EEXIST: "a parent is not a directory",
   };
   return new RunError(`${what}: ${(e?.code && why[e.code]) ?? e?.message ?? String(err)}`);
 }

@@ -1,0 +1,49 @@
+// The compiled executable under test, built once per test process into a temp dir (the
+// same flags as scripts/build.ts, for this host's target only).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+let built: Promise<string> | undefined;
+
+export function compiledBinary(): Promise<string> {
+  built ??= (async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "kube-rootfs-bin-"));
+    const target = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
+    const proc = Bun.spawn([process.execPath, "scripts/build.ts", "--target", target, "--outdir", outdir], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if ((await proc.exited) !== 0) throw new Error(`build failed: ${await new Response(proc.stderr).text()}`);
+    return join(outdir, `kube-rootfs-${target}`);
+  })();
+  return built;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command with the environment cleared of KUBE_ROOTFS_* (unless given) and no TTY. */
+export async function run(cmd: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KUBE_ROOTFS_")));
+  const proc = Bun.spawn(cmd, { env: { ...clean, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** JSON log lines of a run (non-TTY stdout logs JSON). */
+export function events(stdout: string): Array<{ level: string; msg: string; task?: string; duration?: number; fields?: Record<string, unknown> }> {
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+}
+
+/** Run the CLI from source (bun src/main.ts): fast, for tests of behaviour rather than packaging. */
+export const runSource = (args: string[], env: Record<string, string> = {}) =>
+  run([process.execPath, join(ROOT, "src/main.ts"), ...args], env);

@@ -1,0 +1,105 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { symlinkAtomic, writeFileAtomic } from "../../src/fs/atomic";
+import { OutsideRootError, resolveInside } from "../../src/fs/inside";
+
+let root: string;
+let outside: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "kube-rootfs-root-"));
+  outside = mkdtempSync(join(tmpdir(), "kube-rootfs-outside-"));
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
+
+describe("resolveInside", () => {
+  test("plain and missing paths stay under the root", () => {
+    mkdirSync(join(root, "etc"));
+    expect(resolveInside(root, "etc/hostname")).toBe(join(root, "etc/hostname"));
+    expect(resolveInside(root, "opt/cni/bin/bridge")).toBe(join(root, "opt/cni/bin/bridge"));
+  });
+
+  test("refuses .. and absolute paths", () => {
+    expect(() => resolveInside(root, "../etc/passwd")).toThrow(OutsideRootError);
+    expect(() => resolveInside(root, "etc/../../x")).toThrow(OutsideRootError);
+    expect(() => resolveInside(root, "/etc/hostname")).toThrow(OutsideRootError);
+  });
+
+  test("follows merged-usr style relative links inside the rootfs", () => {
+    mkdirSync(join(root, "usr/lib"), { recursive: true });
+    symlinkSync("usr/lib", join(root, "lib"));
+    expect(resolveInside(root, "lib/modules-load.d/x.conf")).toBe(join(root, "usr/lib/modules-load.d/x.conf"));
+  });
+
+  test("absolute links resolve as the machine sees them (var/run -> /run)", () => {
+    mkdirSync(join(root, "run"));
+    mkdirSync(join(root, "var"));
+    symlinkSync("/run", join(root, "var/run"));
+    expect(resolveInside(root, "var/run/x")).toBe(join(root, "run/x"));
+  });
+
+  test("refuses etc -> /etc and links that climb out", () => {
+    symlinkSync("/etc", join(root, "etc"));
+    expect(() => resolveInside(root, "etc/hostname")).toThrow(/loops or leads out/);
+    mkdirSync(join(root, "opt"));
+    symlinkSync("../../../../../..", join(root, "opt/up"));
+    expect(() => resolveInside(root, "opt/up/etc/hostname")).toThrow(/leads out of the rootfs/);
+    symlinkSync(outside, join(root, "away"));
+    // an absolute link is re-rooted: it names <root><outside>, never the host's directory
+    expect(resolveInside(root, "away/file")).toBe(join(root, outside, "file"));
+  });
+
+  test("the last component is not followed", () => {
+    mkdirSync(join(root, "etc"));
+    symlinkSync("/etc/passwd", join(root, "etc/resolv.conf"));
+    expect(resolveInside(root, "etc/resolv.conf")).toBe(join(root, "etc/resolv.conf"));
+  });
+});
+
+describe("writeFileAtomic", () => {
+  test("writes with the mode, then reports unchanged without touching the file", () => {
+    const p = join(root, "a/b/file");
+    expect(writeFileAtomic(p, "hello\n", 0o600)).toBe("written");
+    expect((statSync(p).mode & 0o777).toString(8)).toBe("600");
+    const before = statSync(p).mtimeMs;
+    expect(writeFileAtomic(p, "hello\n", 0o600)).toBe("unchanged");
+    expect(statSync(p).mtimeMs).toBe(before);
+    expect(writeFileAtomic(p, "hello\n", 0o644)).toBe("written");
+    expect(readdirSync(join(root, "a/b"))).toEqual(["file"]);
+  });
+
+  test("replaces a symlink instead of writing through it", () => {
+    const victim = join(outside, "victim");
+    writeFileSync(victim, "keep");
+    symlinkSync(victim, join(root, "resolv.conf"));
+    writeFileAtomic(join(root, "resolv.conf"), "nameserver 1.1.1.1\n");
+    expect(readFileSync(victim, "utf8")).toBe("keep");
+    expect(lstatSync(join(root, "resolv.conf")).isFile()).toBe(true);
+  });
+
+  test("a failed write names the path and leaves no temp file", () => {
+    writeFileSync(join(root, "notadir"), "");
+    expect(() => writeFileAtomic(join(root, "notadir/x"), "x")).toThrow(`write ${root}/notadir/x: a parent is not a directory`);
+    mkdirSync(join(root, "dir"));
+    expect(() => writeFileAtomic(join(root, "dir"), "x")).toThrow(`write ${root}/dir: is a directory`);
+    expect(readdirSync(root).sort()).toEqual(["dir", "notadir"]);
+  });
+});
+
+describe("symlinkAtomic", () => {
+  test("creates, keeps, and replaces a link", () => {
+    const p = join(root, "etc/systemd/system/systemd-resolved.service");
+    expect(symlinkAtomic(p, "/dev/null")).toBe("written");
+    expect(symlinkAtomic(p, "/dev/null")).toBe("unchanged");
+    expect(readlinkSync(p)).toBe("/dev/null");
+    rmSync(p);
+    writeFileSync(p, "[Unit]\n");
+    expect(symlinkAtomic(p, "/dev/null")).toBe("written");
+    expect(readlinkSync(p)).toBe("/dev/null");
+    expect(existsSync(join(root, "etc/systemd/system"))).toBe(true);
+  });
+});
