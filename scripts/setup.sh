@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what building and testing kube-rootfs needs on a fresh Debian/Ubuntu host:
+# the system tools the tests drive for real, then the npm packages (Bun included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# debootstrap/mmdebstrap bootstrap real rootfs trees; systemd-container boots them;
+# containerd, runc and containernetworking-plugins give real binaries for the loopback
+# mirror; nginx serves a bundle as a mirror; zstd compresses snapshots.
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd curl iproute2 util-linux git)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: as root, install: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The nginx package starts a default server on port 80; the tests start their own.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+npm ci --no-audit --no-fund --loglevel=error
