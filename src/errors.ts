@@ -23,6 +23,17 @@ export class RunError extends Error {
   }
 }
 
+/** The run was stopped by a signal; exit 128 + its number. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
 export const EXIT = { ok: 0, failed: 1, usage: 2, drift: 3 } as const;
 
 export function errorMessage(err: unknown): string {

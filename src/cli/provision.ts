@@ -1,4 +1,7 @@
 import { defineCommand } from "citty";
+import { Interrupted } from "../errors";
+import { interruptible } from "../engine/interrupt";
+import { lockMachine } from "../engine/lock";
 import { runTask } from "../engine/task";
 import { provisionTask } from "../provision";
 import { commonArgs, goalArgs } from "./args";
@@ -20,13 +23,26 @@ export const provisionCommand = defineCommand({
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
     const task = provisionTask(goal);
-    logger.event({
-      level: "info",
-      msg: dryRun ? "plan" : "provision",
-      fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
-    });
-    await runTask(task, { signal: new AbortController().signal, logger, dryRun });
-    return 0;
+    // A dry run writes nothing, so it needs no lock and may run beside a real one.
+    const lock = dryRun ? undefined : lockMachine(goal.machine);
+    const run = interruptible(logger);
+    try {
+      run.logger.event({
+        level: "info",
+        msg: dryRun ? "plan" : "provision",
+        fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
+      });
+      await runTask(task, { signal: run.signal, logger: run.logger, dryRun });
+      return 0;
+    } catch (err) {
+      const stopped = run.interrupted();
+      if (!stopped) throw err;
+      const during = stopped.running.filter((t) => t !== "provision");
+      throw new Interrupted(`interrupted by ${stopped.name}${during.length ? ` during ${during.join(", ")}` : ""}; temp files removed, run again to finish`, stopped.code);
+    } finally {
+      run.dispose();
+      lock?.release();
+    }
   },
 });
 

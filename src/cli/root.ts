@@ -1,7 +1,7 @@
 // The citty root command, help with examples, and the mapping of errors to exit codes.
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
-import { ConfigError, EXIT, RunError, errorMessage } from "../errors";
+import { ConfigError, EXIT, Interrupted, RunError, errorMessage } from "../errors";
 import { TaskFailures } from "../engine/task";
 
 interface Loaded {
@@ -48,6 +48,10 @@ function report(err: unknown, verbose: boolean): number {
   if (err instanceof ConfigError) {
     err.lines.forEach(say);
     return EXIT.usage;
+  }
+  if (err instanceof Interrupted) {
+    say(err.message);
+    return err.exitCode;
   }
   if (err instanceof TaskFailures) {
     for (const f of err.failures) {

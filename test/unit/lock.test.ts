@@ -1,0 +1,45 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { lockMachine } from "../../src/engine/lock";
+
+let dir: string;
+beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "kube-rootfs-lock-"))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A pid that surely is not running: a child that has exited. */
+async function deadPid(): Promise<number> {
+  const p = Bun.spawn(["true"]);
+  await p.exited;
+  return p.pid;
+}
+
+test("taken, refused to a second holder while its owner lives, released", async () => {
+  const lock = lockMachine("kube1", dir);
+  expect(readFileSync(lock.path, "utf8")).toBe(String(process.pid));
+  const sleeper = Bun.spawn(["sleep", "30"]);
+  try {
+    writeFileSync(join(dir, "kube2.lock"), String(sleeper.pid));
+    expect(() => lockMachine("kube2", dir)).toThrow(`machine kube2 is being provisioned by pid ${sleeper.pid} (lock ${dir}/kube2.lock)`);
+  } finally {
+    sleeper.kill();
+  }
+  lock.release();
+  expect(existsSync(lock.path)).toBe(false);
+});
+
+test("a lock left by a dead process is taken over", async () => {
+  writeFileSync(join(dir, "kube1.lock"), String(await deadPid()));
+  const lock = lockMachine("kube1", dir);
+  expect(readFileSync(lock.path, "utf8")).toBe(String(process.pid));
+  lock.release();
+});
+
+test("different machines lock independently", () => {
+  const a = lockMachine("kube1", dir);
+  const b = lockMachine("kube2", dir);
+  expect(a.path).not.toBe(b.path);
+  a.release();
+  b.release();
+});
