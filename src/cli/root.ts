@@ -14,6 +14,7 @@ interface Loaded {
 const commands: Record<string, () => Promise<Loaded>> = {
   provision: () => import("./provision").then((m) => ({ cmd: m.provisionCommand as CommandDef, examples: m.provisionExamples })),
   render: () => import("./render").then((m) => ({ cmd: m.renderCommand as CommandDef, examples: m.renderExamples })),
+  verify: () => import("./verify").then((m) => ({ cmd: m.verifyCommand as CommandDef, examples: m.verifyExamples })),
   version: () => import("./version").then((m) => ({ cmd: m.versionCommand as CommandDef, examples: m.versionExamples })),
 };
 
@@ -32,7 +33,7 @@ const main = defineCommand({
   subCommands: Object.fromEntries(Object.entries(commands).map(([n, load]) => [n, () => load().then((c) => c.cmd)])),
 });
 
-const EXIT_CODES_HELP = "EXIT CODES\n  0 ok   1 a run failed   2 bad usage or config";
+const EXIT_CODES_HELP = "EXIT CODES\n  0 ok   1 a run failed   2 bad usage or config   3 verify found drift";
 
 async function help(name: string | undefined): Promise<string> {
   const entry = name ? await commands[name]!() : undefined;
@@ -60,11 +61,6 @@ function report(err: unknown, verbose: boolean): number {
     }
     return EXIT.failed;
   }
-  if (err instanceof Error && (err as { code?: string }).code?.startsWith("E_")) {
-    // citty's own usage errors: unknown command, missing argument
-    say(`${err.message} (see --help)`);
-    return EXIT.usage;
-  }
   say(errorMessage(err));
   if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
   return EXIT.failed;
@@ -78,7 +74,12 @@ export async function cli(argv: string[]): Promise<number> {
   }
   if (argv.length === 1 && argv[0] === "--version") argv = ["version"];
   try {
-    const { result } = await runCommand(main, { rawArgs: argv });
+    // Dispatch here rather than through citty's subCommands, which drop the command's result
+    // (the exit code of verify and doctor).
+    const at = argv.findIndex((a) => !a.startsWith("-"));
+    const load = at >= 0 ? commands[argv[at]!] : undefined;
+    if (!load) throw new ConfigError(at >= 0 ? `unknown command ${argv[at]} (commands: ${Object.keys(commands).join(", ")})` : "no command given (see --help)");
+    const { result } = await runCommand((await load()).cmd, { rawArgs: [...argv.slice(0, at), ...argv.slice(at + 1)] });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (err) {
     return report(err, argv.includes("--verbose"));

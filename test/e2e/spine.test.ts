@@ -74,6 +74,25 @@ describe("provision with --bootstrap-method none", () => {
     expect(statSync(file).mtimeMs).toBe(before);
   });
 
+  test("verify is clean after provision, and names each drift with exit 3", async () => {
+    const verify = ["verify", ...args.slice(1)];
+    const clean = await run([bin, ...verify]);
+    expect(clean.code).toBe(0);
+    expect(events(clean.stdout).at(-1)!.msg).toBe("clean");
+
+    const { root } = paths();
+    writeFileSync(join(root, "etc/hostname"), "intruder\n");
+    rmSync(join(root, "etc/systemd/system/systemd-resolved.service"));
+    const drifted = await run([bin, ...verify]);
+    expect(drifted.code).toBe(3);
+    const drifts = events(drifted.stdout).filter((e) => e.msg === "drift").map((e) => e.fields!);
+    expect(drifts.map((d) => d.path).sort()).toEqual([join(root, "etc/hostname"), join(root, "etc/systemd/system/systemd-resolved.service")]);
+    expect(drifts.find((d) => d.path === join(root, "etc/hostname"))!.found).toContain("different content");
+
+    expect((await run([bin, ...args])).code).toBe(0);
+    expect((await run([bin, ...verify])).code).toBe(0);
+  });
+
   test("a rootfs whose etc points at the host's /etc is refused, host untouched", async () => {
     const evil = join(dir, "evil");
     const { symlinkSync, mkdirSync } = await import("node:fs");
@@ -121,7 +140,7 @@ describe("other commands", () => {
   });
 
   test("--help on every command has examples; version names commit and target", async () => {
-    for (const cmd of ["provision", "render", "version"]) {
+    for (const cmd of ["provision", "render", "verify", "version"]) {
       const r = await run([bin, cmd, "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("EXAMPLES");
