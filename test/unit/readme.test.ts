@@ -2,8 +2,8 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { allCommands } from "../../src/cli/root";
 import { renderConfigReference } from "../../src/config/reference";
+import { commandLines, unknownFlags } from "../helpers/commands";
 
 const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
 
@@ -15,15 +15,7 @@ test("config reference matches the schema (run bun scripts/docs.ts)", () => {
 });
 
 test("every command line the README shows uses a command and flags the CLI has", async () => {
-  const commands = await allCommands();
-  const lines = readme.match(/(?<=kube-rootfs(-linux-x64|-linux-arm64)? )[a-z]+[^\n`|]*/g) ?? [];
+  const lines = commandLines(readme);
   expect(lines.length).toBeGreaterThan(5);
-  const wrong = lines.flatMap((line) => {
-    const name = line.split(" ")[0]!;
-    const cmd = commands[name];
-    if (!cmd) return [`${line}: no command ${name}`];
-    const known = new Set(["help", ...Object.keys(cmd.cmd.args ?? {})]);
-    return [...line.matchAll(/--([a-z0-9-]+)/g)].map((m) => m[1]!).filter((f) => !known.has(f)).map((f) => `${line}: --${f}`);
-  });
-  expect(wrong).toEqual([]);
+  expect(await unknownFlags(lines)).toEqual([]);
 });
