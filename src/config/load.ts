@@ -146,11 +146,10 @@ function issueLines(issue: z.core.$ZodIssue, layers: Layer[]): string[] {
   });
 }
 
-/** The highest-precedence layer that set this path (or one of its parents). */
+/** The highest-precedence layer that set this path; failing that, the one that set most of it. */
 function layerOf(path: string[], layers: Layer[]): Layer | undefined {
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const layer = layers[i]!;
-    for (let n = path.length; n > 0; n--) if (hasPath(layer.value, path.slice(0, n))) return layer;
+  for (let n = path.length; n > 0; n--) {
+    for (let i = layers.length - 1; i >= 0; i--) if (hasPath(layers[i]!.value, path.slice(0, n))) return layers[i];
   }
   return undefined;
 }

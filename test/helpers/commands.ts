@@ -1,8 +1,9 @@
 // Check that documented command lines use commands and flags the CLI really has.
 import { allCommands } from "../../src/cli/root";
 
-/** Every `kube-rootfs <command> …` (or the dist executable) in a text. */
-export const commandLines = (text: string) => text.match(/(?<=kube-rootfs(?:-linux-x64|-linux-arm64)? )[a-z]+[^\n`|>]*/g) ?? [];
+/** Every command line running `kube-rootfs <command> …` (or a dist executable) in a text. */
+export const commandLines = (text: string) =>
+  [...text.matchAll(/(?:^\s*|&& |sudo |\/)kube-rootfs(?:-linux-x64|-linux-arm64)? ([a-z]+[^\n`|>]*)/gm)].map((m) => m[1]!);
 
 /** Problems with those lines: an unknown command or flag, one string each. */
 export async function unknownFlags(lines: string[]): Promise<string[]> {

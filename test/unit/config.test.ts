@@ -86,6 +86,13 @@ describe("errors name the field and the source", () => {
     expect(errorOf(() => loadGoal({ configFile: typo })).message).toBe(`${typo}:2: bootstrap.suit: unknown field`);
   });
 
+  test("a nested typo is blamed on the file even when a flag sets a sibling", () => {
+    const typo = file("typo2.yaml", "bootstrap:\n  sute: noble\n");
+    expect(errorOf(() => loadGoal({ configFile: typo, flags: { "bootstrap-method": "none" } })).message).toBe(
+      `${typo}:2: bootstrap.sute: unknown field`,
+    );
+  });
+
   test("file that does not parse", () => {
     const broken = file("broken.json", "{ nope");
     expect(errorOf(() => loadGoal({ configFile: broken })).message).toStartWith(`${broken}: not valid JSON`);

@@ -1,0 +1,20 @@
+// The README's Reliability table is the fault catalogue's, and every catalogued fault has a test.
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FAULTS, renderReliabilityTable } from "../faults/catalog";
+
+const root = join(import.meta.dir, "..", "..");
+
+test("README Reliability table matches test/faults/catalog.ts (bun scripts/docs.ts)", () => {
+  expect(readFileSync(join(root, "README.md"), "utf8")).toContain(renderReliabilityTable());
+});
+
+test("every catalogued fault has a faultTest", () => {
+  const dir = join(root, "test", "faults");
+  const sources = readdirSync(dir)
+    .filter((f) => f.endsWith(".test.ts"))
+    .map((f) => readFileSync(join(dir, f), "utf8"))
+    .join("\n");
+  expect(FAULTS.filter((f) => !sources.includes(`faultTest("${f.id}"`)).map((f) => f.id)).toEqual([]);
+});
