@@ -30,7 +30,8 @@ export class Target {
 
   private report(path: string, changes: boolean, done = false, link?: string): WriteResult {
     const fields = link ? { path, target: link } : { path };
-    if (!changes) this.opts.log.debug("unchanged", fields);
+    // A dry run is a plan: it shows what it would leave alone too.
+    if (!changes) (this.opts.dryRun ? this.opts.log.info : this.opts.log.debug)("unchanged", fields);
     else this.opts.log.info(done ? "wrote" : "would write", fields);
     return changes ? "written" : "unchanged";
   }
