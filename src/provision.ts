@@ -3,6 +3,7 @@
 import type { Resolved } from "./config/resolve";
 import { ConfigError } from "./errors";
 import { parallel, serial, type Task } from "./engine/task";
+import { ArtifactPipeline } from "./artifacts/pipeline";
 import { installTask } from "./artifacts/tasks";
 import { configureOsTask } from "./rootfs/os";
 import { disableResolvedTask } from "./rootfs/resolved";
@@ -25,13 +26,14 @@ class Sequence {
 }
 
 export function provisionPhases(goal: Resolved): Phase[] {
+  const artifacts = new ArtifactPipeline(goal);
   return new Sequence()
     .append("workspace", ensureWorkspaceTask(goal))
     .append(
       "install",
-      installTask("kube", goal),
-      installTask("cri", goal),
-      installTask("cni", goal),
+      installTask("kube", goal, artifacts),
+      installTask("cri", goal, artifacts),
+      installTask("cni", goal, artifacts),
       configureOsTask(goal),
       disableResolvedTask(goal),
     ).phases;

@@ -70,6 +70,7 @@ export function formatDuration(ms: number): string {
 
 /** A logger bound to one task name. */
 export interface TaskLog {
+  readonly task: string;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -78,5 +79,5 @@ export interface TaskLog {
 export function taskLog(logger: Logger, task: string): TaskLog {
   const at = (level: Level) => (msg: string, fields?: Record<string, unknown>) =>
     logger.event({ level, task, msg, ...(fields ? { fields } : {}) });
-  return { info: at("info"), warn: at("warn"), debug: at("debug") };
+  return { task, info: at("info"), warn: at("warn"), debug: at("debug") };
 }

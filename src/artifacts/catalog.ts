@@ -1,0 +1,112 @@
+// The artifacts as data: where upstream publishes each asset and its checksum, and what of
+// it is installed where. A mirror (or a kube-rootfs cache) reproduces these paths under
+// <base> = <mirror>/<dir>.
+import type { ArtifactName } from "../config/schema";
+
+/** How a checksum file names its hash: bare hex, or `sha256sum` lines (`hex  name`). */
+export type ChecksumFormat = "bare" | "sha256sum";
+
+/** A single executable, or an archive of which some regular files are installed. */
+export type Payload =
+  | { kind: "file"; installAs: string }
+  | { kind: "archive"; pick: (entry: string) => string | undefined; required: string[] };
+
+export type InstallGroup = "kube" | "cri" | "cni";
+
+export interface CatalogEntry {
+  name: ArtifactName;
+  group: InstallGroup;
+  /** Directory under a mirror, and under the cache. */
+  dir: string;
+  /** Upstream base URL; assets live at <base>/v<version>/<asset>. */
+  upstream: string;
+  /** Which goal version it follows. */
+  version: "kubernetes" | "crictl" | "containerd" | "runc" | "cni";
+  /** Value of the {binary} placeholder. */
+  binary: string;
+  /** Path of the asset under <base>, with {version} {arch} {os} {binary}. */
+  asset: string;
+  /** Where the checksum file lives relative to the asset URL ({asset} = the asset URL, {dir} = its directory). */
+  checksum: { path: string; format: ChecksumFormat };
+  payload: Payload;
+  /** Install directory inside the rootfs. */
+  installDir: string;
+}
+
+const BIN = "usr/local/bin";
+
+/** A Kubernetes release binary: dl.k8s.io publishes one bare-hex .sha256 per binary. */
+const kube = (name: ArtifactName, binary: string): CatalogEntry => ({
+  name,
+  group: "kube",
+  dir: "kubernetes",
+  upstream: "https://dl.k8s.io/release",
+  version: "kubernetes",
+  binary,
+  asset: "v{version}/bin/{os}/{arch}/{binary}",
+  checksum: { path: "{asset}.sha256", format: "bare" },
+  payload: { kind: "file", installAs: binary },
+  installDir: BIN,
+});
+
+/** Entries directly under an archive directory (`bin/x`, `./x`, `x`), by base name. */
+const under = (prefix: string) => (entry: string) => {
+  const rest = entry.replace(/^\.\//, "");
+  if (!rest.startsWith(prefix)) return undefined;
+  const name = rest.slice(prefix.length);
+  return name && !name.includes("/") ? name : undefined;
+};
+
+export const CATALOG: Record<ArtifactName, CatalogEntry> = {
+  kubelet: kube("kubelet", "kubelet"),
+  kubectl: kube("kubectl", "kubectl"),
+  kubeProxy: kube("kubeProxy", "kube-proxy"),
+  crictl: {
+    name: "crictl",
+    group: "kube",
+    dir: "crictl",
+    upstream: "https://github.com/kubernetes-sigs/cri-tools/releases/download",
+    version: "crictl",
+    binary: "crictl",
+    asset: "v{version}/crictl-v{version}-{os}-{arch}.tar.gz",
+    checksum: { path: "{asset}.sha256", format: "bare" },
+    payload: { kind: "archive", pick: (e) => (under("")(e) === "crictl" ? "crictl" : undefined), required: ["crictl"] },
+    installDir: BIN,
+  },
+  containerd: {
+    name: "containerd",
+    group: "cri",
+    dir: "containerd",
+    upstream: "https://github.com/containerd/containerd/releases/download",
+    version: "containerd",
+    binary: "containerd",
+    asset: "v{version}/containerd-{version}-{os}-{arch}.tar.gz",
+    checksum: { path: "{asset}.sha256sum", format: "sha256sum" },
+    payload: { kind: "archive", pick: under("bin/"), required: ["containerd", "containerd-shim-runc-v2", "ctr"] },
+    installDir: BIN,
+  },
+  runc: {
+    name: "runc",
+    group: "cri",
+    dir: "runc",
+    upstream: "https://github.com/opencontainers/runc/releases/download",
+    version: "runc",
+    binary: "runc",
+    asset: "v{version}/runc.{arch}",
+    checksum: { path: "{dir}/runc.sha256sum", format: "sha256sum" },
+    payload: { kind: "file", installAs: "runc" },
+    installDir: BIN,
+  },
+  cni: {
+    name: "cni",
+    group: "cni",
+    dir: "cni",
+    upstream: "https://github.com/containernetworking/plugins/releases/download",
+    version: "cni",
+    binary: "cni",
+    asset: "v{version}/cni-plugins-{os}-{arch}-v{version}.tgz",
+    checksum: { path: "{asset}.sha256", format: "sha256sum" },
+    payload: { kind: "archive", pick: under(""), required: ["bridge", "host-local", "loopback"] },
+    installDir: "opt/cni/bin",
+  },
+};

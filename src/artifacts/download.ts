@@ -1,0 +1,173 @@
+// One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
+// with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
+// and a size cap. Nothing here holds a whole file in memory.
+import { RunError } from "../errors";
+import { abortError } from "../engine/task";
+import type { Limit } from "./limit";
+
+/** Where the bytes go. `received` is the resume offset; `reset` starts over from byte 0. */
+export interface Sink {
+  readonly received: number;
+  write(chunk: Uint8Array): void;
+  reset(): void;
+}
+
+export interface DownloadOptions {
+  signal: AbortSignal;
+  limit: Limit;
+  /** attempts in all */
+  attempts: number;
+  stallMs: number;
+  totalMs: number;
+  maxBytes: number;
+  /** first retry delay; doubles per attempt */
+  backoffMs?: number;
+  onResponse?(total: number | undefined): void;
+  onBytes?(received: number): void;
+}
+
+const MAX_REDIRECTS = 10;
+
+/** A failure worth another attempt (5xx, reset, truncation, stall). */
+class Transient extends Error {}
+
+/** The network gave up on us: what arrived so far is a good prefix worth resuming. */
+export class DownloadFailed extends RunError {}
+
+export async function download(url: string, sink: Sink, opts: DownloadOptions): Promise<void> {
+  const deadline = AbortSignal.timeout(opts.totalMs);
+  let delay = opts.backoffMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await opts.limit.run(() => attemptOnce(url, sink, opts, deadline));
+      return;
+    } catch (err) {
+      if (opts.signal.aborted) throw abortError();
+      if (deadline.aborted) throw new DownloadFailed(`${url}: no complete download within ${opts.totalMs / 1000}s (total timeout)`);
+      if (!(err instanceof Transient)) throw err;
+      if (attempt >= opts.attempts) throw new DownloadFailed(`${url}: ${err.message} (gave up after ${attempt} attempts)`);
+      await sleep(delay * (0.75 + Math.random() / 2), opts.signal);
+      delay *= 2;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), reject(abortError())), { once: true });
+  });
+}
+
+async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadline: AbortSignal): Promise<void> {
+  if (url.startsWith("file:")) return readLocal(url, sink, opts);
+  const stall = new AbortController();
+  const signal = AbortSignal.any([opts.signal, deadline, stall.signal]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stall.abort(), opts.stallMs);
+  };
+  const transient = (what: string) => new Transient(stall.signal.aborted ? `no data for ${opts.stallMs / 1000}s (stalled)` : what);
+  arm();
+  try {
+    const res = await request(url, sink.received, signal).catch((err) => {
+      if (opts.signal.aborted || deadline.aborted) throw err;
+      throw transient(`connection failed: ${(err as Error).message}`);
+    });
+    const total = expectedTotal(url, res, sink, opts.maxBytes);
+    opts.onResponse?.(total);
+    if (!res.body) throw new Transient("empty response");
+    try {
+      for await (const chunk of res.body) {
+        arm();
+        if (sink.received + chunk.byteLength > opts.maxBytes) {
+          throw new RunError(`${url}: response larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+        }
+        sink.write(chunk);
+        opts.onBytes?.(sink.received);
+      }
+    } catch (err) {
+      if (err instanceof RunError || opts.signal.aborted || deadline.aborted) throw err;
+      throw transient(`connection lost after ${sink.received} bytes: ${(err as Error).message}`);
+    }
+    if (total !== undefined && sink.received < total) throw new Transient(`body ended after ${sink.received} of ${total} bytes (truncated)`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** GET with manual, bounded redirects and a Range header when resuming. */
+async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
+  let current = url;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const res = await fetch(current, { redirect: "manual", signal, headers });
+    const location = res.headers.get("location");
+    if (res.status >= 300 && res.status < 400 && location) {
+      await res.body?.cancel();
+      current = new URL(location, current).href;
+      continue;
+    }
+    return res;
+  }
+  throw new RunError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+}
+
+/** Check the status, handle a resume the server did or did not honour, and return the full size. */
+function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number): number | undefined {
+  if (res.status === 416 || (res.status === 200 && sink.received > 0)) {
+    // The server ignores or rejects our Range: start over from byte 0.
+    sink.reset();
+    if (res.status === 416) throw new Transient("server refused the resume range");
+  }
+  if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Transient(`HTTP ${res.status}`);
+  if (res.status !== 200 && res.status !== 206) throw new RunError(`${url}: HTTP ${res.status}${res.status === 404 ? " (not found)" : ""}`);
+  const length = Number(res.headers.get("content-length") ?? NaN);
+  let total: number | undefined = Number.isFinite(length) ? length + sink.received : undefined;
+  if (res.status === 206) {
+    const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+    if (!range || Number(range[1]) !== sink.received) {
+      sink.reset();
+      throw new Transient("server answered a different range");
+    }
+    if (range[2] !== "*") total = Number(range[2]);
+  }
+  if (total !== undefined && total > maxBytes) throw new RunError(`${url}: ${total} bytes is larger than the ${maxBytes}-byte cap (maxDownloadBytes)`);
+  return total;
+}
+
+/** file:// mirrors (a bundle on a mounted disk) stream from disk, resuming the same way. */
+async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promise<void> {
+  const file = Bun.file(new URL(url).pathname);
+  if (!(await file.exists())) throw new RunError(`${url}: not found`);
+  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+  if (sink.received > file.size) sink.reset();
+  opts.onResponse?.(file.size);
+  for await (const chunk of file.slice(sink.received).stream()) {
+    if (opts.signal.aborted) throw abortError();
+    sink.write(chunk);
+    opts.onBytes?.(sink.received);
+  }
+}
+
+/** A small text file (a checksum file), capped so a lying server cannot fill memory. */
+export async function downloadText(url: string, opts: Omit<DownloadOptions, "maxBytes">, maxBytes = 1 << 20): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  const sink: Sink = {
+    get received() {
+      return received;
+    },
+    write(c) {
+      chunks.push(c);
+      received += c.byteLength;
+    },
+    reset() {
+      chunks.length = 0;
+      received = 0;
+    },
+  };
+  await download(url, sink, { ...opts, maxBytes });
+  return Buffer.concat(chunks).toString("utf8");
+}

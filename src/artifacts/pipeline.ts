@@ -1,0 +1,202 @@
+// The artifact pipeline: resolve → cache hit? → download (one streaming pass: cache file,
+// sha256 and unpacking together) → verify → atomic install → manifest. The kube, cri and
+// cni tasks each hand it their catalog entries.
+import { closeSync, ftruncateSync, openSync } from "node:fs";
+import type { Resolved } from "../config/resolve";
+import type { Outcome, TaskContext } from "../engine/task";
+import { RunError, withContext } from "../errors";
+import { removeQuietly } from "../fs/atomic";
+import { Cache } from "./cache";
+import { parseChecksum } from "./checksum";
+import { download, DownloadFailed, downloadText, type DownloadOptions, type Sink } from "./download";
+import { installStaged } from "./install";
+import { Limit } from "./limit";
+import { filesIntact, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
+import type { ArtifactPlan } from "./plan";
+import { createProgress, type Progress } from "./progress";
+import { BadContent, createUnpacker, writeAll, type StagedFile, type Unpacker } from "./unpack";
+
+/** Bytes of one asset: into the cache part file (when downloading), the hasher and the unpacker. */
+class AssetSink implements Sink {
+  private hasher = new Bun.CryptoHasher("sha256");
+  private unpacker: Unpacker;
+  received = 0;
+  constructor(
+    private readonly newUnpacker: () => Unpacker,
+    private readonly part?: { fd: number; path: string },
+  ) {
+    this.unpacker = newUnpacker();
+  }
+  /** Bytes that are already on disk (an adopted part): hashed and unpacked, not rewritten. */
+  replay(chunk: Uint8Array) {
+    this.hasher.update(chunk);
+    this.unpacker.write(chunk);
+    this.received += chunk.byteLength;
+  }
+  write(chunk: Uint8Array) {
+    if (this.part) writeAll(this.part.fd, chunk, this.part.path);
+    this.replay(chunk);
+  }
+  reset() {
+    this.unpacker.discard();
+    if (this.part) ftruncateSync(this.part.fd, 0);
+    this.hasher = new Bun.CryptoHasher("sha256");
+    this.unpacker = this.newUnpacker();
+    this.received = 0;
+  }
+  async finish(): Promise<{ sha256: string; staged: StagedFile[] }> {
+    return { sha256: this.hasher.digest("hex"), staged: await this.unpacker.end() };
+  }
+  discard() {
+    this.unpacker.discard();
+  }
+}
+
+const mismatch = (url: string, expected: string, actual: string) =>
+  new BadContent(`sha256 mismatch for ${url}: expected ${expected}, got ${actual}`);
+
+export class ArtifactPipeline {
+  private readonly cache: Cache;
+  private readonly limit: Limit;
+  private progress?: Progress;
+
+  constructor(private readonly goal: Resolved) {
+    this.cache = new Cache(goal.cacheDir);
+    this.limit = new Limit(goal.concurrency);
+  }
+
+  /** Ensure every planned artifact is installed; "skipped" when all already were. */
+  async ensure(plans: ArtifactPlan[], ctx: TaskContext): Promise<Outcome> {
+    this.progress ??= createProgress(ctx.logger);
+    const outcomes = await Promise.all(plans.map((p) => this.ensureOne(p, ctx).catch((err) => Promise.reject(withContext(p.entry.name, err)))));
+    return outcomes.includes("completed") ? "completed" : "skipped";
+  }
+
+  /** The manifest says this exact version is installed and its files are untouched. */
+  upToDate(plan: ArtifactPlan): boolean {
+    const have = readManifest(this.goal.machineDir)[plan.entry.name];
+    return Boolean(
+      have && have.version === plan.version && have.arch === plan.arch && (!plan.pinned || have.sha256 === plan.pinned) && filesIntact(this.goal.machineDir, have.files),
+    );
+  }
+
+  private async ensureOne(plan: ArtifactPlan, ctx: TaskContext): Promise<Outcome> {
+    const { name } = plan.entry;
+    const fields = { artifact: name, version: plan.version, arch: plan.arch, url: plan.url };
+    if (this.upToDate(plan)) {
+      ctx.log.debug("up to date", fields);
+      return "skipped";
+    }
+    if (ctx.dryRun) {
+      ctx.log.info("would install", { ...fields, into: plan.entry.installDir, cache: this.cache.path(plan.cacheAsset) });
+      return "completed";
+    }
+    const { sha256, staged } = await this.fetchVerified(plan, ctx);
+    const root = this.goal.machineDir;
+    await updateManifest(root, (m) => {
+      const files = installStaged(root, staged, m[name]?.files);
+      const record: InstalledArtifact = { version: plan.version, arch: plan.arch, source: plan.url, sha256, files };
+      m[name] = record;
+    });
+    ctx.log.info("installed", { ...fields, files: staged.map((f) => f.rel) });
+    return "completed";
+  }
+
+  private downloadOptions(ctx: TaskContext): Omit<DownloadOptions, "maxBytes"> {
+    return { signal: ctx.signal, limit: this.limit, attempts: this.goal.retries, stallMs: this.goal.timeouts.stall * 1000, totalMs: this.goal.timeouts.total * 1000 };
+  }
+
+  private newSink(plan: ArtifactPlan, source: string, part?: { fd: number; path: string }) {
+    const target = { root: this.goal.machineDir, dir: plan.entry.installDir, source, maxBytes: this.goal.maxDownloadBytes };
+    return new AssetSink(() => createUnpacker(plan.entry.payload, target), part);
+  }
+
+  /** The published (or pinned) sha256, from the cache when it has the checksum file. */
+  private async expectedHash(plan: ArtifactPlan, ctx: TaskContext, fresh = false): Promise<string> {
+    if (plan.pinned) return plan.pinned;
+    const asset = plan.url.slice(plan.url.lastIndexOf("/") + 1);
+    const format = plan.entry.checksum.format;
+    const cached = fresh ? undefined : this.cache.readText(plan.cacheChecksum);
+    if (cached !== undefined) {
+      try {
+        return parseChecksum(cached, format, asset, this.cache.path(plan.cacheChecksum));
+      } catch {
+        // a damaged cached checksum file is fetched again
+      }
+    }
+    if (this.goal.offline) throw new RunError(`offline and the cache has no checksum file ${this.cache.path(plan.cacheChecksum)}`);
+    const text = await downloadText(plan.checksumURL, this.downloadOptions(ctx));
+    const hex = parseChecksum(text, format, asset, plan.checksumURL);
+    this.cache.writeText(plan.cacheChecksum, text);
+    return hex;
+  }
+
+  private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext): Promise<{ sha256: string; staged: StagedFile[] }> {
+    let expected = await this.expectedHash(plan, ctx);
+    if (this.cache.has(plan.cacheAsset)) {
+      const hit = await this.fromCache(plan, expected);
+      if (hit) return hit;
+      ctx.log.warn("cached copy does not match its checksum; downloading again", { path: this.cache.path(plan.cacheAsset) });
+      removeQuietly(this.cache.path(plan.cacheAsset));
+      if (!plan.pinned && !this.goal.offline) expected = await this.expectedHash(plan, ctx, true);
+    }
+    if (this.goal.offline) throw new RunError(`offline and the cache has no ${this.cache.path(plan.cacheAsset)}`);
+    return this.fromNetwork(plan, expected, ctx);
+  }
+
+  /** A verified cache hit: no network at all. */
+  private async fromCache(plan: ArtifactPlan, expected: string) {
+    const path = this.cache.path(plan.cacheAsset);
+    const sink = this.newSink(plan, path);
+    try {
+      for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
+      const result = await sink.finish();
+      if (result.sha256 === expected) return result;
+      for (const f of result.staged) removeQuietly(f.temp);
+      return undefined;
+    } catch {
+      sink.discard();
+      return undefined;
+    }
+  }
+
+  private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext) {
+    const part = this.cache.part(plan.cacheAsset);
+    const fd = openSync(part.path, "a+", 0o644);
+    const sink = this.newSink(plan, plan.url, { fd, path: part.path });
+    const tracker = this.progress!.track(ctx.log.task, plan.entry.name);
+    try {
+      if (part.size > 0) {
+        ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
+        for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) sink.replay(chunk);
+      }
+      await download(plan.url, sink, {
+        ...this.downloadOptions(ctx),
+        maxBytes: this.goal.maxDownloadBytes,
+        onResponse: (total) => tracker.total(total),
+        onBytes: (n) => tracker.bytes(n),
+      });
+      const result = await sink.finish();
+      if (result.sha256 !== expected) {
+        for (const f of result.staged) removeQuietly(f.temp);
+        throw mismatch(plan.url, expected, result.sha256);
+      }
+      tracker.done();
+      closeSync(fd);
+      this.cache.commit(part.path, plan.cacheAsset);
+      return result;
+    } catch (err) {
+      sink.discard();
+      // A download the network gave up on keeps its part for the next run to resume (a crash
+      // leaves one too); bad bytes, disk errors and an interrupted run's temp files go.
+      if (!(err instanceof DownloadFailed)) removeQuietly(part.path);
+      throw err;
+    } finally {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+// Payload writers: bytes of an asset go, as they arrive, into staged temp files beside their
+// final place in the rootfs — the asset itself for a single binary, or the wanted entries of
+// a tar.gz parsed on the fly. Nothing is renamed into place here; see install.ts.
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { Parser, type ReadEntry } from "tar";
+import { RunError } from "../errors";
+import { ioError, removeQuietly, tempPathFor } from "../fs/atomic";
+import { resolveInside } from "../fs/inside";
+import type { Payload } from "./catalog";
+
+/** The bytes themselves are bad (not a transfer problem): never kept, never retried. */
+export class BadContent extends RunError {}
+
+export interface StagedFile {
+  /** path inside the rootfs, e.g. usr/local/bin/kubelet */
+  rel: string;
+  final: string;
+  temp: string;
+  sha256: string;
+  size: number;
+}
+
+export interface Unpacker {
+  write(chunk: Uint8Array): void;
+  /** All bytes are in: flush, check, and return what was staged. */
+  end(): Promise<StagedFile[]>;
+  /** Remove everything staged so far. */
+  discard(): void;
+}
+
+export interface UnpackTarget {
+  root: string;
+  /** install directory inside the rootfs */
+  dir: string;
+  /** names it what a bad archive gets blamed on */
+  source: string;
+  maxBytes: number;
+}
+
+/** One staged output file: written as chunks come, hashed on the way. */
+class StagedWriter {
+  readonly temp: string;
+  private fd: number;
+  private hasher = new Bun.CryptoHasher("sha256");
+  size = 0;
+  constructor(readonly rel: string, readonly final: string) {
+    this.temp = tempPathFor(final);
+    try {
+      this.fd = openSync(this.temp, "wx", 0o600);
+    } catch (err) {
+      throw ioError(`write ${final}`, err);
+    }
+  }
+  write(chunk: Uint8Array) {
+    writeAll(this.fd, chunk, this.final);
+    this.hasher.update(chunk);
+    this.size += chunk.byteLength;
+  }
+  close(): StagedFile {
+    try {
+      fsyncSync(this.fd);
+    } catch (err) {
+      throw ioError(`write ${this.final}`, err);
+    }
+    closeSync(this.fd);
+    this.fd = -1;
+    return { rel: this.rel, final: this.final, temp: this.temp, sha256: this.hasher.digest("hex"), size: this.size };
+  }
+  discard() {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    removeQuietly(this.temp);
+  }
+}
+
+/** Write a whole chunk; a disk error (ENOSPC, EROFS) names the file and is never retried. */
+export function writeAll(fd: number, chunk: Uint8Array, path: string) {
+  try {
+    let off = 0;
+    while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
+  } catch (err) {
+    throw ioError(`write ${path}`, err);
+  }
+}
+
+function installDir(t: UnpackTarget): string {
+  const dir = resolveInside(t.root, t.dir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw ioError(`create ${dir}`, err);
+  }
+  return dir;
+}
+
+export function createUnpacker(payload: Payload, target: UnpackTarget): Unpacker {
+  return payload.kind === "file" ? fileUnpacker(payload.installAs, target) : archiveUnpacker(payload, target);
+}
+
+function fileUnpacker(name: string, t: UnpackTarget): Unpacker {
+  const writer = new StagedWriter(`${t.dir}/${name}`, join(installDir(t), name));
+  return {
+    write: (chunk) => writer.write(chunk),
+    end: async () => [writer.close()],
+    discard: () => writer.discard(),
+  };
+}
+
+const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
+
+function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
+  const dir = installDir(t);
+  const staged = new Map<string, StagedWriter>();
+  const done: StagedFile[] = [];
+  let failure: Error | undefined;
+  let extracted = 0;
+  const fail = (msg: string) => (failure ??= new BadContent(`archive ${t.source}: ${msg}`));
+
+  const onEntry = (entry: ReadEntry) => {
+    const path = entry.path;
+    if (failure) return entry.resume();
+    if (path.startsWith("/") || path.split("/").includes("..")) return fail(`unsafe entry path ${path}`), entry.resume();
+    if (entry.type === "Directory") return entry.resume();
+    if (!REGULAR.has(entry.type)) return fail(`entry ${path} is a ${entry.type}; only regular files and directories are accepted`), entry.resume();
+    if ((entry.size ?? 0) > t.maxBytes) return fail(`entry ${path} is ${entry.size} bytes, over the ${t.maxBytes}-byte cap`), entry.resume();
+    const name = payload.pick(path);
+    if (!name) return entry.resume();
+    staged.get(name)?.discard();
+    const writer = new StagedWriter(`${t.dir}/${name}`, join(dir, name));
+    staged.set(name, writer);
+    entry.on("data", (chunk: Buffer) => {
+      if (failure) return;
+      extracted += chunk.byteLength;
+      if (extracted > t.maxBytes) return void fail(`extracted data over the ${t.maxBytes}-byte cap`);
+      writer.write(chunk);
+    });
+  };
+  const parser = new Parser({ strict: true, onReadEntry: onEntry });
+  const ended = new Promise<void>((resolve) => {
+    parser.on("end", resolve);
+    parser.on("error", (err: Error) => (fail(`not a valid tar.gz (${err.message})`), resolve()));
+  });
+
+  const discard = () => {
+    for (const w of staged.values()) w.discard();
+    staged.clear();
+    for (const f of done) removeQuietly(f.temp);
+    done.length = 0;
+  };
+  return {
+    write(chunk) {
+      if (failure) throw failure;
+      parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (failure) throw failure;
+    },
+    async end() {
+      parser.end();
+      await ended;
+      if (!failure) {
+        const missing = payload.required.filter((n) => !staged.has(n));
+        if (missing.length) fail(`missing ${missing.join(", ")}`);
+      }
+      if (failure) {
+        discard();
+        throw failure;
+      }
+      for (const w of staged.values()) done.push(w.close());
+      staged.clear();
+      return done;
+    },
+    discard,
+  };
+}
