@@ -1,5 +1,7 @@
 // verify: compare an existing machine with the goal state, file by file, and list each drift.
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { MANIFEST, readManifest } from "./artifacts/manifest";
+import { planAll } from "./artifacts/plan";
 import type { Resolved } from "./config/resolve";
 import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
@@ -55,7 +57,38 @@ export function configDrift(goal: Resolved): Drift[] {
   return drifts;
 }
 
+async function sha256File(path: string): Promise<string> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
+  return hasher.digest("hex");
+}
+
+/** Installed artifacts against the goal's versions and the manifest's hashes (every file re-hashed). */
+export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
+  const drifts: Drift[] = [];
+  const manifest = readManifest(goal.machineDir);
+  const manifestPath = resolveInside(goal.machineDir, MANIFEST);
+  const skipped = (group: string) => goal.skipPhases.includes(group) || goal.skipPhases.includes("install");
+  for (const plan of planAll(goal).filter((p) => !skipped(p.entry.group))) {
+    const name = plan.entry.name;
+    const have = manifest[name];
+    const want = `${name} ${plan.version} (${plan.arch})`;
+    if (!have) {
+      drifts.push({ path: manifestPath, expected: `${want} installed`, found: "not installed" });
+      continue;
+    }
+    if (have.version !== plan.version || have.arch !== plan.arch) drifts.push({ path: manifestPath, expected: want, found: `${name} ${have.version} (${have.arch})` });
+    if (plan.pinned && have.sha256 !== plan.pinned) drifts.push({ path: manifestPath, expected: `${name} asset sha256 ${plan.pinned}`, found: have.sha256 });
+    for (const f of have.files) {
+      const path = resolveInside(goal.machineDir, f.path);
+      const found = await sha256File(path).catch(() => "missing");
+      if (found !== f.sha256) drifts.push({ path, expected: `sha256 ${f.sha256}`, found: found === "missing" ? found : `sha256 ${found}` });
+    }
+  }
+  return drifts;
+}
+
 /** Every drift of the machine: configuration files, then installed artifacts. */
 export async function verifyMachine(goal: Resolved): Promise<Drift[]> {
-  return configDrift(goal);
+  return [...configDrift(goal), ...(await artifactDrift(goal))];
 }
