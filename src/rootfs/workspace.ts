@@ -5,7 +5,8 @@ import type { Resolved } from "../config/resolve";
 import type { Task, TaskContext } from "../engine/task";
 import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
-import { bootstrapRootfs } from "./bootstrap";
+import { requirePreflight } from "../doctor";
+import { bootstrapRootfs, rootfsSource } from "./bootstrap";
 import { renderNspawn } from "./templates/nspawn";
 import { renderServiceOverride } from "./templates/override";
 
@@ -44,7 +45,16 @@ async function ensureRootfs(goal: Resolved, ctx: TaskContext): Promise<boolean> 
     }
     return true;
   }
-  await bootstrapRootfs(goal, ctx);
+  const source = rootfsSource(goal);
+  // Stop on a missing tool, keyring or disk space before anything is touched; a dry run only
+  // reports what a real run would stop on.
+  try {
+    await requirePreflight(goal, source.kind === "bootstrap");
+  } catch (err) {
+    if (!ctx.dryRun) throw err;
+    ctx.log.warn("a real run would stop here", { error: (err as Error).message });
+  }
+  await bootstrapRootfs(goal, source, ctx);
   return true;
 }
 
