@@ -1,0 +1,31 @@
+import { defineCommand } from "citty";
+import { ALL_CHECKS, formatReport, realHost, runChecks, type Status } from "../doctor";
+import { EXIT } from "../errors";
+import type { Level } from "../engine/log";
+import { commonArgs, goalArgs } from "./args";
+import { setup } from "./goal";
+
+const args = { ...goalArgs, ...commonArgs } as const;
+
+const LEVEL: Record<Status, Level> = { ok: "info", warn: "warn", fail: "error" };
+
+export const doctorCommand = defineCommand({
+  meta: { name: "doctor", description: "Check the host for what provisioning and booting the machine need; exit 1 when a check fails" },
+  args,
+  async run({ args: parsed, rawArgs }) {
+    const { goal, logger } = await setup(parsed, rawArgs, args);
+    const reports = await runChecks(ALL_CHECKS, goal, realHost);
+    for (const r of reports) {
+      // A person gets the aligned lines; a log (JSON) gets one event per check.
+      if (logger.format === "pretty") process.stdout.write(formatReport(r) + "\n");
+      else logger.event({ level: LEVEL[r.status], task: "doctor", msg: `${r.name}: ${r.message}`, fields: { check: r.name, status: r.status, ...(r.fix ? { fix: r.fix } : {}) } });
+    }
+    return reports.some((r) => r.status === "fail") ? EXIT.failed : EXIT.ok;
+  },
+});
+
+export const doctorExamples = [
+  "kube-rootfs doctor",
+  "kube-rootfs doctor --bootstrap-suite noble --bootstrap-method mmdebstrap",
+  "kube-rootfs doctor --offline --cache-dir /srv/bundle --log-format json",
+];
