@@ -68,8 +68,14 @@ export class ArtifactPipeline {
   /** Ensure every planned artifact is installed; "skipped" when all already were. */
   async ensure(plans: ArtifactPlan[], ctx: TaskContext): Promise<Outcome> {
     this.progress ??= createProgress(ctx.logger);
-    const outcomes = await Promise.all(plans.map((p) => this.ensureOne(p, ctx).catch((err) => Promise.reject(withContext(p.entry.name, err)))));
-    return outcomes.includes("completed") ? "completed" : "skipped";
+    // Wait for every artifact to settle, so a failure never leaves a sibling writing on.
+    const results = await Promise.allSettled(plans.map((p) => this.ensureOne(p, ctx)));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [withContext(plans[i]!.entry.name, r.reason)] : []));
+    const aborted = failed.find((e) => e.name === "AbortError");
+    if (aborted) throw aborted;
+    if (failed.length === 1) throw failed[0];
+    if (failed.length) throw new RunError(failed.map((e) => e.message).join("; "));
+    return results.some((r) => r.status === "fulfilled" && r.value === "completed") ? "completed" : "skipped";
   }
 
   /** The manifest says this exact version is installed and its files are untouched. */

@@ -1,0 +1,30 @@
+// A resolved goal state for library-level tests: fixed host facts, temp dirs, no detection.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { HostFacts } from "../../src/config/host";
+import { resolveGoal, type Resolved } from "../../src/config/resolve";
+import { GoalSchema, type GoalInput } from "../../src/config/schema";
+import { jsonLogger, type LogEvent, type Logger } from "../../src/engine/log";
+import { runTask, type Task } from "../../src/engine/task";
+
+export const FACTS: HostFacts = {
+  arch: "amd64", hostname: "node1", kernel: "6.1.0-test", modules: false, devices: [],
+  gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf",
+};
+
+export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `kube-rootfs-${prefix}-`));
+
+/** A goal with its own machine dir and cache dir unless given. */
+export function testGoal(input: GoalInput = {}): Resolved {
+  const base: GoalInput = { machineDir: join(tempDir("root"), "rootfs"), cacheDir: tempDir("cache"), bootstrap: { method: "none" } };
+  return resolveGoal(GoalSchema.parse({ ...base, ...input }), () => FACTS);
+}
+
+/** Run a task with a JSON logger that records events; resolves to the outcome and the events. */
+export async function runLogged(task: Task, opts: { dryRun?: boolean; signal?: AbortSignal } = {}) {
+  const events: LogEvent[] = [];
+  const logger: Logger = { ...jsonLogger(() => {}), event: (e) => void events.push(e) };
+  const outcome = await runTask(task, { signal: opts.signal ?? new AbortController().signal, logger, dryRun: opts.dryRun ?? false });
+  return { outcome, events };
+}
