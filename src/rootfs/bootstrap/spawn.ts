@@ -43,7 +43,8 @@ export function appendLog(logFile: string, text: string): void {
 /** The last `n` non-empty lines of a file, for quoting in an error. */
 export function tailLines(file: string, n = 8): string[] {
   try {
-    return readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).slice(-n);
+    // "# …" lines are the headers kube-rootfs writes between tool runs, not the tool's words.
+    return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("# ")).slice(-n);
   } catch {
     return [];
   }
