@@ -83,7 +83,7 @@ const RUNC_EXTRA_ASSET = "runc.armel";
 /** Fixed mtime for every archive entry, so the archives (and their checksums) are reproducible. */
 const EPOCH = new Date(0);
 
-export const hostArch = (): Arch => (process.arch === "arm64" ? "arm64" : "amd64");
+const hostArch = (): Arch => (process.arch === "arm64" ? "arm64" : "amd64");
 
 export function resolveVersions(opts: Partial<MirrorVersions>): MirrorVersions {
   const kubernetes = opts.kubernetes ?? DEFAULT_VERSIONS.kubernetes;
@@ -167,7 +167,7 @@ async function materialize(src: Source, dest: string): Promise<void> {
 
 // ---------- hashing and atomic output ----------
 
-export async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string): Promise<string> {
   const hasher = new Bun.CryptoHasher("sha256");
   for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
   return hasher.digest("hex");
@@ -175,6 +175,15 @@ export async function sha256File(path: string): Promise<string> {
 
 /** A temp name beside `dest`: renamed over it once complete, so readers never see half a file. */
 const tempBeside = (dest: string) => join(dirname(dest), `.${basename(dest)}.mirror-${process.pid}.tmp`);
+
+/** Temp files a crashed build left behind, so a rebuild leaves nothing but the layout. */
+function sweepTemps(dir: string) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sweepTemps(p);
+    else if (/^\..*\.mirror-\d+\.tmp$/.test(e.name)) unlinkSync(p);
+  }
+}
 
 function writeAtomic(dest: string, content: string) {
   mkdirSync(dirname(dest), { recursive: true });
@@ -335,6 +344,7 @@ export async function buildMirror(opts: MirrorOptions): Promise<MirrorInfo> {
   mkdirSync(out, { recursive: true });
   // A crash from here on leaves no stamp, so the next run rebuilds.
   if (existsSync(join(out, STAMP))) unlinkSync(join(out, STAMP));
+  sweepTemps(out);
   const ctx: Ctx = { out, v, realistic };
   const assets: MirrorAsset[] = [];
   const emit: Emit = (a, b) => assets.push({ ...a, ...b });
