@@ -31,9 +31,6 @@ const MAX_REDIRECTS = 10;
 /** A failure worth another attempt (5xx, reset, truncation, stall). */
 class Transient extends Error {}
 
-/** The network gave up on us: what arrived so far is a good prefix worth resuming. */
-export class DownloadFailed extends RunError {}
-
 export async function download(url: string, sink: Sink, opts: DownloadOptions): Promise<void> {
   const deadline = AbortSignal.timeout(opts.totalMs);
   let delay = opts.backoffMs ?? 500;
@@ -43,9 +40,9 @@ export async function download(url: string, sink: Sink, opts: DownloadOptions): 
       return;
     } catch (err) {
       if (opts.signal.aborted) throw abortError();
-      if (deadline.aborted) throw new DownloadFailed(`${url}: no complete download within ${opts.totalMs / 1000}s (total timeout)`);
+      if (deadline.aborted) throw new RunError(`${url}: no complete download within ${opts.totalMs / 1000}s (total timeout)`);
       if (!(err instanceof Transient)) throw err;
-      if (attempt >= opts.attempts) throw new DownloadFailed(`${url}: ${err.message} (gave up after ${attempt} attempts)`);
+      if (attempt >= opts.attempts) throw new RunError(`${url}: ${err.message} (gave up after ${attempt} attempts)`);
       await sleep(delay * (0.75 + Math.random() / 2), opts.signal);
       delay *= 2;
     }
@@ -72,7 +69,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
   arm();
   try {
     const res = await request(url, sink.received, signal).catch((err) => {
-      if (opts.signal.aborted || deadline.aborted) throw err;
+      if (err instanceof RunError || opts.signal.aborted || deadline.aborted) throw err;
       throw transient(`connection failed: ${(err as Error).message}`);
     });
     const total = expectedTotal(url, res, sink, opts.maxBytes);

@@ -8,7 +8,7 @@ import { RunError, withContext } from "../errors";
 import { removeQuietly } from "../fs/atomic";
 import { Cache } from "./cache";
 import { parseChecksum } from "./checksum";
-import { download, DownloadFailed, downloadText, type DownloadOptions, type Sink } from "./download";
+import { download, downloadText, type DownloadOptions, type Sink } from "./download";
 import { installStaged } from "./install";
 import { Limit } from "./limit";
 import { filesIntact, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
@@ -193,9 +193,9 @@ export class ArtifactPipeline {
       return result;
     } catch (err) {
       sink.discard();
-      // A download the network gave up on keeps its part for the next run to resume (a crash
-      // leaves one too); bad bytes, disk errors and an interrupted run's temp files go.
-      if (!(err instanceof DownloadFailed)) removeQuietly(part.path);
+      // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries
+      // resume with Range; only a crash leaves a part, which the next run adopts.)
+      removeQuietly(part.path);
       throw err;
     } finally {
       try {

@@ -107,6 +107,7 @@ function fileUnpacker(name: string, t: UnpackTarget): Unpacker {
   };
 }
 
+const EXTRACT_RATIO = 4;
 const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
 
 function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
@@ -132,7 +133,8 @@ function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: Unpa
     entry.on("data", (chunk: Buffer) => {
       if (failure) return;
       extracted += chunk.byteLength;
-      if (extracted > t.maxBytes) return void fail(`extracted data over the ${t.maxBytes}-byte cap`);
+      // Room for honest compression, none for a gzip bomb.
+      if (extracted > EXTRACT_RATIO * t.maxBytes) return void fail(`extracted data over ${EXTRACT_RATIO}× the ${t.maxBytes}-byte cap`);
       writer.write(chunk);
     });
   };

