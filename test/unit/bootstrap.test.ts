@@ -140,12 +140,12 @@ describe("a failing debootstrap", () => {
     const port = await closedPort();
     const machineDir = join(dir, "kube1");
     const r = await runSource([
-      "provision", "--machine-dir", machineDir, "--cache-dir", join(dir, "cache"), "--bootstrap-suite", "bookworm",
+      "provision", "--machine", "badmirror-test", "--machine-dir", machineDir, "--cache-dir", join(dir, "cache"), "--bootstrap-suite", "bookworm",
       "--bootstrap-mirror", `http://127.0.0.1:${port}/debian`, "--nspawn-config-file", join(dir, "k.nspawn"),
       "--service-override-file", join(dir, "o.conf"), "--skip-phases", "install",
     ]);
     expect(r.code).toBe(1);
-    const log = join(dir, "cache", "logs", "kube1-bootstrap.log");
+    const log = join(dir, "cache", "logs", "badmirror-test-bootstrap.log");
     expect(r.stderr).toContain(`debootstrap failed (exit 1); log ${log}, ending: `);
     expect(r.stderr).toMatch(/Failed getting release file|Connection refused|couldn't download/i);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
