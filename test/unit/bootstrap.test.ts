@@ -2,7 +2,7 @@
 // the staging dir and its leftovers, and a failing debootstrap whose log is quoted.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { bootstrapPlan, debootstrapArgv, lookupKeyring, mmdebstrapArgv, SCRIPTS_DIR } from "../../src/rootfs/bootstrap/plan";
 import { freshStagingDir, leftoverStagingDirs, mountsUnder, promote, stagingDirFor } from "../../src/rootfs/bootstrap/staging";
+import { runLogged } from "../../src/rootfs/bootstrap/spawn";
 import { runSource } from "../helpers/binary";
 
 const FACTS: HostFacts = {
@@ -121,6 +122,26 @@ describe("staging dir", () => {
     ].join("\n");
     expect(mountsUnder("/m/kube1.staging-9", info)).toEqual(["/m/kube1.staging-9/proc", "/m/kube1.staging-9/a b", "/m/kube1.staging-9"]);
   });
+});
+
+describe("runLogged", () => {
+  test("an abort stops the tool and every child it started", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-spawn-"));
+    try {
+      const log = join(dir, "tool.log");
+      const controller = new AbortController();
+      // A tool that starts a child of its own and ignores nothing: like debootstrap running dpkg.
+      const running = runLogged(["sh", "-c", "echo started; sleep 300 & echo child $!; wait"], log, controller.signal);
+      await Bun.sleep(300);
+      const child = Number(/child (\d+)/.exec(readFileSync(log, "utf8"))?.[1]);
+      expect(child).toBeGreaterThan(0);
+      controller.abort();
+      await expect(running).rejects.toThrow(/cancelled/);
+      expect(existsSync(`/proc/${child}`) && !readFileSync(`/proc/${child}/stat`, "utf8").split(" ")[2]!.startsWith("Z")).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });
 
 describe("a failing debootstrap", () => {

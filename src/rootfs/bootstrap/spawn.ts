@@ -22,6 +22,18 @@ export function killGroup(pid: number, exited: Promise<unknown>): void {
   void exited.finally(() => clearTimeout(timer));
 }
 
+/** Resolves once no process of the group is left (bounded: an unreaped zombie still counts). */
+async function groupGone(pgid: number): Promise<void> {
+  for (const deadline = performance.now() + 2 * GRACE_MS; performance.now() < deadline; ) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await Bun.sleep(50);
+  }
+}
+
 /** Open (append) the log file a tool writes into; its directory is private to root. */
 export function openLog(logFile: string): number {
   try {
@@ -72,11 +84,16 @@ export async function runLogged(argv: string[], logFile: string, signal: AbortSi
   } finally {
     closeSync(fd);
   }
-  const onAbort = () => killGroup(proc.pid, proc.exited);
+  const onAbort = () => killGroup(proc.pid, groupGone(proc.pid));
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     const code = await proc.exited;
-    if (signal.aborted) throw abortError();
+    if (signal.aborted) {
+      // Its children (dpkg, chroot) may outlive it for a moment: the staging dir is removed
+      // next, so wait until nothing of the group is left.
+      await groupGone(proc.pid);
+      throw abortError();
+    }
     return code;
   } finally {
     signal.removeEventListener("abort", onAbort);
