@@ -117,37 +117,40 @@ export class ArtifactPipeline {
     return new AssetSink(() => createUnpacker(plan.entry.payload, target), part);
   }
 
-  /** The published (or pinned) sha256, from the cache when it has the checksum file. */
-  private async expectedHash(plan: ArtifactPlan, ctx: TaskContext, fresh = false): Promise<string> {
-    if (plan.pinned) return plan.pinned;
-    const asset = plan.url.slice(plan.url.lastIndexOf("/") + 1);
-    const format = plan.entry.checksum.format;
-    const cached = fresh ? undefined : this.cache.readText(plan.cacheChecksum);
-    if (cached !== undefined) {
-      try {
-        return parseChecksum(cached, format, asset, this.cache.path(plan.cacheChecksum));
-      } catch {
-        // a damaged cached checksum file is fetched again
-      }
+  private assetName = (plan: ArtifactPlan) => plan.url.slice(plan.url.lastIndexOf("/") + 1);
+
+  /** The checksum the cache holds for its copy; both are stored together, after verification. */
+  private cachedChecksum(plan: ArtifactPlan): string | undefined {
+    const text = this.cache.readText(plan.cacheChecksum);
+    if (text === undefined) return undefined;
+    try {
+      return parseChecksum(text, plan.entry.checksum.format, this.assetName(plan), this.cache.path(plan.cacheChecksum));
+    } catch {
+      return undefined; // a damaged cached checksum file: the asset is fetched again
     }
-    if (this.goal.offline) throw new RunError(`offline and the cache has no checksum file ${this.cache.path(plan.cacheChecksum)}`);
+  }
+
+  private async publishedChecksum(plan: ArtifactPlan, ctx: TaskContext): Promise<{ hex: string; text: string }> {
     const text = await downloadText(plan.checksumURL, this.downloadOptions(ctx));
-    const hex = parseChecksum(text, format, asset, plan.checksumURL);
-    this.cache.writeText(plan.cacheChecksum, text);
-    return hex;
+    return { hex: parseChecksum(text, plan.entry.checksum.format, this.assetName(plan), plan.checksumURL), text };
   }
 
   private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext): Promise<{ sha256: string; staged: StagedFile[] }> {
-    let expected = await this.expectedHash(plan, ctx);
-    if (this.cache.has(plan.cacheAsset)) {
-      const hit = await this.fromCache(plan, expected);
+    const assetPath = this.cache.path(plan.cacheAsset);
+    const cached = plan.pinned ?? this.cachedChecksum(plan);
+    if (cached && this.cache.has(plan.cacheAsset)) {
+      const hit = await this.fromCache(plan, cached);
       if (hit) return hit;
-      ctx.log.warn("cached copy does not match its checksum; downloading again", { path: this.cache.path(plan.cacheAsset) });
-      removeQuietly(this.cache.path(plan.cacheAsset));
-      if (!plan.pinned && !this.goal.offline) expected = await this.expectedHash(plan, ctx, true);
+      ctx.log.warn("cached copy does not match its checksum; fetching again", { path: assetPath });
+      removeQuietly(assetPath);
     }
-    if (this.goal.offline) throw new RunError(`offline and the cache has no ${this.cache.path(plan.cacheAsset)}`);
-    return this.fromNetwork(plan, expected, ctx);
+    if (this.goal.offline) throw new RunError(`offline and the cache has no verified ${assetPath}`);
+    const published = plan.pinned ? { hex: plan.pinned, text: undefined } : await this.publishedChecksum(plan, ctx);
+    const result = await this.fromNetwork(plan, published.hex, ctx);
+    // The checksum file joins the cache only beside the asset it verified, so a bad mirror's
+    // checksum never lingers to condemn a good copy later.
+    if (published.text !== undefined) this.cache.writeText(plan.cacheChecksum, published.text);
+    return result;
   }
 
   /** A verified cache hit: no network at all. */
