@@ -4,16 +4,8 @@
 // its bytes are hashed with the rest.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { isAlive } from "../engine/pid";
 import { ioError, writeFileAtomic } from "../fs/atomic";
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 export class Cache {
   constructor(readonly dir: string) {}
@@ -58,7 +50,7 @@ export class Cache {
     const prefix = `${basename(asset)}.part-`;
     for (const name of readdirSync(dir)) {
       const pid = Number(name.slice(prefix.length));
-      if (!name.startsWith(prefix) || !Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+      if (!name.startsWith(prefix) || !Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
       try {
         renameSync(join(dir, name), mine);
         break;

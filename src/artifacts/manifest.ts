@@ -3,9 +3,10 @@
 // and verify can re-hash. It is written last: a crash leaves "not installed", never
 // "installed but corrupt".
 import { lstatSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { ArtifactName } from "../config/schema";
 import { RunError } from "../errors";
-import { writeFileAtomic } from "../fs/atomic";
+import { sweepStaleTemps, writeFileAtomic } from "../fs/atomic";
 import { resolveInside } from "../fs/inside";
 
 export const MANIFEST = "var/lib/kube-rootfs/manifest.json";
@@ -64,6 +65,7 @@ export function updateManifest(root: string, change: (m: Manifest) => void): Pro
     const manifest = readManifest(root);
     change(manifest);
     const path = resolveInside(root, MANIFEST);
+    sweepStaleTemps(dirname(path));
     writeFileAtomic(path, JSON.stringify(stable({ schema: 1, artifacts: manifest }), null, 2) + "\n");
   });
   pending.set(root, next);

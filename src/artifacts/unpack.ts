@@ -5,7 +5,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Parser, type ReadEntry } from "tar";
 import { RunError } from "../errors";
-import { ioError, removeQuietly, tempPathFor } from "../fs/atomic";
+import { ioError, removeQuietly, sweepStaleTemps, tempPathFor } from "../fs/atomic";
 import { resolveInside } from "../fs/inside";
 import type { Payload } from "./catalog";
 
@@ -91,6 +91,7 @@ function installDir(t: UnpackTarget): string {
   } catch (err) {
     throw ioError(`create ${dir}`, err);
   }
+  sweepStaleTemps(dir);
   return dir;
 }
 

@@ -19,10 +19,13 @@ export function interruptible(logger: Logger, exit: (code: number) => void = (c)
   const controller = new AbortController();
   const running = new Set<string>();
   let got: SignalName | undefined;
+  // What ran when the signal came: by the time the run unwinds, every task has ended.
+  let runningAtSignal: string[] = [];
   const handlers = Object.keys(SIGNALS).map((name) => {
     const handler = () => {
       if (got) exit(128 + SIGNALS[got]);
       got = name as SignalName;
+      runningAtSignal = [...running];
       controller.abort(new DOMException(`interrupted by ${name}`, "AbortError"));
     };
     process.on(name, handler);
@@ -40,7 +43,7 @@ export function interruptible(logger: Logger, exit: (code: number) => void = (c)
   return {
     signal: controller.signal,
     logger: watching,
-    interrupted: () => (got ? { name: got, code: 128 + SIGNALS[got], running: [...running] } : undefined),
+    interrupted: () => (got ? { name: got, code: 128 + SIGNALS[got], running: runningAtSignal } : undefined),
     dispose: () => handlers.forEach(([name, h]) => process.off(name, h)),
   };
 }

@@ -3,6 +3,7 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RunError } from "../errors";
+import { isAlive } from "./pid";
 
 export const LOCK_DIR = "/run/kube-rootfs";
 
@@ -10,15 +11,6 @@ export interface MachineLock {
   path: string;
   release(): void;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 const holderOf = (path: string): number | undefined => {
   try {
@@ -44,7 +36,7 @@ export function lockMachine(machine: string, dir = LOCK_DIR): MachineLock {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new RunError(`lock ${path}: ${(err as Error).message}`);
     }
     const holder = holderOf(path);
-    if (holder !== undefined && holder !== process.pid && alive(holder)) {
+    if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
       throw new RunError(`machine ${machine} is being provisioned by pid ${holder} (lock ${path})`);
     }
     // Stale: its owner died. Move it aside, and only remove it if it is still the stale one

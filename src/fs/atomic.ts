@@ -1,13 +1,30 @@
 // Atomic, idempotent writes: temp file in the target's directory, fsync, rename, fsync the
 // directory. A file whose content and mode already match is left alone.
-import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { RunError } from "../errors";
+import { isAlive } from "../engine/pid";
 
 export type WriteResult = "written" | "unchanged";
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.kube-rootfs-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
+}
+
+const TEMP = /\.kube-rootfs-(\d+)-[a-z0-9]+\.tmp$/;
+
+/** Remove temp files that a killed run (its pid gone) left in dir; a live run's are left alone. */
+export function sweepStaleTemps(dir: string) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = TEMP.exec(name)?.[1];
+    if (pid && !isAlive(Number(pid))) removeQuietly(join(dir, name));
+  }
 }
 
 export function fsyncDir(dir: string) {
@@ -36,8 +53,9 @@ export function needsWrite(path: string, content: string | Uint8Array, mode = 0o
 
 export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): WriteResult {
   const data = Buffer.from(content);
-  if (fileMatches(path, data, mode)) return "unchanged";
   const dir = dirname(path);
+  sweepStaleTemps(dir);
+  if (fileMatches(path, data, mode)) return "unchanged";
   const tmp = tempPathFor(path);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -60,6 +78,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
 }
 
 export function symlinkAtomic(path: string, target: string): WriteResult {
+  sweepStaleTemps(dirname(path));
   try {
     const st = lstatSync(path);
     if (st.isSymbolicLink() && readlinkSync(path) === target) return "unchanged";

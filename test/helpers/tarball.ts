@@ -47,4 +47,4 @@ export function tar(entries: RawEntry[]): Uint8Array {
   return Buffer.concat(parts);
 }
 
-export const tgz = (entries: RawEntry[]) => gzipSync(tar(entries));
+export const tgz = (entries: RawEntry[]) => gzipSync(Uint8Array.from(tar(entries)));
