@@ -14,15 +14,15 @@ import { Limit } from "./limit";
 import { filesIntact, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";
-import { BadContent, createUnpacker, writeAll, type StagedFile, type Unpacker } from "./unpack";
+import { archiveUnpacker, BadContent, stageCopy, writeAll, type StagedFile, type Unpacker } from "./unpack";
 
-/** Bytes of one asset: into the cache part file (when downloading), the hasher and the unpacker. */
+/** Bytes of one asset: into the cache part file (when downloading), the hasher and, for an archive, the unpacker. */
 class AssetSink implements Sink {
   private hasher = new Bun.CryptoHasher("sha256");
-  private unpacker: Unpacker;
+  private unpacker?: Unpacker;
   received = 0;
   constructor(
-    private readonly newUnpacker: () => Unpacker,
+    private readonly newUnpacker: () => Unpacker | undefined,
     private readonly part?: { fd: number; path: string },
   ) {
     this.unpacker = newUnpacker();
@@ -30,7 +30,7 @@ class AssetSink implements Sink {
   /** Bytes that are already on disk (an adopted part): hashed and unpacked, not rewritten. */
   replay(chunk: Uint8Array) {
     this.hasher.update(chunk);
-    this.unpacker.write(chunk);
+    this.unpacker?.write(chunk);
     this.received += chunk.byteLength;
   }
   write(chunk: Uint8Array) {
@@ -38,17 +38,17 @@ class AssetSink implements Sink {
     this.replay(chunk);
   }
   reset() {
-    this.unpacker.discard();
+    this.unpacker?.discard();
     if (this.part) ftruncateSync(this.part.fd, 0);
     this.hasher = new Bun.CryptoHasher("sha256");
     this.unpacker = this.newUnpacker();
     this.received = 0;
   }
   async finish(): Promise<{ sha256: string; staged: StagedFile[] }> {
-    return { sha256: this.hasher.digest("hex"), staged: await this.unpacker.end() };
+    return { sha256: this.hasher.digest("hex"), staged: (await this.unpacker?.end()) ?? [] };
   }
   discard() {
-    this.unpacker.discard();
+    this.unpacker?.discard();
   }
 }
 
@@ -112,9 +112,20 @@ export class ArtifactPipeline {
     return { signal: ctx.signal, limit: this.limit, attempts: this.goal.retries, stallMs: this.goal.timeouts.stall * 1000, totalMs: this.goal.timeouts.total * 1000 };
   }
 
+  private target(plan: ArtifactPlan, source: string) {
+    return { root: this.goal.machineDir, dir: plan.entry.installDir, source, maxBytes: this.goal.maxDownloadBytes };
+  }
+
   private newSink(plan: ArtifactPlan, source: string, part?: { fd: number; path: string }) {
-    const target = { root: this.goal.machineDir, dir: plan.entry.installDir, source, maxBytes: this.goal.maxDownloadBytes };
-    return new AssetSink(() => createUnpacker(plan.entry.payload, target), part);
+    const { payload } = plan.entry;
+    return new AssetSink(() => (payload.kind === "archive" ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
+  }
+
+  /** A single binary is staged by copying its verified file; an archive's entries already are. */
+  private async staged(plan: ArtifactPlan, verified: string, result: { sha256: string; staged: StagedFile[] }) {
+    const { payload } = plan.entry;
+    if (payload.kind === "archive") return result;
+    return { ...result, staged: [await stageCopy(verified, payload.installAs, this.target(plan, verified), result.sha256)] };
   }
 
   private assetName = (plan: ArtifactPlan) => plan.url.slice(plan.url.lastIndexOf("/") + 1);
@@ -157,21 +168,25 @@ export class ArtifactPipeline {
   private async fromCache(plan: ArtifactPlan, expected: string) {
     const path = this.cache.path(plan.cacheAsset);
     const sink = this.newSink(plan, path);
+    let result;
     try {
       for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
-      const result = await sink.finish();
-      if (result.sha256 === expected) return result;
-      for (const f of result.staged) removeQuietly(f.temp);
-      return undefined;
+      result = await sink.finish();
     } catch {
       sink.discard();
       return undefined;
     }
+    if (result.sha256 === expected) return this.staged(plan, path, result);
+    for (const f of result.staged) removeQuietly(f.temp);
+    return undefined;
   }
 
   private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext) {
     const part = this.cache.part(plan.cacheAsset);
     const fd = openSync(part.path, "a+", 0o644);
+    // Closed exactly once: a second close could hit a descriptor another download reopened.
+    let partOpen = true;
+    const closePart = () => partOpen && ((partOpen = false), closeSync(fd));
     const sink = this.newSink(plan, plan.url, { fd, path: part.path });
     const tracker = this.progress!.track(ctx.log.task, plan.entry.name);
     try {
@@ -191,9 +206,9 @@ export class ArtifactPipeline {
         throw mismatch(plan.url, expected, result.sha256);
       }
       tracker.done();
-      closeSync(fd);
+      closePart();
       this.cache.commit(part.path, plan.cacheAsset);
-      return result;
+      return await this.staged(plan, this.cache.path(plan.cacheAsset), result);
     } catch (err) {
       sink.discard();
       // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries
@@ -201,11 +216,7 @@ export class ArtifactPipeline {
       removeQuietly(part.path);
       throw err;
     } finally {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
+      closePart();
     }
   }
 }

@@ -1,7 +1,8 @@
-// Payload writers: bytes of an asset go, as they arrive, into staged temp files beside their
-// final place in the rootfs — the asset itself for a single binary, or the wanted entries of
-// a tar.gz parsed on the fly. Nothing is renamed into place here; see install.ts.
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+// Staging into the rootfs: the wanted entries of a tar.gz are written beside their final place
+// as the bytes arrive (parsed on the fly); a single binary is copied from the verified cache
+// file in the kernel. Nothing is renamed into place here; see install.ts.
+import { closeSync, constants, fsync, mkdirSync, openSync, writeSync } from "node:fs";
+import { copyFile, open } from "node:fs/promises";
 import { join } from "node:path";
 import { Parser, type ReadEntry } from "tar";
 import { RunError } from "../errors";
@@ -57,14 +58,17 @@ class StagedWriter {
     this.hasher.update(chunk);
     this.size += chunk.byteLength;
   }
-  close(): StagedFile {
+  /** fsync off the main thread, so other downloads go on meanwhile. */
+  async close(): Promise<StagedFile> {
+    const fd = this.fd;
+    this.fd = -1;
     try {
-      fsyncSync(this.fd);
+      await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } catch (err) {
       throw ioError(`write ${this.final}`, err);
+    } finally {
+      closeSync(fd);
     }
-    closeSync(this.fd);
-    this.fd = -1;
     return { rel: this.rel, final: this.final, temp: this.temp, sha256: this.hasher.digest("hex"), size: this.size };
   }
   discard() {
@@ -95,23 +99,29 @@ function installDir(t: UnpackTarget): string {
   return dir;
 }
 
-export function createUnpacker(payload: Payload, target: UnpackTarget): Unpacker {
-  return payload.kind === "file" ? fileUnpacker(payload.installAs, target) : archiveUnpacker(payload, target);
-}
-
-function fileUnpacker(name: string, t: UnpackTarget): Unpacker {
-  const writer = new StagedWriter(`${t.dir}/${name}`, join(installDir(t), name));
-  return {
-    write: (chunk) => writer.write(chunk),
-    end: async () => [writer.close()],
-    discard: () => writer.discard(),
-  };
+/** Copy a verified single-binary asset to a staged temp file in its install directory. */
+export async function stageCopy(source: string, name: string, t: UnpackTarget, sha256: string): Promise<StagedFile> {
+  const final = join(installDir(t), name);
+  const temp = tempPathFor(final);
+  try {
+    await copyFile(source, temp, constants.COPYFILE_EXCL);
+    const handle = await open(temp, "r+");
+    try {
+      await handle.sync();
+      return { rel: `${t.dir}/${name}`, final, temp, sha256, size: (await handle.stat()).size };
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    removeQuietly(temp);
+    throw ioError(`write ${final}`, err);
+  }
 }
 
 const EXTRACT_RATIO = 4;
 const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
 
-function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
+export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
   const dir = installDir(t);
   const staged = new Map<string, StagedWriter>();
   const done: StagedFile[] = [];
@@ -168,8 +178,15 @@ function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: Unpa
         discard();
         throw failure;
       }
-      for (const w of staged.values()) done.push(w.close());
+      const writers = [...staged.values()];
       staged.clear();
+      const closed = await Promise.allSettled(writers.map((w) => w.close()));
+      for (const c of closed) if (c.status === "fulfilled") done.push(c.value);
+      const failed = closed.find((c) => c.status === "rejected");
+      if (failed) {
+        writers.forEach((w) => removeQuietly(w.temp));
+        throw failed.reason;
+      }
       return done;
     },
     discard,

@@ -3,7 +3,6 @@
 // converges once the filesystem is fixed.
 import { afterAll, expect, setDefaultTimeout } from "bun:test";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { faultTest } from "./fault-test";
 import { cleanMirror, expectCleanFailure, expectConverges, leftovers, newMachine, provision } from "./harness";
 

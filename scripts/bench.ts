@@ -1,0 +1,105 @@
+// Benchmark: one run, a table and ratios; no timed assertions anywhere in the tests.
+// Artifacts, on the realistic set (upstream sizes) served from 127.0.0.1:
+//   a) kube-rootfs cold provision of kube+cri+cni into an empty rootfs and empty cache
+//   b) the shell baseline: per artifact, sequentially, curl -fsSLo + sha256sum -c + tar -x/install
+//   c) warm re-provision (everything installed), whole-process wall time
+//   d) peak RSS of (a)
+// plus this machine's sha256 throughput, and (as root, unless --no-bootstrap) the bootstrap
+// figures of scripts/bench-bootstrap.ts. Targets: a/b ≤ 0.35, a's rate ≥ 50 % of sha256
+// throughput, c ≤ 50 ms, d ≤ 120 MB, snapshot restore ≤ 0.25× debootstrap.
+// Usage: bun scripts/bench.ts [--no-bootstrap] [--mirror-dir DIR]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { serveDir } from "../test/helpers/fault-server";
+import { benchBootstrap } from "./bench-bootstrap";
+import { buildMirror, type MirrorInfo } from "./mirror";
+
+const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, "mirror-dir": { type: "string" } } });
+const ROOT = join(import.meta.dir, "..");
+const MB = 1024 * 1024;
+
+async function sh(cmd: string[], cwd = ROOT): Promise<{ seconds: number; maxRSS: number; stdout: string }> {
+  const started = performance.now();
+  const proc = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${stderr}`);
+  return { seconds, maxRSS: proc.resourceUsage()?.maxRSS ?? 0, stdout };
+}
+
+function sha256Throughput(): number {
+  const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const data = new Uint8Array(256 * MB);
+  for (let o = 0; o < data.length; o += block.length) data.set(block, o);
+  const started = performance.now();
+  new Bun.CryptoHasher("sha256").update(data).digest("hex");
+  return data.length / MB / ((performance.now() - started) / 1000);
+}
+
+/** The shell a careful operator would write: sequential, verified, one artifact after another. */
+function baselineScript(info: MirrorInfo, url: string, root: string): string {
+  const lines = ["set -euo pipefail", `cd "$(mktemp -d)"`, `mkdir -p ${root}/usr/local/bin ${root}/opt/cni/bin`];
+  for (const a of info.assets.filter((x) => x.arch === "amd64" && !x.path.endsWith("runc.armel"))) {
+    const file = a.path.split("/").pop()!;
+    lines.push(`curl -fsSLo ${file} ${url}/${a.path}`);
+    lines.push(`curl -fsSL ${url}/${a.checksumPath} | awk -v f=${file} 'NF==1{print $1"  "f} NF==2 && ($2==f || $2=="*"f){print $1"  "f}' | sha256sum -c --quiet`);
+    if (a.artifact === "kubernetes" || a.artifact === "runc") lines.push(`install -m 0755 ${file} ${root}/usr/local/bin/${a.artifact === "runc" ? "runc" : a.binary}`);
+    else if (a.artifact === "containerd") lines.push(`tar -xzf ${file} -C ${root}/usr/local`);
+    else if (a.artifact === "cni") lines.push(`tar -xzf ${file} -C ${root}/opt/cni/bin`);
+    else lines.push(`tar -xzf ${file} -C ${root}/usr/local/bin`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+const row = (name: string, value: string, target = "") => console.log(`${name.padEnd(52)} ${value.padStart(12)}  ${target}`);
+
+const work = mkdtempSync(join(process.env.BENCH_DIR ?? "/var/tmp", "kube-rootfs-bench-"));
+try {
+  const mirrorDir = opts["mirror-dir"] ?? join(tmpdir(), "kube-rootfs-bench-mirror");
+  console.error(`building the realistic mirror in ${mirrorDir} …`);
+  const info = await buildMirror({ out: mirrorDir, realistic: true, arch: ["amd64"] });
+  const bytes = info.assets.filter((a) => a.arch === "amd64" && !a.path.endsWith("runc.armel")).reduce((n, a) => n + a.size, 0);
+  console.error(`building the binary …`);
+  await sh([process.execPath, "scripts/build.ts", "--target", process.arch === "arm64" ? "linux-arm64" : "linux-x64", "--outdir", join(work, "bin")]);
+  const bin = join(work, "bin", `kube-rootfs-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
+  const served = await serveDir(info.dir, { timeoutMs: 1_800_000 });
+  const provision = (name: string) => [
+    bin, "provision", "--machine", `bench-${name}`, "--machine-dir", join(work, name, "root"), "--cache-dir", join(work, name, "cache"),
+    "--bootstrap-method", "none", "--nspawn-config-file", join(work, name, "m.nspawn"), "--service-override-file", join(work, name, "o.conf"),
+    "--hostname", "bench", "--arch", "amd64", "--mirror", served.url, "--log-format", "json",
+  ];
+
+  const sha = sha256Throughput();
+  // Warm the page cache for the mirror files, as a real mirror's would be.
+  await sh(["sh", "-c", `cat $(find ${info.dir} -type f) > /dev/null`]);
+  const baseline = await sh(["bash", "-c", baselineScript(info, served.url, join(work, "baseline"))]);
+  const cold = await sh(provision("cold"));
+  const warmRuns: number[] = [];
+  for (let i = 0; i < 7; i++) warmRuns.push((await sh(provision("cold"))).seconds);
+  const warm = warmRuns.sort((x, y) => x - y)[3]!;
+  served.stop();
+
+  const rate = bytes / MB / cold.seconds;
+  console.log(`\nartifacts: ${(bytes / MB).toFixed(0)} MiB (amd64 realistic set), loopback mirror\n`);
+  row("sha256 throughput of this machine (Bun.CryptoHasher)", `${sha.toFixed(0)} MB/s`);
+  row("(b) shell baseline: curl + sha256sum -c + tar/install", `${baseline.seconds.toFixed(2)} s`, `${(bytes / MB / baseline.seconds).toFixed(0)} MB/s`);
+  row("(a) kube-rootfs cold provision", `${cold.seconds.toFixed(2)} s`, `${rate.toFixed(0)} MB/s`);
+  row("(c) warm re-provision (median of 7)", `${(warm * 1000).toFixed(0)} ms`, "target ≤ 50 ms");
+  row("(d) peak RSS of (a)", `${(cold.maxRSS / MB).toFixed(0)} MB`, "target ≤ 120 MB");
+  row("a/b", (cold.seconds / baseline.seconds).toFixed(2), "target ≤ 0.35");
+  row("a's rate / sha256 throughput", `${((rate / sha) * 100).toFixed(0)} %`, "target ≥ 50 %");
+
+  if (!opts["no-bootstrap"] && process.getuid?.() === 0) {
+    console.error("bootstrap figures (takes a few minutes) …");
+    const b = await benchBootstrap();
+    console.log("");
+    for (const r of b) row(r.name, `${r.seconds.toFixed(1)} s`);
+    const deb = b.find((r) => r.name.startsWith("debootstrap"));
+    const restore = b.find((r) => r.name === "snapshot restore");
+    if (deb && restore) row("snapshot restore / debootstrap", (restore.seconds / deb.seconds).toFixed(3), "target ≤ 0.25");
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
