@@ -105,6 +105,7 @@ export const GoalSchema = z.strictObject({
 
   cacheDir: absPath().default("/var/cache/kube-rootfs").describe("download and snapshot cache"),
   offline: z.boolean().default(false).describe("never use the network; everything comes from the cache"),
+  lock: z.string().min(1).optional().describe("kube-rootfs.lock whose sha256 every artifact must match (beats checksum files)"),
   retries: z.number().int().min(1).max(20).default(4).describe("download attempts per file"),
   concurrency: z.number().int().min(1).max(32).default(4).describe("downloads in flight at once"),
   timeouts: z
