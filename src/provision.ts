@@ -4,6 +4,7 @@ import type { Resolved } from "./config/resolve";
 import { ConfigError } from "./errors";
 import { parallel, serial, type Task } from "./engine/task";
 import { ArtifactPipeline } from "./artifacts/pipeline";
+import { offlineCheckTask } from "./bundle/offline";
 import { installTask } from "./artifacts/tasks";
 import { configureOsTask } from "./rootfs/os";
 import { disableResolvedTask } from "./rootfs/resolved";
@@ -28,6 +29,7 @@ class Sequence {
 export function provisionPhases(goal: Resolved): Phase[] {
   const artifacts = new ArtifactPipeline(goal);
   return new Sequence()
+    .appendWhen(goal.offline, "offline-check", offlineCheckTask(goal))
     .append("workspace", ensureWorkspaceTask(goal))
     .append(
       "install",

@@ -8,6 +8,7 @@ import type { ArtifactName } from "../config/schema";
 import { RunError } from "../errors";
 import { sweepStaleTemps, writeFileAtomic } from "../fs/atomic";
 import { resolveInside } from "../fs/inside";
+import { stableJSON } from "../stable-json";
 
 export const MANIFEST = "var/lib/kube-rootfs/manifest.json";
 
@@ -47,15 +48,6 @@ export function readManifest(root: string): Manifest {
   }
 }
 
-/** Sorted keys, so the file diffs well and identical installs give identical manifests. */
-function stable(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stable);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, stable((value as Record<string, unknown>)[k])]));
-  }
-  return value;
-}
-
 const pending = new Map<string, Promise<unknown>>();
 
 /** Read-modify-write the manifest; concurrent tasks of one run are serialised per rootfs. */
@@ -66,7 +58,7 @@ export function updateManifest(root: string, change: (m: Manifest) => void): Pro
     change(manifest);
     const path = resolveInside(root, MANIFEST);
     sweepStaleTemps(dirname(path));
-    writeFileAtomic(path, JSON.stringify(stable({ schema: 1, artifacts: manifest }), null, 2) + "\n");
+    writeFileAtomic(path, stableJSON({ schema: 1, artifacts: manifest }));
   });
   pending.set(root, next);
   return next;

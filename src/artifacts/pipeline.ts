@@ -1,7 +1,7 @@
 // The artifact pipeline: resolve → cache hit? → download (one streaming pass: cache file,
 // sha256 and unpacking together) → verify → atomic install → manifest. The kube, cri and
 // cni tasks each hand it their catalog entries.
-import { closeSync, ftruncateSync, openSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, statSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import type { Outcome, TaskContext } from "../engine/task";
 import { RunError, withContext } from "../errors";
@@ -52,6 +52,20 @@ class AssetSink implements Sink {
   }
 }
 
+/**
+ * Run `fn` for every plan and wait for all to settle, so a failure never leaves a sibling
+ * writing on; then fail with every artifact's error (an interruption wins).
+ */
+export async function settleAll<T>(plans: ArtifactPlan[], fn: (p: ArtifactPlan) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(plans.map(fn));
+  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [withContext(plans[i]!.entry.name, r.reason)] : []));
+  const aborted = failed.find((e) => e.name === "AbortError");
+  if (aborted) throw aborted;
+  if (failed.length === 1) throw failed[0];
+  if (failed.length) throw new RunError(failed.map((e) => e.message).join("; "));
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 const mismatch = (url: string, expected: string, actual: string) =>
   new BadContent(`sha256 mismatch for ${url}: expected ${expected}, got ${actual}`);
 
@@ -68,14 +82,8 @@ export class ArtifactPipeline {
   /** Ensure every planned artifact is installed; "skipped" when all already were. */
   async ensure(plans: ArtifactPlan[], ctx: TaskContext): Promise<Outcome> {
     this.progress ??= createProgress(ctx.logger);
-    // Wait for every artifact to settle, so a failure never leaves a sibling writing on.
-    const results = await Promise.allSettled(plans.map((p) => this.ensureOne(p, ctx)));
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [withContext(plans[i]!.entry.name, r.reason)] : []));
-    const aborted = failed.find((e) => e.name === "AbortError");
-    if (aborted) throw aborted;
-    if (failed.length === 1) throw failed[0];
-    if (failed.length) throw new RunError(failed.map((e) => e.message).join("; "));
-    return results.some((r) => r.status === "fulfilled" && r.value === "completed") ? "completed" : "skipped";
+    const outcomes = await settleAll(plans, (p) => this.ensureOne(p, ctx));
+    return outcomes.includes("completed") ? "completed" : "skipped";
   }
 
   /** The manifest says this exact version is installed and its files are untouched. */
@@ -108,6 +116,21 @@ export class ArtifactPipeline {
     return "completed";
   }
 
+  /**
+   * Fetch into the cache only (a bundle), verified, with its checksum file beside it so the
+   * cache stays a complete mirror. Returns the asset's sha256 and size.
+   */
+  async ensureCached(plan: ArtifactPlan, ctx: TaskContext): Promise<{ sha256: string; size: number }> {
+    this.progress ??= createProgress(ctx.logger);
+    const { sha256 } = await this.fetchVerified(plan, ctx, false);
+    if (!this.cache.has(plan.cacheChecksum) && !this.goal.offline) {
+      const published = await this.publishedChecksum(plan, ctx);
+      if (published.hex !== sha256) throw new BadContent(`checksum file ${plan.checksumURL} says ${published.hex}; the pinned sha256 is ${sha256}`);
+      this.cache.writeText(plan.cacheChecksum, published.text);
+    }
+    return { sha256, size: statSync(this.cache.path(plan.cacheAsset)).size };
+  }
+
   private downloadOptions(ctx: TaskContext): Omit<DownloadOptions, "maxBytes"> {
     return { signal: ctx.signal, limit: this.limit, attempts: this.goal.retries, stallMs: this.goal.timeouts.stall * 1000, totalMs: this.goal.timeouts.total * 1000 };
   }
@@ -116,22 +139,23 @@ export class ArtifactPipeline {
     return { root: this.goal.machineDir, dir: plan.entry.installDir, source, maxBytes: this.goal.maxDownloadBytes };
   }
 
-  private newSink(plan: ArtifactPlan, source: string, part?: { fd: number; path: string }) {
+  /** `install`: unpack into the rootfs as the bytes come; otherwise only cache and hash them. */
+  private newSink(plan: ArtifactPlan, source: string, install: boolean, part?: { fd: number; path: string }) {
     const { payload } = plan.entry;
-    return new AssetSink(() => (payload.kind === "archive" ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
+    return new AssetSink(() => (install && payload.kind === "archive" ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
   }
 
   /** A single binary is staged by copying its verified file; an archive's entries already are. */
-  private async staged(plan: ArtifactPlan, verified: string, result: { sha256: string; staged: StagedFile[] }) {
+  private async staged(plan: ArtifactPlan, verified: string, result: { sha256: string; staged: StagedFile[] }, install: boolean) {
     const { payload } = plan.entry;
-    if (payload.kind === "archive") return result;
+    if (!install || payload.kind === "archive") return result;
     return { ...result, staged: [await stageCopy(verified, payload.installAs, this.target(plan, verified), result.sha256)] };
   }
 
   private assetName = (plan: ArtifactPlan) => plan.url.slice(plan.url.lastIndexOf("/") + 1);
 
   /** The checksum the cache holds for its copy; both are stored together, after verification. */
-  private cachedChecksum(plan: ArtifactPlan): string | undefined {
+  cachedChecksum(plan: ArtifactPlan): string | undefined {
     const text = this.cache.readText(plan.cacheChecksum);
     if (text === undefined) return undefined;
     try {
@@ -146,18 +170,18 @@ export class ArtifactPipeline {
     return { hex: parseChecksum(text, plan.entry.checksum.format, this.assetName(plan), plan.checksumURL), text };
   }
 
-  private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext): Promise<{ sha256: string; staged: StagedFile[] }> {
+  private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext, install = true): Promise<{ sha256: string; staged: StagedFile[] }> {
     const assetPath = this.cache.path(plan.cacheAsset);
     const cached = plan.pinned ?? this.cachedChecksum(plan);
     if (cached && this.cache.has(plan.cacheAsset)) {
-      const hit = await this.fromCache(plan, cached);
+      const hit = await this.fromCache(plan, cached, install);
       if (hit) return hit;
       ctx.log.warn("cached copy does not match its checksum; fetching again", { path: assetPath });
       removeQuietly(assetPath);
     }
     if (this.goal.offline) throw new RunError(`offline and the cache has no verified ${assetPath}`);
     const published = plan.pinned ? { hex: plan.pinned, text: undefined } : await this.publishedChecksum(plan, ctx);
-    const result = await this.fromNetwork(plan, published.hex, ctx);
+    const result = await this.fromNetwork(plan, published.hex, ctx, install);
     // The checksum file joins the cache only beside the asset it verified, so a bad mirror's
     // checksum never lingers to condemn a good copy later.
     if (published.text !== undefined) this.cache.writeText(plan.cacheChecksum, published.text);
@@ -165,9 +189,9 @@ export class ArtifactPipeline {
   }
 
   /** A verified cache hit: no network at all. */
-  private async fromCache(plan: ArtifactPlan, expected: string) {
+  private async fromCache(plan: ArtifactPlan, expected: string, install: boolean) {
     const path = this.cache.path(plan.cacheAsset);
-    const sink = this.newSink(plan, path);
+    const sink = this.newSink(plan, path, install);
     let result;
     try {
       for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
@@ -176,18 +200,18 @@ export class ArtifactPipeline {
       sink.discard();
       return undefined;
     }
-    if (result.sha256 === expected) return this.staged(plan, path, result);
+    if (result.sha256 === expected) return this.staged(plan, path, result, install);
     for (const f of result.staged) removeQuietly(f.temp);
     return undefined;
   }
 
-  private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext) {
+  private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext, install: boolean) {
     const part = this.cache.part(plan.cacheAsset);
     const fd = openSync(part.path, "a+", 0o644);
     // Closed exactly once: a second close could hit a descriptor another download reopened.
     let partOpen = true;
     const closePart = () => partOpen && ((partOpen = false), closeSync(fd));
-    const sink = this.newSink(plan, plan.url, { fd, path: part.path });
+    const sink = this.newSink(plan, plan.url, install, { fd, path: part.path });
     const tracker = this.progress!.track(ctx.log.task, plan.entry.name);
     try {
       if (part.size > 0) {
@@ -208,7 +232,7 @@ export class ArtifactPipeline {
       tracker.done();
       closePart();
       this.cache.commit(part.path, plan.cacheAsset);
-      return await this.staged(plan, this.cache.path(plan.cacheAsset), result);
+      return await this.staged(plan, this.cache.path(plan.cacheAsset), result, install);
     } catch (err) {
       sink.discard();
       // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries

@@ -1,5 +1,6 @@
 // Turn a command's parsed arguments into the resolved goal state and a logger.
 import type { ArgsDef } from "citty";
+import { withLock } from "../bundle/lock";
 import { loadGoal } from "../config/load";
 import { resolveGoal, type Resolved } from "../config/resolve";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
@@ -10,14 +11,22 @@ export interface CommandSetup {
   logger: Logger;
 }
 
-export async function setup(args: Record<string, unknown>, rawArgs: string[], defs: ArgsDef): Promise<CommandSetup> {
-  checkFlags(rawArgs, defs);
+/** The goal from defaults < --config < env < flags < `overrides`, resolved, with its --lock applied. */
+export function goalFrom(args: Record<string, unknown>, rawArgs: string[], overrides: Record<string, string> = {}): Resolved {
   const goal = resolveGoal(
     loadGoal({
       configFile: typeof args.config === "string" ? args.config : undefined,
       env: process.env,
-      flags: givenGoalFlags(args, rawArgs),
+      flags: { ...givenGoalFlags(args, rawArgs), ...overrides },
     }),
   );
-  return { goal, logger: await createLogger(pickFormat(goal.logFormat), Boolean(args.verbose)) };
+  return withLock(goal);
+}
+
+export const loggerFor = (goal: Resolved, args: Record<string, unknown>) => createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
+
+export async function setup(args: Record<string, unknown>, rawArgs: string[], defs: ArgsDef): Promise<CommandSetup> {
+  checkFlags(rawArgs, defs);
+  const goal = goalFrom(args, rawArgs);
+  return { goal, logger: await loggerFor(goal, args) };
 }

@@ -1,0 +1,59 @@
+// fetch --check: a carried-in bundle against its lock: every file present, its size and sha256,
+// and each artifact's checksum file agreeing. Returns every problem, one line each.
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { CATALOG } from "../artifacts/catalog";
+import { parseChecksum } from "../artifacts/checksum";
+import { checksumFor } from "../artifacts/plan";
+import type { ArtifactName } from "../config/schema";
+import type { Lock, LockedFile } from "./lock";
+
+async function sha256File(path: string): Promise<string> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
+  return hasher.digest("hex");
+}
+
+async function checkFile(bundle: string, what: string, f: LockedFile): Promise<string | undefined> {
+  const path = join(bundle, f.path);
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return `${what}: ${f.path} is missing`;
+  }
+  if (size !== f.size) return `${what}: ${f.path} is ${size} bytes, the lock says ${f.size}`;
+  const sha = await sha256File(path);
+  return sha === f.sha256 ? undefined : `${what}: ${f.path} has sha256 ${sha}, the lock says ${f.sha256}`;
+}
+
+export async function checkBundle(bundle: string, lock: Lock): Promise<{ problems: string[]; checked: number }> {
+  const problems: string[] = [];
+  let checked = 0;
+  for (const [name, byArch] of Object.entries(lock.artifacts) as Array<[ArtifactName, Record<string, LockedFile & { version: string }>]>) {
+    const entry = CATALOG[name];
+    for (const [arch, f] of Object.entries(byArch)) {
+      const what = `${name} ${f.version} ${arch}`;
+      checked++;
+      const bad = await checkFile(bundle, what, f);
+      if (bad) problems.push(bad);
+      const sums = checksumFor(entry, f.path);
+      const text = await Bun.file(join(bundle, sums)).text().catch(() => undefined);
+      if (text === undefined) problems.push(`${what}: checksum file ${sums} is missing`);
+      else {
+        try {
+          const hex = parseChecksum(text, entry.checksum.format, f.path.slice(f.path.lastIndexOf("/") + 1), sums);
+          if (hex !== f.sha256) problems.push(`${what}: checksum file ${sums} says ${hex}, the lock says ${f.sha256}`);
+        } catch (err) {
+          problems.push(`${what}: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+  for (const [arch, f] of Object.entries(lock.rootfs)) {
+    checked++;
+    const bad = await checkFile(bundle, `rootfs ${f.suite} ${arch}`, f);
+    if (bad) problems.push(bad);
+  }
+  return { problems, checked };
+}

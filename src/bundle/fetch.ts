@@ -1,0 +1,77 @@
+// fetch: fill a bundle (a cache dir in upstream layout) with every artifact of the goal for
+// one or more arches, optionally the base rootfs snapshot, and describe it in a lock.
+import { rmSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
+import { planAll } from "../artifacts/plan";
+import { archOf } from "../config/host";
+import type { Resolved } from "../config/resolve";
+import { parallel, serial, type Task, type TaskContext } from "../engine/task";
+import { RunError } from "../errors";
+import { bootstrapRootfs, rootfsSource } from "../rootfs/bootstrap";
+import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
+import { removeTree } from "../rootfs/bootstrap/staging";
+import { emptyLock, type Lock } from "./lock";
+
+function artifactsTask(goal: Resolved, lock: Lock): Task {
+  return {
+    name: `artifacts-${goal.arch}`,
+    async run(ctx) {
+      const pipeline = new ArtifactPipeline(goal);
+      await settleAll(planAll(goal), async (plan) => {
+          const { sha256, size } = await pipeline.ensureCached(plan, ctx);
+          (lock.artifacts[plan.entry.name] ??= {})[goal.arch] = { version: plan.version, path: plan.cacheAsset, size, sha256 };
+          ctx.log.info("in bundle", { artifact: plan.entry.name, path: plan.cacheAsset, sha256 });
+      });
+    },
+  };
+}
+
+/** Bootstrap a throwaway rootfs inside the bundle only to keep its snapshot there. */
+async function ensureSnapshot(goal: Resolved, ctx: TaskContext): Promise<string> {
+  const found = rootfsSource(goal);
+  if (found.kind === "snapshot") return found.file;
+  if (found.kind !== "bootstrap") throw new RunError(`--with-rootfs: bootstrap.method ${goal.bootstrap.method} makes no snapshot`);
+  if (ctx.dryRun) {
+    ctx.log.info("would bootstrap and keep a snapshot", { suite: goal.bootstrap.suite, arch: goal.arch });
+    return "";
+  }
+  const scratch = join(goal.cacheDir, `.rootfs-build-${process.pid}`);
+  try {
+    await bootstrapRootfs({ ...goal, machineDir: join(scratch, goal.arch) }, found, ctx);
+  } finally {
+    removeTree(join(scratch, goal.arch));
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const kept = rootfsSource(goal);
+  if (kept.kind !== "snapshot") throw new RunError(`--with-rootfs: the snapshot of ${goal.bootstrap.suite}/${goal.arch} was not kept (see the log above)`);
+  return kept.file;
+}
+
+function rootfsTask(goal: Resolved, lock: Lock): Task {
+  return {
+    name: `rootfs-${goal.arch}`,
+    async run(ctx) {
+      // debootstrap's second stage runs the target's binaries: only the host's own arch works here.
+      if (goal.arch !== archOf(process.arch)) {
+        ctx.log.warn("rootfs snapshot skipped: bootstrapping another architecture needs binfmt emulation; fetch it on an arm64 host", { arch: goal.arch });
+        return "skipped";
+      }
+      const file = await ensureSnapshot(goal, ctx);
+      if (!file) return "completed";
+      const source = rootfsSource(goal);
+      if (source.kind !== "snapshot") return "completed";
+      lock.rootfs[goal.arch] = { key: snapshotKey(source.plan), suite: source.plan.suite, path: relative(goal.cacheDir, file), size: statSync(file).size, sha256: readSidecar(file)! };
+      ctx.log.info("rootfs in bundle", { path: file });
+      return "completed";
+    },
+  };
+}
+
+/** One goal per arch, all with cacheDir = the bundle. Fills `lock` as it goes. */
+export function fetchTask(goals: Resolved[], withRootfs: boolean, lock: Lock = emptyLock()): Task {
+  return serial(
+    "fetch",
+    goals.map((g) => parallel(`fetch-${g.arch}`, [artifactsTask(g, lock), ...(withRootfs ? [rootfsTask(g, lock)] : [])])),
+  );
+}
