@@ -174,12 +174,14 @@ export class ArtifactPipeline {
     const assetPath = this.cache.path(plan.cacheAsset);
     const cached = plan.pinned ?? this.cachedChecksum(plan);
     if (cached && this.cache.has(plan.cacheAsset)) {
-      const hit = await this.fromCache(plan, cached, install);
-      if (hit) return hit;
-      ctx.log.warn("cached copy does not match its checksum; fetching again", { path: assetPath });
-      removeQuietly(assetPath);
+      const found = await this.fromCache(plan, cached, install);
+      if ("hit" in found) return found.hit;
+      // The cached copy is left as it is: a newer download replaces it atomically, and when the
+      // pin is what is wrong (a bad lock), a bundle must not lose a good file.
+      if (this.goal.offline) throw new BadContent(`sha256 mismatch for ${assetPath}: expected ${cached}, got ${found.actual}`);
+      ctx.log.warn("cached copy does not match its checksum; fetching again", { path: assetPath, expected: cached, found: found.actual });
     }
-    if (this.goal.offline) throw new RunError(`offline and the cache has no verified ${assetPath}`);
+    if (this.goal.offline) throw new RunError(`offline and the cache has no ${cached ? "" : "checksum for "}${assetPath}`);
     const published = plan.pinned ? { hex: plan.pinned, text: undefined } : await this.publishedChecksum(plan, ctx);
     const result = await this.fromNetwork(plan, published.hex, ctx, install);
     // The checksum file joins the cache only beside the asset it verified, so a bad mirror's
@@ -188,21 +190,21 @@ export class ArtifactPipeline {
     return result;
   }
 
-  /** A verified cache hit: no network at all. */
-  private async fromCache(plan: ArtifactPlan, expected: string, install: boolean) {
+  /** A verified cache hit needs no network at all; otherwise say what the copy's hash was. */
+  private async fromCache(plan: ArtifactPlan, expected: string, install: boolean): Promise<{ hit: { sha256: string; staged: StagedFile[] } } | { actual: string }> {
     const path = this.cache.path(plan.cacheAsset);
     const sink = this.newSink(plan, path, install);
     let result;
     try {
       for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
       result = await sink.finish();
-    } catch {
+    } catch (err) {
       sink.discard();
-      return undefined;
+      return { actual: `an unusable file (${(err as Error).message})` };
     }
-    if (result.sha256 === expected) return this.staged(plan, path, result, install);
+    if (result.sha256 === expected) return { hit: await this.staged(plan, path, result, install) };
     for (const f of result.staged) removeQuietly(f.temp);
-    return undefined;
+    return { actual: result.sha256 };
   }
 
   private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext, install: boolean) {
