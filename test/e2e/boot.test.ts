@@ -12,13 +12,10 @@ import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { boot, type Booted } from "../helpers/nspawn";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 
-/** The artifact pipeline is in this build: provision installs containerd, runc and CNI for real. */
-const ARTIFACTS_IN_BUILD = true;
-
 let bin: string;
 let dir: string;
 let apt: { mirror: string; suite: string };
-let artifacts: Served | undefined;
+let artifacts: Served;
 const booted: Booted[] = [];
 
 beforeAll(async () => {
@@ -26,7 +23,7 @@ beforeAll(async () => {
   apt = hostDebianMirror();
   // Beside /var/lib/machines in spirit: a real disk, not a tmpfs.
   dir = mkdtempSync("/var/tmp/kube-rootfs-boot-");
-  if (ARTIFACTS_IN_BUILD) artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"] })).dir);
+  artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"] })).dir);
 }, 120_000);
 
 afterAll(async () => {
@@ -48,7 +45,7 @@ function provisionArgs(name: string, extra: string[] = []): string[] {
     bin, "provision", "--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
     "--service-override-file", p.override, "--cache-dir", join(dir, "cache"), "--log-format", "json",
     "--bootstrap-method", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
-    ...(artifacts ? ["--mirror", artifacts.url] : ["--skip-phases", "kube,cri,cni"]),
+    "--mirror", artifacts.url,
     ...extra,
   ];
 }
@@ -72,15 +69,13 @@ async function checkInside(m: Booted) {
   expect((await m.exec(["systemctl", "is-enabled", "systemd-resolved.service"])).stdout.trim()).toBe("masked");
   expect((await m.exec(["cat", "/etc/resolv.conf"])).stdout).toContain("by kube-rootfs");
   expect((await m.exec(["readlink", "/dev/kmsg"])).stdout.trim()).toBe("/dev/console");
-  if (ARTIFACTS_IN_BUILD) {
-    const containerd = await m.exec(["/usr/local/bin/containerd", "--version"]);
-    expect(containerd.code).toBe(0);
-    expect(containerd.stdout).toContain("containerd");
-    const runc = await m.exec(["/usr/local/bin/runc", "--version"]);
-    expect(runc.code).toBe(0);
-    expect(runc.stdout).toContain("runc version");
-    expect((await m.exec(["test", "-x", "/opt/cni/bin/bridge"])).code).toBe(0);
-  }
+  const containerd = await m.exec(["/usr/local/bin/containerd", "--version"]);
+  expect(containerd.code).toBe(0);
+  expect(containerd.stdout).toContain("containerd");
+  const runc = await m.exec(["/usr/local/bin/runc", "--version"]);
+  expect(runc.code).toBe(0);
+  expect(runc.stdout).toContain("runc version");
+  expect((await m.exec(["test", "-x", "/opt/cni/bin/bridge"])).code).toBe(0);
 }
 
 async function bootAndCheck(name: string) {
