@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { tempDir } from "../helpers/goal";
 import { tgz, type RawEntry } from "../helpers/tarball";
 import { faultTest } from "./fault-test";
-import { cleanMirror, expectCleanFailure, expectConverges, newMachine, provision } from "./harness";
+import { cleanMirror, stopCleanMirror, expectCleanFailure, expectConverges, newMachine, provision } from "./harness";
 
 setDefaultTimeout(120_000);
-afterAll(async () => (await cleanMirror()).stop());
+afterAll(async () => await stopCleanMirror());
 
 const ASSET = "containerd-2.0.4-linux-amd64.tar.gz";
 

@@ -4,13 +4,13 @@
 import { afterAll, expect, setDefaultTimeout } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { faultTest } from "./fault-test";
-import { cleanMirror, expectCleanFailure, expectConverges, leftovers, newMachine, provision } from "./harness";
+import { cleanMirror, stopCleanMirror, expectCleanFailure, expectConverges, leftovers, newMachine, provision } from "./harness";
 
 setDefaultTimeout(180_000);
 const mounts: string[] = [];
 afterAll(async () => {
   for (const m of mounts) Bun.spawnSync(["umount", "-l", m]);
-  (await cleanMirror()).stop();
+  await stopCleanMirror();
 });
 
 function sh(...cmd: string[]) {

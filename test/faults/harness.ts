@@ -36,9 +36,15 @@ export async function verify(m: Machine, mirror: string): Promise<RunResult> {
   return run([await compiledBinary(), "verify", ...machineArgs(m), "--mirror", mirror]);
 }
 
-/** A clean loopback mirror, served for this test file. */
+/** A clean loopback mirror, served until a test file's afterAll calls stopCleanMirror (bun runs
+ * every file in one process, so the next file starts its own). */
 let clean: Promise<Served> | undefined;
 export const cleanMirror = async () => (clean ??= testMirror().then((info) => serveDir(info.dir, { timeoutMs: 600_000 })));
+export async function stopCleanMirror() {
+  const served = clean;
+  clean = undefined;
+  (await served)?.stop();
+}
 
 /** Temp and partial files anywhere below dir. */
 export function leftovers(dir: string): string[] {

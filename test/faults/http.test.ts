@@ -4,14 +4,17 @@ import { afterAll, expect, setDefaultTimeout } from "bun:test";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type FaultSpec, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
-import { expectCleanFailure, expectConverges, newMachine, provision } from "./harness";
+import { expectCleanFailure, expectConverges, newMachine, provision, stopCleanMirror } from "./harness";
 
 setDefaultTimeout(120_000);
 
 const RUNC = "/runc/v1.1.12/runc.amd64";
 const CONTAINERD = "/containerd/v2.0.4/containerd-2.0.4-linux-amd64.tar.gz";
 const servers: Served[] = [];
-afterAll(() => servers.forEach((s) => s.stop()));
+afterAll(async () => {
+  servers.forEach((s) => s.stop());
+  await stopCleanMirror();
+});
 
 async function faulty(spec: FaultSpec) {
   const s = await serveDir((await testMirror()).dir, { faults: spec });

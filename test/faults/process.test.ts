@@ -6,13 +6,13 @@ import { compiledBinary, run } from "../helpers/binary";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
-import { cleanMirror, expectConverges, leftovers, machineArgs, newMachine, provision, verify } from "./harness";
+import { cleanMirror, stopCleanMirror, expectConverges, leftovers, machineArgs, newMachine, provision, verify } from "./harness";
 
 setDefaultTimeout(300_000);
 const servers: Served[] = [];
 afterAll(async () => {
   servers.forEach((s) => s.stop());
-  (await cleanMirror()).stop();
+  await stopCleanMirror();
 });
 
 /** A mirror whose containerd tarball trickles, so a run is reliably mid-download for a while. */
