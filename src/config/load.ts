@@ -138,6 +138,11 @@ const isPlain = (v: unknown): v is Raw => typeof v === "object" && v !== null &&
 function issueLines(issue: z.core.$ZodIssue, layers: Layer[]): string[] {
   const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...issue.path.map(String), k]) : [issue.path.map(String)];
   return paths.map((path) => {
+    // A cross-field rule about a field nobody set: name the field and its flag.
+    if (issue.code === "custom" && !layers.some((l) => hasPath(l.value, path))) {
+      const field = FIELDS.find((f) => f.key === path.join("."));
+      return `${path.join(".")}: ${issue.message}${field ? ` (--${field.flag})` : ""}`;
+    }
     const layer = layerOf(path, layers);
     const what = issue.code === "unrecognized_keys" ? "unknown field" : describeIssue(issue);
     if (!layer) return `defaults: ${path.join(".")}: ${what}`;

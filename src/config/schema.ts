@@ -101,6 +101,12 @@ export const GoalSchema = z.strictObject({
       tarball: z.string().min(1).optional().describe("rootfs snapshot (path or URL) for method tarball"),
       sha256: sha256().optional().describe("sha256 of bootstrap.tarball"),
     })
+    .superRefine((b, ctx) => {
+      // The air-gapped path restores exactly the snapshot that was carried in, or nothing.
+      if (b.method !== "tarball") return;
+      if (!b.tarball) ctx.addIssue({ code: "custom", path: ["tarball"], message: "required with bootstrap.method tarball (a path or URL)" });
+      if (!b.sha256) ctx.addIssue({ code: "custom", path: ["sha256"], message: "required with bootstrap.method tarball (64 hex digits)" });
+    })
     .prefault({}),
 
   cacheDir: absPath().default("/var/cache/kube-rootfs").describe("download and snapshot cache"),

@@ -103,6 +103,15 @@ describe("errors name the field and the source", () => {
     expect(errorOf(() => loadGoal({ flags: { arch: "sparc" } })).message).toBe("--arch: expected amd64|arm64, got sparc");
   });
 
+  test("the tarball method needs both the tarball and its sha256, named with their flags", () => {
+    const err = errorOf(() => loadGoal({ flags: { "bootstrap-method": "tarball" } }));
+    expect(err.lines).toEqual([
+      "bootstrap.tarball: required with bootstrap.method tarball (a path or URL) (--bootstrap-tarball)",
+      "bootstrap.sha256: required with bootstrap.method tarball (64 hex digits) (--bootstrap-sha256)",
+    ]);
+    expect(loadGoal({ flags: { "bootstrap-method": "tarball", "bootstrap-tarball": "/x.tar.zst", "bootstrap-sha256": "a".repeat(64) } }).bootstrap.tarball).toBe("/x.tar.zst");
+  });
+
   test("env: not a number, out of range", () => {
     expect(errorOf(() => loadGoal({ env: { KUBE_ROOTFS_RETRIES: "abc" } })).message).toBe('KUBE_ROOTFS_RETRIES: expected number, got "abc"');
     expect(errorOf(() => loadGoal({ env: { KUBE_ROOTFS_RETRIES: "0" } })).message).toStartWith("KUBE_ROOTFS_RETRIES: ");
