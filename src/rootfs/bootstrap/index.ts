@@ -69,7 +69,7 @@ async function usableSnapshot(file: string, ctx: TaskContext): Promise<boolean> 
 
 async function fill(source: RootfsSource, goal: Resolved, staging: string, logFile: string, ctx: TaskContext): Promise<"bootstrapped" | "restored"> {
   if (source.kind === "tarball") {
-    const fetched = await fetchTarball(source.tarball, goal.cacheDir, goal.offline, ctx.signal);
+    const fetched = await fetchTarball(source.tarball, goal, ctx.signal);
     try {
       await restoreSnapshot(fetched.file, staging, logFile, ctx.signal);
     } finally {
