@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { create } from "tar";
+import { sha256File } from "../src/fs/hash";
 
 export type Arch = "amd64" | "arm64";
 export type MirrorArtifact = "kubernetes" | "crictl" | "containerd" | "runc" | "cni";
@@ -167,11 +168,6 @@ async function materialize(src: Source, dest: string): Promise<void> {
 
 // ---------- hashing and atomic output ----------
 
-async function sha256File(path: string): Promise<string> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
-  return hasher.digest("hex");
-}
 
 /** A temp name beside `dest`: renamed over it once complete, so readers never see half a file. */
 const tempBeside = (dest: string) => join(dirname(dest), `.${basename(dest)}.mirror-${process.pid}.tmp`);

@@ -3,6 +3,7 @@ import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { MANIFEST, readManifest } from "./artifacts/manifest";
 import { planAll } from "./artifacts/plan";
 import type { Resolved } from "./config/resolve";
+import { sha256File } from "./fs/hash";
 import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
@@ -57,11 +58,6 @@ export function configDrift(goal: Resolved): Drift[] {
   return drifts;
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
-  return hasher.digest("hex");
-}
 
 /** Installed artifacts against the goal's versions and the manifest's hashes (every file re-hashed). */
 export async function artifactDrift(goal: Resolved): Promise<Drift[]> {

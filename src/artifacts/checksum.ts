@@ -18,5 +18,3 @@ export function parseChecksum(text: string, format: ChecksumFormat, asset: strin
   const shown = JSON.stringify(text.slice(0, 60));
   throw new RunError(`checksum file ${url} has no sha256 for ${asset} (starts with ${shown})`);
 }
-
-export const sha256Hex = (data: string | Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");

@@ -4,15 +4,11 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { CATALOG } from "../artifacts/catalog";
 import { parseChecksum } from "../artifacts/checksum";
+import { sha256File } from "../fs/hash";
 import { checksumFor } from "../artifacts/plan";
 import type { ArtifactName } from "../config/schema";
 import type { Lock, LockedFile } from "./lock";
 
-async function sha256File(path: string): Promise<string> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
-  return hasher.digest("hex");
-}
 
 async function checkFile(bundle: string, what: string, f: LockedFile): Promise<string | undefined> {
   const path = join(bundle, f.path);

@@ -7,6 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { abortError } from "../../engine/task";
 import { RunError } from "../../errors";
 import { fsyncDir, ioError, removeQuietly, tempPathFor, writeFileAtomic } from "../../fs/atomic";
+import { sha256File } from "../../fs/hash";
 import { appendLog, openLog, toolFailed } from "./spawn";
 import type { BootstrapPlan } from "./plan";
 
@@ -52,16 +53,6 @@ export function readSidecar(file: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = new Bun.CryptoHasher("sha256");
-  try {
-    for await (const chunk of Bun.file(file).stream()) hash.update(chunk);
-  } catch (err) {
-    throw ioError(`read ${file}`, err);
-  }
-  return hash.digest("hex");
 }
 
 /** Compression of a file by its magic bytes, so a given tarball needs no particular name. */

@@ -1,0 +1,13 @@
+// The sha256 of a file, streamed (never read whole): verify, fetch --check, snapshots and the
+// mirror script all hash files this one way.
+import { ioError } from "./atomic";
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = new Bun.CryptoHasher("sha256");
+  try {
+    for await (const chunk of Bun.file(file).stream()) hash.update(chunk);
+  } catch (err) {
+    throw ioError(`read ${file}`, err);
+  }
+  return hash.digest("hex");
+}
