@@ -26,9 +26,9 @@ export class Cache {
     }
   }
 
-  writeText(rel: string, text: string) {
+  async writeText(rel: string, text: string): Promise<void> {
     try {
-      writeFileAtomic(this.path(rel), text);
+      await writeFileAtomic(this.path(rel), text);
     } catch (err) {
       throw ioError(`write cache ${this.path(rel)}`, err);
     }

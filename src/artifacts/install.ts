@@ -9,7 +9,7 @@ import type { StagedFile } from "./unpack";
 
 const EXECUTABLE = 0o755;
 
-export function installStaged(root: string, staged: StagedFile[], previous: InstalledFile[] = []): InstalledFile[] {
+export async function installStaged(root: string, staged: StagedFile[], previous: InstalledFile[] = []): Promise<InstalledFile[]> {
   const installed = staged.map((f) => {
     try {
       chmodSync(f.temp, EXECUTABLE);
@@ -22,6 +22,6 @@ export function installStaged(root: string, staged: StagedFile[], previous: Inst
   });
   const kept = new Set(installed.map((f) => f.path));
   for (const old of previous) if (!kept.has(old.path)) removeQuietly(resolveInside(root, old.path));
-  for (const dir of new Set(staged.map((f) => dirname(f.final)))) fsyncDir(dir);
+  await Promise.all([...new Set(staged.map((f) => dirname(f.final)))].map(fsyncDir));
   return installed;
 }

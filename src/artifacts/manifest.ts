@@ -51,14 +51,14 @@ export function readManifest(root: string): Manifest {
 const pending = new Map<string, Promise<unknown>>();
 
 /** Read-modify-write the manifest; concurrent tasks of one run are serialised per rootfs. */
-export function updateManifest(root: string, change: (m: Manifest) => void): Promise<void> {
+export function updateManifest(root: string, change: (m: Manifest) => void | Promise<void>): Promise<void> {
   const prev = pending.get(root) ?? Promise.resolve();
-  const next = prev.catch(() => {}).then(() => {
+  const next = prev.catch(() => {}).then(async () => {
     const manifest = readManifest(root);
-    change(manifest);
+    await change(manifest);
     const path = resolveInside(root, MANIFEST);
     sweepStaleTemps(dirname(path));
-    writeFileAtomic(path, stableJSON({ schema: 1, artifacts: manifest }));
+    await writeFileAtomic(path, stableJSON({ schema: 1, artifacts: manifest }));
   });
   pending.set(root, next);
   return next;

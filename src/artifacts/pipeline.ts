@@ -107,8 +107,8 @@ export class ArtifactPipeline {
     }
     const { sha256, staged } = await this.fetchVerified(plan, ctx);
     const root = this.goal.machineDir;
-    await updateManifest(root, (m) => {
-      const files = installStaged(root, staged, m[name]?.files);
+    await updateManifest(root, async (m) => {
+      const files = await installStaged(root, staged, m[name]?.files);
       const record: InstalledArtifact = { version: plan.version, arch: plan.arch, source: plan.url, sha256, files };
       m[name] = record;
     });
@@ -126,7 +126,7 @@ export class ArtifactPipeline {
     if (!this.cache.has(plan.cacheChecksum) && !this.goal.offline) {
       const published = await this.publishedChecksum(plan, ctx);
       if (published.hex !== sha256) throw new BadContent(`checksum file ${plan.checksumURL} says ${published.hex}; the pinned sha256 is ${sha256}`);
-      this.cache.writeText(plan.cacheChecksum, published.text);
+      await this.cache.writeText(plan.cacheChecksum, published.text);
     }
     return { sha256, size: statSync(this.cache.path(plan.cacheAsset)).size };
   }
@@ -186,7 +186,7 @@ export class ArtifactPipeline {
     const result = await this.fromNetwork(plan, published.hex, ctx, install);
     // The checksum file joins the cache only beside the asset it verified, so a bad mirror's
     // checksum never lingers to condemn a good copy later.
-    if (published.text !== undefined) this.cache.writeText(plan.cacheChecksum, published.text);
+    if (published.text !== undefined) await this.cache.writeText(plan.cacheChecksum, published.text);
     return result;
   }
 

@@ -51,8 +51,8 @@ export function readLock(path: string): Lock {
   }
 }
 
-export function writeLock(path: string, lock: Lock) {
-  writeFileAtomic(path, stableJSON(lock));
+export async function writeLock(path: string, lock: Lock): Promise<void> {
+  await writeFileAtomic(path, stableJSON(lock));
 }
 
 /** Merge what one fetch produced over an existing lock (other arches and versions are kept). */

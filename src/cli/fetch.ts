@@ -60,7 +60,7 @@ export const fetchCommand = defineCommand({
       run.logger.event({ level: "info", msg: dryRun ? "plan" : "fetch", fields: { bundle, arches: goals.map((g) => g.arch), kubernetes: goals[0]!.versions.kubernetes } });
       await runTask(fetchTask(goals, Boolean(parsed["with-rootfs"]), lock), { signal: run.signal, logger: run.logger, dryRun });
       if (!dryRun) {
-        writeLock(lockPath, mergeLock(existsSync(lockPath) ? readLock(lockPath) : emptyLock(), lock));
+        await writeLock(lockPath, mergeLock(existsSync(lockPath) ? readLock(lockPath) : emptyLock(), lock));
         run.logger.event({ level: "info", msg: "lock written", fields: { path: lockPath } });
       }
       return EXIT.ok;

@@ -1,6 +1,9 @@
 // Atomic, idempotent writes: temp file in the target's directory, fsync, rename, fsync the
-// directory. A file whose content and mode already match is left alone.
-import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+// directory. A file whose content and mode already match is left alone. The fsyncs run on the
+// thread pool: on a journalling filesystem they can wait for a lot of other data, and the
+// downloads running beside them must not stall meanwhile.
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { RunError } from "../errors";
 import { isAlive } from "../engine/pid";
@@ -27,12 +30,12 @@ export function sweepStaleTemps(dir: string) {
   }
 }
 
-export function fsyncDir(dir: string) {
-  const fd = openSync(dir, "r");
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
   try {
-    fsyncSync(fd);
+    await handle.sync();
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
@@ -51,7 +54,7 @@ export function needsWrite(path: string, content: string | Uint8Array, mode = 0o
   return !fileMatches(path, Buffer.from(content), mode);
 }
 
-export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): WriteResult {
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<WriteResult> {
   const data = Buffer.from(content);
   const dir = dirname(path);
   sweepStaleTemps(dir);
@@ -59,17 +62,16 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
   const tmp = tempPathFor(path);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const fd = openSync(tmp, "wx", mode);
+    const handle = await open(tmp, "wx", mode);
     try {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off);
-      fchmodSync(fd, mode); // open's mode is filtered by the umask
-      fsyncSync(fd);
+      await handle.writeFile(data);
+      await handle.chmod(mode); // open's mode is filtered by the umask
+      await handle.sync();
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
     renameSync(tmp, path);
-    fsyncDir(dir);
+    await fsyncDir(dir);
   } catch (err) {
     removeQuietly(tmp);
     throw ioError(`write ${path}`, err);
@@ -77,7 +79,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
   return "written";
 }
 
-export function symlinkAtomic(path: string, target: string): WriteResult {
+export async function symlinkAtomic(path: string, target: string): Promise<WriteResult> {
   sweepStaleTemps(dirname(path));
   try {
     const st = lstatSync(path);
@@ -92,7 +94,7 @@ export function symlinkAtomic(path: string, target: string): WriteResult {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     symlinkSync(target, tmp);
     renameSync(tmp, path);
-    fsyncDir(dir);
+    await fsyncDir(dir);
   } catch (err) {
     removeQuietly(tmp);
     throw ioError(`link ${path}`, err);

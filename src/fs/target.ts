@@ -16,16 +16,16 @@ export class Target {
     return resolveInside(this.root, rel);
   }
 
-  writeFile(rel: string, content: string | Uint8Array, mode = 0o644): WriteResult {
+  async writeFile(rel: string, content: string | Uint8Array, mode = 0o644): Promise<WriteResult> {
     const path = this.path(rel);
     if (this.opts.dryRun) return this.report(path, needsWrite(path, content, mode));
-    return this.report(path, writeFileAtomic(path, content, mode) === "written", true);
+    return this.report(path, (await writeFileAtomic(path, content, mode)) === "written", true);
   }
 
-  symlink(rel: string, target: string): WriteResult {
+  async symlink(rel: string, target: string): Promise<WriteResult> {
     const path = this.path(rel);
     if (this.opts.dryRun) return this.report(path, !linkMatches(path, target), false, target);
-    return this.report(path, symlinkAtomic(path, target) === "written", true, target);
+    return this.report(path, (await symlinkAtomic(path, target)) === "written", true, target);
   }
 
   private report(path: string, changes: boolean, done = false, link?: string): WriteResult {

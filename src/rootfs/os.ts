@@ -20,7 +20,7 @@ export function configureOsTask(goal: Resolved): Task {
     name: "configure-os",
     async run(ctx) {
       const root = new Target(goal.machineDir, ctx);
-      const results = osFiles(goal).map(([path, content]) => root.writeFile(path, content));
+      const results = await Promise.all(osFiles(goal).map(([path, content]) => root.writeFile(path, content)));
       return results.includes("written") ? "completed" : "skipped";
     },
   };

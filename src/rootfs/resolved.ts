@@ -22,7 +22,7 @@ export function disableResolvedTask(goal: Resolved): Task {
     name: "disable-resolved",
     async run(ctx) {
       const root = new Target(goal.machineDir, ctx);
-      const results = [root.symlink(RESOLVED_MASK, "/dev/null"), root.writeFile("etc/resolv.conf", resolvConfContent(goal))];
+      const results = await Promise.all([root.symlink(RESOLVED_MASK, "/dev/null"), root.writeFile("etc/resolv.conf", resolvConfContent(goal))]);
       return results.includes("written") ? "completed" : "skipped";
     },
   };

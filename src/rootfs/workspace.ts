@@ -65,7 +65,7 @@ export function ensureWorkspaceTask(goal: Resolved): Task {
       const created = await ensureRootfs(goal, ctx);
       if (!goal.hostModules) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
       const host = new Target("/", ctx);
-      const written = nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content));
+      const written = await Promise.all(nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content)));
       return created || written.includes("written") ? "completed" : "skipped";
     },
   };

@@ -67,7 +67,7 @@ describe("checks", () => {
   test("what a method needs: mmdebstrap, tarball (tar only), none (nothing)", async () => {
     const host = { ...healthy(), which: (cmd: string) => (cmd === "tar" ? "/usr/bin/tar" : null) };
     expect((await statusOf(goalOf({ bootstrap: { method: "mmdebstrap" } }), host))["bootstrap tool"]!.message).toBe("mmdebstrap not found (bootstrap.method mmdebstrap)");
-    const tarball = await statusOf(goalOf({ bootstrap: { method: "tarball" } }), host);
+    const tarball = await statusOf(goalOf({ bootstrap: { method: "tarball", tarball: "/srv/base.tar.zst", sha256: "a".repeat(64) } }), host);
     expect(tarball["bootstrap tool"]!.status).toBe("warn"); // no zstd: gzip
     expect(tarball["archive keyring"]!.status).toBe("ok");
     expect(tarball["bootstrap mirror"]!.status).toBe("ok");

@@ -61,44 +61,44 @@ describe("resolveInside", () => {
 });
 
 describe("writeFileAtomic", () => {
-  test("writes with the mode, then reports unchanged without touching the file", () => {
+  test("writes with the mode, then reports unchanged without touching the file", async () => {
     const p = join(root, "a/b/file");
-    expect(writeFileAtomic(p, "hello\n", 0o600)).toBe("written");
+    expect(await writeFileAtomic(p, "hello\n", 0o600)).toBe("written");
     expect((statSync(p).mode & 0o777).toString(8)).toBe("600");
     const before = statSync(p).mtimeMs;
-    expect(writeFileAtomic(p, "hello\n", 0o600)).toBe("unchanged");
+    expect(await writeFileAtomic(p, "hello\n", 0o600)).toBe("unchanged");
     expect(statSync(p).mtimeMs).toBe(before);
-    expect(writeFileAtomic(p, "hello\n", 0o644)).toBe("written");
+    expect(await writeFileAtomic(p, "hello\n", 0o644)).toBe("written");
     expect(readdirSync(join(root, "a/b"))).toEqual(["file"]);
   });
 
-  test("replaces a symlink instead of writing through it", () => {
+  test("replaces a symlink instead of writing through it", async () => {
     const victim = join(outside, "victim");
     writeFileSync(victim, "keep");
     symlinkSync(victim, join(root, "resolv.conf"));
-    writeFileAtomic(join(root, "resolv.conf"), "nameserver 1.1.1.1\n");
+    await writeFileAtomic(join(root, "resolv.conf"), "nameserver 1.1.1.1\n");
     expect(readFileSync(victim, "utf8")).toBe("keep");
     expect(lstatSync(join(root, "resolv.conf")).isFile()).toBe(true);
   });
 
-  test("a failed write names the path and leaves no temp file", () => {
+  test("a failed write names the path and leaves no temp file", async () => {
     writeFileSync(join(root, "notadir"), "");
-    expect(() => writeFileAtomic(join(root, "notadir/x"), "x")).toThrow(`write ${root}/notadir/x: a parent is not a directory`);
+    await expect(writeFileAtomic(join(root, "notadir/x"), "x")).rejects.toThrow(`write ${root}/notadir/x: a parent is not a directory`);
     mkdirSync(join(root, "dir"));
-    expect(() => writeFileAtomic(join(root, "dir"), "x")).toThrow(`write ${root}/dir: is a directory`);
+    await expect(writeFileAtomic(join(root, "dir"), "x")).rejects.toThrow(`write ${root}/dir: is a directory`);
     expect(readdirSync(root).sort()).toEqual(["dir", "notadir"]);
   });
 });
 
 describe("symlinkAtomic", () => {
-  test("creates, keeps, and replaces a link", () => {
+  test("creates, keeps, and replaces a link", async () => {
     const p = join(root, "etc/systemd/system/systemd-resolved.service");
-    expect(symlinkAtomic(p, "/dev/null")).toBe("written");
-    expect(symlinkAtomic(p, "/dev/null")).toBe("unchanged");
+    expect(await symlinkAtomic(p, "/dev/null")).toBe("written");
+    expect(await symlinkAtomic(p, "/dev/null")).toBe("unchanged");
     expect(readlinkSync(p)).toBe("/dev/null");
     rmSync(p);
     writeFileSync(p, "[Unit]\n");
-    expect(symlinkAtomic(p, "/dev/null")).toBe("written");
+    expect(await symlinkAtomic(p, "/dev/null")).toBe("written");
     expect(readlinkSync(p)).toBe("/dev/null");
     expect(existsSync(join(root, "etc/systemd/system"))).toBe(true);
   });

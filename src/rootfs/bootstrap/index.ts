@@ -104,7 +104,7 @@ export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx:
   let made: "bootstrapped" | "restored";
   try {
     made = await fill(source, goal, staging, logFile, ctx);
-    promote(staging, goal.machineDir);
+    await promote(staging, goal.machineDir);
   } catch (err) {
     removeTree(staging);
     throw err;

@@ -143,8 +143,8 @@ export async function createSnapshot(rootfs: string, file: string, logFile: stri
     await pipeline("snapshot", tar, compressor[compression], { stdout: tmp }, logFile, signal);
     const sha = await sha256File(tmp);
     renameSync(tmp, file);
-    fsyncDir(dir);
-    writeFileAtomic(sidecarOf(file), `${sha}  ${basename(file)}\n`, 0o600);
+    await fsyncDir(dir);
+    await writeFileAtomic(sidecarOf(file), `${sha}  ${basename(file)}\n`, 0o600);
     return sha;
   } catch (err) {
     removeQuietly(tmp);

@@ -65,10 +65,10 @@ export function freshStagingDir(machineDir: string): { dir: string; removed: str
 }
 
 /** Rename the finished staging dir into place (rename(2) replaces an empty machine dir). */
-export function promote(staging: string, machineDir: string): void {
+export async function promote(staging: string, machineDir: string): Promise<void> {
   try {
     renameSync(staging, machineDir);
-    fsyncDir(dirname(machineDir));
+    await fsyncDir(dirname(machineDir));
   } catch (err) {
     throw ioError(`move ${staging} into place as ${machineDir}`, err);
   }
