@@ -1,14 +1,15 @@
 // Hostile or broken archives, served with a checksum that matches them (so only the archive
 // checks stand between them and the rootfs): each is refused with one line, nothing is
 // installed or written outside, and a clean run converges.
-import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers/goal";
 import { tgz, type RawEntry } from "../helpers/tarball";
 import { faultTest } from "./fault-test";
-import { cleanMirror, stopCleanMirror, expectCleanFailure, expectConverges, newMachine, provision } from "./harness";
+import { cleanMirror, stopCleanMirror, expectCleanFailure, expectConverges, newMachine, provision, dropMachines } from "./harness";
 
+afterEach(dropMachines);
 setDefaultTimeout(120_000);
 afterAll(async () => await stopCleanMirror());
 

@@ -1,11 +1,12 @@
 // Filesystem faults: a full disk and a read-only target, on real tmpfs mounts (the suite runs
 // as root). Each fails with lines naming the path and the cause, leaves nothing partial, and
 // converges once the filesystem is fixed.
-import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { faultTest } from "./fault-test";
-import { cleanMirror, stopCleanMirror, expectCleanFailure, expectConverges, leftovers, newMachine, provision } from "./harness";
+import { cleanMirror, stopCleanMirror, expectCleanFailure, expectConverges, leftovers, newMachine, provision, dropMachines } from "./harness";
 
+afterEach(dropMachines);
 setDefaultTimeout(180_000);
 const mounts: string[] = [];
 afterAll(async () => {

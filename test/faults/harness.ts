@@ -2,7 +2,8 @@
 // a fault, assert how it failed and that nothing was left half-written, then run again without
 // the fault and check it converges and verify is clean.
 import { expect } from "bun:test";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 import { join } from "node:path";
 import { readManifest } from "../../src/artifacts/manifest";
 import { compiledBinary, run, type RunResult } from "../helpers/binary";
@@ -17,8 +18,10 @@ export interface Machine {
 }
 
 let count = 0;
+const machines: string[] = [];
 export function newMachine(opts: { root?: string; cache?: string } = {}): Machine {
   const dir = tempDir("fault");
+  machines.push(dir);
   return { dir, root: opts.root ?? join(dir, "root"), cache: opts.cache ?? join(dir, "cache"), name: `fault${process.pid}x${++count}` };
 }
 
@@ -71,4 +74,10 @@ export async function expectConverges(m: Machine) {
   expect(Object.keys(readManifest(m.root))).toHaveLength(7);
 }
 
-export const ensureDir = (p: string) => (mkdirSync(p, { recursive: true }), p);
+/** Each machine holds a rootfs of ~200 MB: fault files drop theirs after every test. */
+export function dropMachines() {
+  for (const dir of machines.splice(0)) {
+    for (const m of mountsUnder(dir)) Bun.spawnSync(["umount", "--lazy", m]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,11 +1,12 @@
 // HTTP faults, through the compiled binary: each fails cleanly or recovers, and a clean run
 // afterwards converges with verify clean.
-import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type FaultSpec, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
-import { expectCleanFailure, expectConverges, newMachine, provision, stopCleanMirror } from "./harness";
+import { expectCleanFailure, expectConverges, newMachine, provision, stopCleanMirror, dropMachines } from "./harness";
 
+afterEach(dropMachines);
 setDefaultTimeout(120_000);
 
 const RUNC = "/runc/v1.1.12/runc.amd64";

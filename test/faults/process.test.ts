@@ -1,13 +1,14 @@
 // Process faults through the compiled binary: SIGKILL at random points, SIGTERM/SIGINT/SIGHUP
 // mid-download, and concurrent runs.
-import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import { readManifest } from "../../src/artifacts/manifest";
 import { compiledBinary, run } from "../helpers/binary";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
-import { cleanMirror, stopCleanMirror, expectConverges, leftovers, machineArgs, newMachine, provision, verify } from "./harness";
+import { cleanMirror, stopCleanMirror, expectConverges, leftovers, machineArgs, newMachine, provision, verify, dropMachines } from "./harness";
 
+afterEach(dropMachines);
 setDefaultTimeout(300_000);
 const servers: Served[] = [];
 afterAll(async () => {
@@ -66,6 +67,7 @@ faultTest("process-sigkill", async () => {
     expect({ cycle: i, delay, code: v.code, stdout: v.code ? v.stdout : "" }).toEqual({ cycle: i, delay, code: 0, stdout: "" });
     expect(leftovers(m.root)).toEqual([]);
     expect(leftovers(m.cache)).toEqual([]);
+    dropMachines();
   }
   console.log(`SIGKILL points (ms into a ${Math.round(span)} ms run): ${points.join(" ")}`);
 });

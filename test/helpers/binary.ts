@@ -1,15 +1,14 @@
 // The compiled executable under test, built once per test process into a temp dir (the
 // same flags as scripts/build.ts, for this host's target only).
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tempDir } from "./tmp";
 
 const ROOT = join(import.meta.dir, "..", "..");
 let built: Promise<string> | undefined;
 
 export function compiledBinary(): Promise<string> {
   built ??= (async () => {
-    const outdir = mkdtempSync(join(tmpdir(), "kube-rootfs-bin-"));
+    const outdir = tempDir("bin");
     const target = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
     const proc = Bun.spawn([process.execPath, "scripts/build.ts", "--target", target, "--outdir", outdir], {
       cwd: ROOT,

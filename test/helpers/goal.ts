@@ -1,19 +1,18 @@
 // A resolved goal state for library-level tests: fixed host facts, temp dirs, no detection.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostFacts } from "../../src/config/host";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { jsonLogger, type LogEvent, type Logger } from "../../src/engine/log";
 import { runTask, type Task } from "../../src/engine/task";
+import { tempDir } from "./tmp";
 
 export const FACTS: HostFacts = {
   arch: "amd64", hostname: "node1", kernel: "6.1.0-test", modules: false, devices: [],
   gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf",
 };
 
-export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `kube-rootfs-${prefix}-`));
+export { tempDir } from "./tmp";
 
 /** A goal with its own machine dir and cache dir unless given. */
 export function testGoal(input: GoalInput = {}): Resolved {
