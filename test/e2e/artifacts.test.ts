@@ -20,6 +20,10 @@ test("provision --mirror installs all seven verified; the second run skips every
   const done = events(first.stdout).filter((e) => e.msg === "downloaded");
   expect(done).toHaveLength(7);
   for (const e of done) expect(e.fields).toMatchObject({ bytes: expect.any(Number), seconds: expect.any(Number), MBps: expect.any(Number) });
+  // JSON progress is bounded: at most one event per quarter (25/50/75 %) for each artifact.
+  const progress = events(first.stdout).filter((e) => e.msg === "progress");
+  expect(progress.length).toBeGreaterThan(0);
+  for (const name of installed) expect(progress.filter((e) => e.fields!.artifact === name).length).toBeLessThanOrEqual(3);
   expect(Object.keys(readManifest(m.root))).toHaveLength(7);
 
   const requests = served.requests.length;

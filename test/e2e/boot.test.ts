@@ -11,6 +11,7 @@ import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { boot, type Booted } from "../helpers/nspawn";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
+import { faultTest } from "../faults/fault-test";
 
 let bin: string;
 let dir: string;
@@ -121,7 +122,7 @@ function tree(pid: number): number[] {
 }
 
 describe("a killed provision converges", () => {
-  test("SIGKILL during debootstrap, then the same command again", async () => {
+  faultTest("process-sigkill-bootstrap", async () => {
     // Another package list, so this is a fresh debootstrap rather than a snapshot restore.
     const args = provisionArgs("kube3", ["--bootstrap-include", "systemd,systemd-sysv,dbus,iproute2,less"]);
     const proc = Bun.spawn(args, { stdout: "ignore", stderr: "ignore", stdin: "ignore" });

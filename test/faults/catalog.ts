@@ -34,6 +34,7 @@ export const FAULTS: Fault[] = [
   { id: "archive-corrupt-gzip", area: "archive", fault: "a truncated or corrupt gzip (with a matching checksum)", behaviour: "exit 1, `archive <url>: not a valid tar.gz (…)`, nothing installed" },
   { id: "archive-entry-cap", area: "archive", fault: "an entry larger than the size cap", behaviour: "exit 1, `entry … is N bytes, over the …-byte cap`, nothing installed" },
   { id: "process-sigkill", area: "process", fault: "SIGKILL at random points of a provision (download, extract, install, manifest write), 20 times", behaviour: "the next run converges and `verify` is clean every time" },
+  { id: "process-sigkill-bootstrap", area: "process", fault: "SIGKILL of the run and debootstrap's whole process group mid-bootstrap (test/e2e/boot.test.ts)", behaviour: "the machine dir was never created; the next run unmounts and removes the staging dir, bootstraps again and converges" },
   { id: "process-sigterm", area: "process", fault: "SIGTERM (or SIGINT, SIGHUP) mid-download", behaviour: "exit 143 (130, 129), one line naming what was interrupted, temp files removed; the next run converges" },
   { id: "process-concurrent", area: "process", fault: "two concurrent runs of one machine", behaviour: "the second exits 1 at once naming the holder's pid; two machines may run at once and share the cache" },
   { id: "fs-full", area: "filesystem", fault: "a full disk (a small tmpfs as rootfs or cache)", behaviour: "exit 1, `write <path>: no space left on device`, no partial files; converges once there is room" },

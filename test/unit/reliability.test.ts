@@ -11,10 +11,9 @@ test("README Reliability table matches test/faults/catalog.ts (bun scripts/docs.
 });
 
 test("every catalogued fault has a faultTest", () => {
-  const dir = join(root, "test", "faults");
-  const sources = readdirSync(dir)
-    .filter((f) => f.endsWith(".test.ts"))
-    .map((f) => readFileSync(join(dir, f), "utf8"))
+  const sources = ["faults", "e2e"]
+    .flatMap((sub) => readdirSync(join(root, "test", sub)).filter((f) => f.endsWith(".test.ts")).map((f) => join(root, "test", sub, f)))
+    .map((f) => readFileSync(f, "utf8"))
     .join("\n");
   expect(FAULTS.filter((f) => !sources.includes(`faultTest("${f.id}"`)).map((f) => f.id)).toEqual([]);
 });
