@@ -22,7 +22,11 @@ interface Live {
   started: number;
 }
 
-export function createProgress(logger: Logger, tty = Boolean(process.stderr.isTTY) && logger.format === "pretty"): Progress {
+export function createProgress(
+  logger: Logger,
+  tty = Boolean(process.stderr.isTTY) && logger.format === "pretty",
+  writeLine: (text: string) => void = (t) => void process.stderr.write(t),
+): Progress {
   const live = new Set<Live>();
   let timer: ReturnType<typeof setInterval> | undefined;
   const draw = () => {
@@ -33,7 +37,7 @@ export function createProgress(logger: Logger, tty = Boolean(process.stderr.isTT
       const of = d.total ? `/${mb(d.total)}` : "";
       return `${d.artifact} ${mb(d.received)}${of} MB ${rate.toFixed(0)} MB/s${eta}`;
     });
-    process.stderr.write(`\r\x1b[K${parts.join(" | ")}`);
+    writeLine(`\r\x1b[K${parts.join(" | ")}`);
   };
   return {
     track(task, artifact) {
@@ -61,7 +65,7 @@ export function createProgress(logger: Logger, tty = Boolean(process.stderr.isTT
           if (live.delete(d) && live.size === 0) {
             clearInterval(timer);
             timer = undefined;
-            process.stderr.write("\r\x1b[K");
+            writeLine("\r\x1b[K");
           }
           logger.event({
             level: "info",
