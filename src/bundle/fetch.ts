@@ -17,6 +17,10 @@ function artifactsTask(goal: Resolved, lock: Lock): Task {
   return {
     name: `artifacts-${goal.arch}`,
     async run(ctx) {
+      if (ctx.dryRun) {
+        for (const p of planAll(goal)) ctx.log.info("would fetch", { artifact: p.entry.name, url: p.url, checksum: p.checksumURL, path: p.cacheAsset });
+        return;
+      }
       const pipeline = new ArtifactPipeline(goal);
       await settleAll(planAll(goal), async (plan) => {
           const { sha256, size } = await pipeline.ensureCached(plan, ctx);

@@ -9,7 +9,7 @@ import { readManifest } from "../../src/artifacts/manifest";
 import { LOCK_FILE, readLock } from "../../src/bundle/lock";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 import { hostDebianMirror } from "../helpers/apt";
-import { compiledBinary, run, type RunResult } from "../helpers/binary";
+import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { tempDir } from "../helpers/goal";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { startNginx, type Nginx } from "../helpers/nginx";
@@ -52,6 +52,16 @@ const installed = (name: string) =>
   Object.fromEntries(Object.values(readManifest(join(dir, name, "root"))).flatMap((a) => a!.files.map((f) => [f.path, f.sha256])));
 
 describe("air-gapped workflow", () => {
+  test("fetch --dry-run lists every URL for every arch and creates nothing", async () => {
+    const r = await run([bin, "fetch", "--dry-run", "--bundle", bundle, "--arch", "amd64,arm64", "--mirror", upstream.url, "--log-format", "json"]);
+    ok(r);
+    const planned = events(r.stdout).filter((e) => e.msg === "would fetch");
+    expect(planned).toHaveLength(14);
+    expect(planned.map((e) => e.fields!.url)).toContain(`${upstream.url}/runc/v1.1.12/runc.arm64`);
+    expect(upstream.requests).toHaveLength(0);
+    expect(() => readFileSync(join(bundle, LOCK_FILE))).toThrow();
+  });
+
   test("fetch --arch amd64,arm64 --with-rootfs fills the bundle and writes the lock", async () => {
     const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", upstream.url, "--log-format", "json", ...bootstrap()]);
     ok(r);
