@@ -1,10 +1,10 @@
 // examples/cloud-init.yaml is valid cloud-config whose commands the CLI really accepts.
 import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadGoal } from "../../src/config/load";
 import { commandLines, unknownFlags } from "../helpers/commands";
+import { tempDir } from "../helpers/tmp";
 
 const text = readFileSync(join(import.meta.dir, "..", "..", "examples", "cloud-init.yaml"), "utf8");
 
@@ -28,7 +28,7 @@ test("its commands use flags the CLI has, and its node.yaml is a valid goal stat
   expect(lines.length).toBeGreaterThan(0);
   expect(await unknownFlags(lines)).toEqual([]);
   const doc = Bun.YAML.parse(text) as { write_files: Array<{ path: string; content: string }> };
-  const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-ci-"));
+  const dir = tempDir("cloud-init");
   writeFileSync(join(dir, "node.yaml"), doc.write_files[0]!.content);
   expect(loadGoal({ configFile: join(dir, "node.yaml") }).versions.kubernetes).toBe("1.33.1");
 });
