@@ -2,11 +2,11 @@
 // beside. GNU tar because it keeps what a bootable rootfs needs and node-tar drops: xattrs
 // (security.capability file capabilities), ACLs, device nodes, numeric ownership.
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { abortError } from "../../engine/task";
 import { RunError } from "../../errors";
-import { fsyncDir, ioError, removeQuietly, tempPathFor, writeFileAtomic } from "../../fs/atomic";
+import { fsyncDir, ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeFileAtomic } from "../../fs/atomic";
 import { sha256File } from "../../fs/hash";
 import { appendLog, openLog, toolFailed } from "./spawn";
 import type { BootstrapPlan } from "./plan";
@@ -105,29 +105,6 @@ async function pipeline(what: string, producer: string[], consumer: string[], io
 const compressor: Record<Compression, string[]> = { zstd: ["zstd", "-q", "-T0", "-c"], gzip: ["gzip", "-c"] };
 const decompressor: Record<Compression, string[]> = { zstd: ["zstd", "-q", "-d", "-c"], gzip: ["gzip", "-d", "-c"] };
 
-/** Remove temp files of snapshots that earlier, killed runs left behind. */
-function removeStaleTemps(dir: string): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const pid = /\.kube-rootfs-(\d+)-\w+\.tmp$/.exec(n)?.[1];
-    if (pid && Number(pid) !== process.pid && !alive(Number(pid))) removeQuietly(join(dir, n));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Write a snapshot of `rootfs` to `file` (temp file + rename) and its sha256 beside it. */
 export async function createSnapshot(rootfs: string, file: string, logFile: string, signal: AbortSignal, compression: Compression): Promise<string> {
   const dir = dirname(file);
@@ -136,7 +113,7 @@ export async function createSnapshot(rootfs: string, file: string, logFile: stri
   } catch (err) {
     throw ioError(`create snapshot dir ${dir}`, err);
   }
-  removeStaleTemps(dir);
+  sweepStaleTemps(dir); // temp files of snapshots that killed runs left behind
   const tmp = tempPathFor(file);
   try {
     const tar = ["tar", "--create", "--file=-", `--directory=${rootfs}`, "--one-file-system", ...TAR_KEEP, "."];
