@@ -5,7 +5,7 @@ import { closeSync, ftruncateSync, openSync, statSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import type { Outcome, TaskContext } from "../engine/task";
 import { RunError, withContext } from "../errors";
-import { removeQuietly } from "../fs/atomic";
+import { ioError, removeQuietly } from "../fs/atomic";
 import { Cache } from "./cache";
 import { parseChecksum } from "./checksum";
 import { download, downloadText, type DownloadOptions, type Sink } from "./download";
@@ -14,7 +14,7 @@ import { Limit } from "./limit";
 import { filesIntact, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";
-import { archiveUnpacker, BadContent, stageCopy, writeAll, type StagedFile, type Unpacker } from "./unpack";
+import { archiveUnpacker, BadContent, loadTar, stageCopy, writeAll, type StagedFile, type Unpacker } from "./unpack";
 
 /** Bytes of one asset: into the cache part file (when downloading), the hasher and, for an archive, the unpacker. */
 class AssetSink implements Sink {
@@ -140,8 +140,9 @@ export class ArtifactPipeline {
   }
 
   /** `install`: unpack into the rootfs as the bytes come; otherwise only cache and hash them. */
-  private newSink(plan: ArtifactPlan, source: string, install: boolean, part?: { fd: number; path: string }) {
+  private async newSink(plan: ArtifactPlan, source: string, install: boolean, part?: { fd: number; path: string }) {
     const { payload } = plan.entry;
+    if (install && payload.kind === "archive") await loadTar();
     return new AssetSink(() => (install && payload.kind === "archive" ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
   }
 
@@ -193,7 +194,7 @@ export class ArtifactPipeline {
   /** A verified cache hit needs no network at all; otherwise say what the copy's hash was. */
   private async fromCache(plan: ArtifactPlan, expected: string, install: boolean): Promise<{ hit: { sha256: string; staged: StagedFile[] } } | { actual: string }> {
     const path = this.cache.path(plan.cacheAsset);
-    const sink = this.newSink(plan, path, install);
+    const sink = await this.newSink(plan, path, install);
     let result;
     try {
       for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
@@ -209,13 +210,19 @@ export class ArtifactPipeline {
 
   private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext, install: boolean) {
     const part = this.cache.part(plan.cacheAsset);
-    const fd = openSync(part.path, "a+", 0o644);
+    let fd: number;
+    try {
+      fd = openSync(part.path, "a+", 0o644);
+    } catch (err) {
+      throw ioError(`write ${part.path}`, err);
+    }
     // Closed exactly once: a second close could hit a descriptor another download reopened.
     let partOpen = true;
     const closePart = () => partOpen && ((partOpen = false), closeSync(fd));
-    const sink = this.newSink(plan, plan.url, install, { fd, path: part.path });
     const tracker = this.progress!.track(ctx.log.task, plan.entry.name);
+    let sink: Awaited<ReturnType<typeof this.newSink>> | undefined;
     try {
+      sink = await this.newSink(plan, plan.url, install, { fd, path: part.path });
       if (part.size > 0) {
         ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
         for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) sink.replay(chunk);
@@ -236,13 +243,14 @@ export class ArtifactPipeline {
       this.cache.commit(part.path, plan.cacheAsset);
       return await this.staged(plan, this.cache.path(plan.cacheAsset), result, install);
     } catch (err) {
-      sink.discard();
+      sink?.discard();
       // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries
       // resume with Range; only a crash leaves a part, which the next run adopts.)
       removeQuietly(part.path);
       throw err;
     } finally {
       closePart();
+      tracker.stop();
     }
   }
 }

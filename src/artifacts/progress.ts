@@ -5,7 +5,10 @@ import type { Logger } from "../engine/log";
 export interface Tracker {
   total(bytes: number | undefined): void;
   bytes(received: number): void;
+  /** Downloaded: logs bytes, seconds and rate. */
   done(): void;
+  /** Leave the live display, whatever happened (idempotent). */
+  stop(): void;
 }
 
 export interface Progress {
@@ -45,7 +48,8 @@ export function createProgress(
       let quarter = 0;
       if (tty) {
         live.add(d);
-        timer ??= setInterval(draw, 200);
+        // unref: a display must never keep the process alive.
+        timer ??= setInterval(draw, 200).unref();
       }
       return {
         total(bytes) {
@@ -60,13 +64,16 @@ export function createProgress(
             logger.event({ level: "info", task, msg: "progress", fields: { artifact, bytes: received, total: d.total, percent: q * 25 } });
           }
         },
-        done() {
-          const seconds = (performance.now() - d.started) / 1000;
+        stop() {
           if (live.delete(d) && live.size === 0) {
             clearInterval(timer);
             timer = undefined;
             writeLine("\r\x1b[K");
           }
+        },
+        done() {
+          const seconds = (performance.now() - d.started) / 1000;
+          this.stop();
           logger.event({
             level: "info",
             task,

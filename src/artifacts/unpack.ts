@@ -4,7 +4,7 @@
 import { closeSync, constants, fsync, mkdirSync, openSync, writeSync } from "node:fs";
 import { copyFile, open } from "node:fs/promises";
 import { join } from "node:path";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { RunError } from "../errors";
 import { ioError, removeQuietly, sweepStaleTemps, tempPathFor } from "../fs/atomic";
 import { resolveInside } from "../fs/inside";
@@ -121,6 +121,14 @@ export async function stageCopy(source: string, name: string, t: UnpackTarget, s
 const EXTRACT_RATIO = 4;
 const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
 
+let tar: typeof import("tar") | undefined;
+
+/** node-tar loads when an archive is first unpacked: a re-run that installs nothing never pays its start-up. */
+export async function loadTar(): Promise<void> {
+  tar ??= await import("tar");
+}
+
+/** An unpacker for a tar.gz; call loadTar() first. */
 export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
   const dir = installDir(t);
   const staged = new Map<string, StagedWriter>();
@@ -149,7 +157,8 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
       writer.write(chunk);
     });
   };
-  const parser = new Parser({ strict: true, onReadEntry: onEntry });
+  if (!tar) throw new Error("archiveUnpacker: loadTar() was not awaited");
+  const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
   const ended = new Promise<void>((resolve) => {
     parser.on("end", resolve);
     parser.on("error", (err: Error) => (fail(`not a valid tar.gz (${err.message})`), resolve()));

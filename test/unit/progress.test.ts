@@ -33,6 +33,7 @@ test("terminal: one line for every download in flight, cleared when the last is 
   expect(lines.at(-1)).toMatch(/^\r\x1b\[Kkubelet 50\/100 MB \d+ MB\/s ETA \d+s \| containerd 3 MB \d+ MB\/s$/);
   expect(events.filter((e) => e.msg === "progress")).toHaveLength(0);
   a.done();
-  b.done();
+  b.stop(); // a failed download leaves the display too
   expect(lines.at(-1)).toBe("\r\x1b[K");
+  expect(events.filter((e) => e.msg === "downloaded").map((e) => e.fields!.artifact)).toEqual(["kubelet"]);
 });
