@@ -1,7 +1,7 @@
 // verify: compare an existing machine with the goal state, file by file, and list each drift.
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { MANIFEST, readManifest } from "./artifacts/manifest";
-import { planAll } from "./artifacts/plan";
+import { plannedInstalls } from "./artifacts/plan";
 import type { Resolved } from "./config/resolve";
 import { sha256File } from "./fs/hash";
 import { resolveInside } from "./fs/inside";
@@ -64,8 +64,7 @@ export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
   const drifts: Drift[] = [];
   const manifest = readManifest(goal.machineDir);
   const manifestPath = resolveInside(goal.machineDir, MANIFEST);
-  const skipped = (group: string) => goal.skipPhases.includes(group) || goal.skipPhases.includes("install");
-  for (const plan of planAll(goal).filter((p) => !skipped(p.entry.group))) {
+  for (const plan of plannedInstalls(goal)) {
     const name = plan.entry.name;
     const have = manifest[name];
     const want = `${name} ${plan.version} (${plan.arch})`;

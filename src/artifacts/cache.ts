@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync 
 import { basename, dirname, join } from "node:path";
 import { isAlive } from "../engine/pid";
 import { ioError, writeFileAtomic } from "../fs/atomic";
+import { parseChecksum } from "./checksum";
+import type { ArtifactPlan } from "./plan";
 
 export class Cache {
   constructor(readonly dir: string) {}
@@ -23,6 +25,17 @@ export class Cache {
       return readFileSync(this.path(rel), "utf8");
     } catch {
       return undefined;
+    }
+  }
+
+  /** The sha256 the cache holds for a plan's asset; both are stored together, after verification. */
+  checksum(plan: ArtifactPlan): string | undefined {
+    const text = this.readText(plan.cacheChecksum);
+    if (text === undefined) return undefined;
+    try {
+      return parseChecksum(text, plan.entry.checksum.format, plan.assetName, this.path(plan.cacheChecksum));
+    } catch {
+      return undefined; // a damaged cached checksum file: the asset is fetched again
     }
   }
 

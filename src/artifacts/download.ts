@@ -1,9 +1,7 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
-import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { RunError } from "../errors";
-import { ioError } from "../fs/atomic";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
 
@@ -169,41 +167,4 @@ export async function downloadText(url: string, opts: Omit<DownloadOptions, "max
   };
   await download(url, sink, { ...opts, maxBytes });
   return Buffer.concat(chunks).toString("utf8");
-}
-
-/** Stream a URL into a new file (mode 0600), hashing on the way; resolves to its sha256. */
-export async function downloadFile(url: string, path: string, opts: DownloadOptions): Promise<string> {
-  let fd: number;
-  try {
-    fd = openSync(path, "wx+", 0o600);
-  } catch (err) {
-    throw ioError(`write ${path}`, err);
-  }
-  let hasher = new Bun.CryptoHasher("sha256");
-  let received = 0;
-  const sink: Sink = {
-    get received() {
-      return received;
-    },
-    write(chunk) {
-      try {
-        for (let off = 0; off < chunk.byteLength; ) off += writeSync(fd, chunk, off);
-      } catch (err) {
-        throw ioError(`write ${path}`, err);
-      }
-      hasher.update(chunk);
-      received += chunk.byteLength;
-    },
-    reset() {
-      ftruncateSync(fd, 0);
-      hasher = new Bun.CryptoHasher("sha256");
-      received = 0;
-    },
-  };
-  try {
-    await download(url, sink, opts);
-    return hasher.digest("hex");
-  } finally {
-    closeSync(fd);
-  }
 }

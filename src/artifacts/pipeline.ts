@@ -1,56 +1,21 @@
 // The artifact pipeline: resolve → cache hit? → download (one streaming pass: cache file,
 // sha256 and unpacking together) → verify → atomic install → manifest. The kube, cri and
 // cni tasks each hand it their catalog entries.
-import { closeSync, ftruncateSync, openSync, statSync } from "node:fs";
+import { closeSync, openSync, statSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import type { Outcome, TaskContext } from "../engine/task";
 import { RunError, withContext } from "../errors";
 import { ioError, removeQuietly } from "../fs/atomic";
 import { Cache } from "./cache";
 import { parseChecksum } from "./checksum";
-import { download, downloadText, type DownloadOptions, type Sink } from "./download";
+import { AssetSink } from "./asset-sink";
+import { download, downloadText, type DownloadOptions } from "./download";
 import { installStaged } from "./install";
 import { Limit } from "./limit";
 import { filesIntact, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";
-import { archiveUnpacker, BadContent, loadTar, stageCopy, writeAll, type StagedFile, type Unpacker } from "./unpack";
-
-/** Bytes of one asset: into the cache part file (when downloading), the hasher and, for an archive, the unpacker. */
-class AssetSink implements Sink {
-  private hasher = new Bun.CryptoHasher("sha256");
-  private unpacker?: Unpacker;
-  received = 0;
-  constructor(
-    private readonly newUnpacker: () => Unpacker | undefined,
-    private readonly part?: { fd: number; path: string },
-  ) {
-    this.unpacker = newUnpacker();
-  }
-  /** Bytes that are already on disk (an adopted part): hashed and unpacked, not rewritten. */
-  replay(chunk: Uint8Array) {
-    this.hasher.update(chunk);
-    this.unpacker?.write(chunk);
-    this.received += chunk.byteLength;
-  }
-  write(chunk: Uint8Array) {
-    if (this.part) writeAll(this.part.fd, chunk, this.part.path);
-    this.replay(chunk);
-  }
-  reset() {
-    this.unpacker?.discard();
-    if (this.part) ftruncateSync(this.part.fd, 0);
-    this.hasher = new Bun.CryptoHasher("sha256");
-    this.unpacker = this.newUnpacker();
-    this.received = 0;
-  }
-  async finish(): Promise<{ sha256: string; staged: StagedFile[] }> {
-    return { sha256: this.hasher.digest("hex"), staged: (await this.unpacker?.end()) ?? [] };
-  }
-  discard() {
-    this.unpacker?.discard();
-  }
-}
+import { archiveUnpacker, BadContent, loadTar, stageCopy, type StagedFile } from "./unpack";
 
 /**
  * Run `fn` for every plan and wait for all to settle, so a failure never leaves a sibling
@@ -82,22 +47,22 @@ export class ArtifactPipeline {
   /** Ensure every planned artifact is installed; "skipped" when all already were. */
   async ensure(plans: ArtifactPlan[], ctx: TaskContext): Promise<Outcome> {
     this.progress ??= createProgress(ctx.logger);
-    const outcomes = await settleAll(plans, (p) => this.ensureOne(p, ctx));
+    const manifest = readManifest(this.goal.machineDir);
+    const outcomes = await settleAll(plans, (p) => this.ensureOne(p, manifest[p.entry.name], ctx));
     return outcomes.includes("completed") ? "completed" : "skipped";
   }
 
   /** The manifest says this exact version is installed and its files are untouched. */
-  upToDate(plan: ArtifactPlan): boolean {
-    const have = readManifest(this.goal.machineDir)[plan.entry.name];
+  private upToDate(plan: ArtifactPlan, have: InstalledArtifact | undefined): boolean {
     return Boolean(
       have && have.version === plan.version && have.arch === plan.arch && (!plan.pinned || have.sha256 === plan.pinned) && filesIntact(this.goal.machineDir, have.files),
     );
   }
 
-  private async ensureOne(plan: ArtifactPlan, ctx: TaskContext): Promise<Outcome> {
+  private async ensureOne(plan: ArtifactPlan, have: InstalledArtifact | undefined, ctx: TaskContext): Promise<Outcome> {
     const { name } = plan.entry;
     const fields = { artifact: name, version: plan.version, arch: plan.arch, url: plan.url };
-    if (this.upToDate(plan)) {
+    if (this.upToDate(plan, have)) {
       ctx.log.debug("up to date", fields);
       return "skipped";
     }
@@ -153,27 +118,14 @@ export class ArtifactPipeline {
     return { ...result, staged: [await stageCopy(verified, payload.installAs, this.target(plan, verified), result.sha256)] };
   }
 
-  private assetName = (plan: ArtifactPlan) => plan.url.slice(plan.url.lastIndexOf("/") + 1);
-
-  /** The checksum the cache holds for its copy; both are stored together, after verification. */
-  cachedChecksum(plan: ArtifactPlan): string | undefined {
-    const text = this.cache.readText(plan.cacheChecksum);
-    if (text === undefined) return undefined;
-    try {
-      return parseChecksum(text, plan.entry.checksum.format, this.assetName(plan), this.cache.path(plan.cacheChecksum));
-    } catch {
-      return undefined; // a damaged cached checksum file: the asset is fetched again
-    }
-  }
-
   private async publishedChecksum(plan: ArtifactPlan, ctx: TaskContext): Promise<{ hex: string; text: string }> {
     const text = await downloadText(plan.checksumURL, this.downloadOptions(ctx));
-    return { hex: parseChecksum(text, plan.entry.checksum.format, this.assetName(plan), plan.checksumURL), text };
+    return { hex: parseChecksum(text, plan.entry.checksum.format, plan.assetName, plan.checksumURL), text };
   }
 
   private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext, install = true): Promise<{ sha256: string; staged: StagedFile[] }> {
     const assetPath = this.cache.path(plan.cacheAsset);
-    const cached = plan.pinned ?? this.cachedChecksum(plan);
+    const cached = plan.pinned ?? this.cache.checksum(plan);
     if (cached && this.cache.has(plan.cacheAsset)) {
       const found = await this.fromCache(plan, cached, install);
       if ("hit" in found) return found.hit;

@@ -10,6 +10,8 @@ export interface ArtifactPlan {
   arch: string;
   /** Asset URL (http, https or file). */
   url: string;
+  /** File name of the asset, as checksum files name it. */
+  assetName: string;
   checksumURL: string;
   /** Pinned sha256 (downloads.<a>.sha256); beats the published checksum. */
   pinned?: string;
@@ -49,6 +51,7 @@ export function planArtifact(goal: Resolved, entry: CatalogEntry): ArtifactPlan 
     version,
     arch: goal.arch,
     url,
+    assetName: url.slice(url.lastIndexOf("/") + 1),
     checksumURL: checksumFor(entry, url),
     ...(dl.sha256 ? { pinned: dl.sha256 } : {}),
     cacheAsset,
@@ -62,3 +65,7 @@ export const planGroup = (goal: Resolved, group: InstallGroup) =>
     .map((e) => planArtifact(goal, e));
 
 export const planAll = (goal: Resolved) => Object.values(CATALOG).map((e) => planArtifact(goal, e));
+
+/** The artifacts a provision with this goal installs: --skip-phases of the install phase or a group drop them. */
+export const plannedInstalls = (goal: Resolved) =>
+  goal.skipPhases.includes("install") ? [] : planAll(goal).filter((p) => !goal.skipPhases.includes(p.entry.group));

@@ -1,7 +1,7 @@
 // fetch --check: a carried-in bundle against its lock: every file present, its size and sha256,
 // and each artifact's checksum file agreeing. Returns every problem, one line each.
 import { statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { CATALOG } from "../artifacts/catalog";
 import { parseChecksum } from "../artifacts/checksum";
 import { sha256File } from "../fs/hash";
@@ -38,7 +38,7 @@ export async function checkBundle(bundle: string, lock: Lock): Promise<{ problem
       if (text === undefined) problems.push(`${what}: checksum file ${sums} is missing`);
       else {
         try {
-          const hex = parseChecksum(text, entry.checksum.format, f.path.slice(f.path.lastIndexOf("/") + 1), sums);
+          const hex = parseChecksum(text, entry.checksum.format, basename(f.path), sums);
           if (hex !== f.sha256) problems.push(`${what}: checksum file ${sums} says ${hex}, the lock says ${f.sha256}`);
         } catch (err) {
           problems.push(`${what}: ${(err as Error).message}`);

@@ -8,7 +8,7 @@ import { archOf } from "../config/host";
 import type { Resolved } from "../config/resolve";
 import { parallel, serial, type Task, type TaskContext } from "../engine/task";
 import { RunError } from "../errors";
-import { bootstrapRootfs, rootfsSource } from "../rootfs/bootstrap";
+import { bootstrapRootfs, rootfsSource, type RootfsSource } from "../rootfs/bootstrap";
 import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
 import { removeTree } from "../rootfs/bootstrap/staging";
 import { emptyLock, type Lock } from "./lock";
@@ -23,22 +23,24 @@ function artifactsTask(goal: Resolved, lock: Lock): Task {
       }
       const pipeline = new ArtifactPipeline(goal);
       await settleAll(planAll(goal), async (plan) => {
-          const { sha256, size } = await pipeline.ensureCached(plan, ctx);
-          (lock.artifacts[plan.entry.name] ??= {})[goal.arch] = { version: plan.version, path: plan.cacheAsset, size, sha256 };
-          ctx.log.info("in bundle", { artifact: plan.entry.name, path: plan.cacheAsset, sha256 });
+        const { sha256, size } = await pipeline.ensureCached(plan, ctx);
+        (lock.artifacts[plan.entry.name] ??= {})[goal.arch] = { version: plan.version, path: plan.cacheAsset, size, sha256 };
+        ctx.log.info("in bundle", { artifact: plan.entry.name, path: plan.cacheAsset, sha256 });
       });
     },
   };
 }
 
-/** Bootstrap a throwaway rootfs inside the bundle only to keep its snapshot there. */
-async function ensureSnapshot(goal: Resolved, ctx: TaskContext): Promise<string> {
+type Snapshot = Extract<RootfsSource, { kind: "snapshot" }>;
+
+/** The bundle's snapshot, bootstrapping a throwaway rootfs inside it only to keep one; none in a dry run. */
+async function ensureSnapshot(goal: Resolved, ctx: TaskContext): Promise<Snapshot | undefined> {
   const found = rootfsSource(goal);
-  if (found.kind === "snapshot") return found.file;
+  if (found.kind === "snapshot") return found;
   if (found.kind !== "bootstrap") throw new RunError(`--with-rootfs: bootstrap.method ${goal.bootstrap.method} makes no snapshot`);
   if (ctx.dryRun) {
     ctx.log.info("would bootstrap and keep a snapshot", { suite: goal.bootstrap.suite, arch: goal.arch });
-    return "";
+    return undefined;
   }
   const scratch = join(goal.cacheDir, `.rootfs-build-${process.pid}`);
   try {
@@ -49,7 +51,7 @@ async function ensureSnapshot(goal: Resolved, ctx: TaskContext): Promise<string>
   }
   const kept = rootfsSource(goal);
   if (kept.kind !== "snapshot") throw new RunError(`--with-rootfs: the snapshot of ${goal.bootstrap.suite}/${goal.arch} was not kept (see the log above)`);
-  return kept.file;
+  return kept;
 }
 
 function rootfsTask(goal: Resolved, lock: Lock): Task {
@@ -58,14 +60,13 @@ function rootfsTask(goal: Resolved, lock: Lock): Task {
     async run(ctx) {
       // debootstrap's second stage runs the target's binaries: only the host's own arch works here.
       if (goal.arch !== archOf(process.arch)) {
-        ctx.log.warn("rootfs snapshot skipped: bootstrapping another architecture needs binfmt emulation; fetch it on an arm64 host", { arch: goal.arch });
+        ctx.log.warn(`rootfs snapshot skipped: bootstrapping another architecture needs binfmt emulation; fetch it on an ${goal.arch} host`, { arch: goal.arch });
         return "skipped";
       }
-      const file = await ensureSnapshot(goal, ctx);
-      if (!file) return "completed";
-      const source = rootfsSource(goal);
-      if (source.kind !== "snapshot") return "completed";
-      lock.rootfs[goal.arch] = { key: snapshotKey(source.plan), suite: source.plan.suite, path: relative(goal.cacheDir, file), size: statSync(file).size, sha256: readSidecar(file)! };
+      const snapshot = await ensureSnapshot(goal, ctx);
+      if (!snapshot) return "completed";
+      const { file, plan } = snapshot;
+      lock.rootfs[goal.arch] = { key: snapshotKey(plan), suite: plan.suite, path: relative(goal.cacheDir, file), size: statSync(file).size, sha256: readSidecar(file)! };
       ctx.log.info("rootfs in bundle", { path: file });
       return "completed";
     },

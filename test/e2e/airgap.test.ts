@@ -3,14 +3,13 @@
 // it inside a network namespace with no interfaces, and serve it as a mirror with stock nginx
 // and as a file:// URL. Needs root, mmdebstrap, nginx, unshare and the host's Debian mirror.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readManifest } from "../../src/artifacts/manifest";
 import { LOCK_FILE, readLock } from "../../src/bundle/lock";
-import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
-import { tempDir } from "../helpers/goal";
+import { removeDir, tempDir } from "../helpers/tmp";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { startNginx, type Nginx } from "../helpers/nginx";
 
@@ -32,8 +31,7 @@ beforeAll(async () => {
 afterAll(() => {
   upstream?.stop();
   nginx?.stop();
-  for (const m of mountsUnder(dir)) Bun.spawnSync(["umount", "--lazy", m]);
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 const bootstrap = () => ["--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror];

@@ -4,13 +4,14 @@
 // kube2 then comes from the snapshot, and a provision killed during debootstrap converges on
 // the next run. Needs root, debootstrap, systemd-container and the host's Debian mirror.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { boot, type Booted } from "../helpers/nspawn";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
+import { removeDir } from "../helpers/tmp";
 import { faultTest } from "../faults/fault-test";
 
 let bin: string;
@@ -30,8 +31,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const m of booted) await m.poweroff(30_000).catch(() => {});
   artifacts?.stop();
-  for (const m of mountsUnder(dir)) Bun.spawnSync(["umount", "--lazy", m]);
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 }, 120_000);
 
 const paths = (name: string) => ({

@@ -2,12 +2,11 @@
 // a fault, assert how it failed and that nothing was left half-written, then run again without
 // the fault and check it converges and verify is clean.
 import { expect } from "bun:test";
-import { existsSync, readdirSync, rmSync } from "node:fs";
-import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readManifest } from "../../src/artifacts/manifest";
 import { compiledBinary, run, type RunResult } from "../helpers/binary";
-import { tempDir } from "../helpers/goal";
+import { removeDir, tempDir } from "../helpers/tmp";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 
 export interface Machine {
@@ -76,8 +75,5 @@ export async function expectConverges(m: Machine) {
 
 /** Each machine holds a rootfs of ~200 MB: fault files drop theirs after every test. */
 export function dropMachines() {
-  for (const dir of machines.splice(0)) {
-    for (const m of mountsUnder(dir)) Bun.spawnSync(["umount", "--lazy", m]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  machines.splice(0).forEach(removeDir);
 }

@@ -13,10 +13,12 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
+/** Remove a test's tree; a test that failed half-way may have left a tmpfs mounted below it: never delete through it. */
+export function removeDir(dir: string) {
+  for (const m of mountsUnder(dir)) Bun.spawnSync(["umount", "--lazy", m]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export function removeTempDirs() {
-  for (const dir of made.splice(0)) {
-    // A test that failed half-way may have left a tmpfs mounted below: never delete through it.
-    for (const m of mountsUnder(dir)) Bun.spawnSync(["umount", "--lazy", m]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  made.splice(0).forEach(removeDir);
 }

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { downloadFile } from "../../artifacts/download";
+import { downloadFile } from "../../artifacts/asset-sink";
 import { Limit } from "../../artifacts/limit";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError, RunError, withContext } from "../../errors";
@@ -22,15 +22,17 @@ export function tarballSource(bootstrap: { tarball?: string; sha256?: string }):
   return { tarball: bootstrap.tarball, sha256: bootstrap.sha256 };
 }
 
-const isHttp = (s: string) => /^https?:\/\//.test(s);
+/** The file a local tarball (a path or file:// URL) is at; undefined for an http(s) URL. */
+export const localTarball = (tarball: string): string | undefined =>
+  /^https?:\/\//.test(tarball) ? undefined : tarball.startsWith("file:") ? fileURLToPath(tarball) : tarball;
 
 /**
  * A verified local file holding the tarball. `cleanup` removes what this call downloaded.
  * A mismatch removes the download and throws naming both hashes.
  */
 export async function fetchTarball(src: TarballSource, goal: Resolved, signal: AbortSignal): Promise<{ file: string; cleanup(): void }> {
-  if (!isHttp(src.tarball)) {
-    const file = src.tarball.startsWith("file:") ? fileURLToPath(src.tarball) : src.tarball;
+  const file = localTarball(src.tarball);
+  if (file !== undefined) {
     await verifySnapshot(file, src.sha256, `bootstrap.tarball ${src.tarball}`);
     return { file, cleanup() {} };
   }
