@@ -10,7 +10,7 @@ import { isAlive } from "../engine/pid";
 
 export type WriteResult = "written" | "unchanged";
 
-/** The mode of every configuration file provision writes. */
+/** The mode configuration files are written with (the .nspawn, the drop-in, the OS files, resolv.conf). */
 export const FILE_MODE = 0o644;
 
 /** The owner a file written by this process gets (provision runs as root: 0:0). */
