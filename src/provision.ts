@@ -7,6 +7,7 @@ import { ArtifactPipeline } from "./artifacts/pipeline";
 import { offlineCheckTask } from "./bundle/offline";
 import { installTask } from "./artifacts/tasks";
 import { configureOsTask } from "./rootfs/os";
+import { recordGoalTask } from "./rootfs/record";
 import { disableResolvedTask } from "./rootfs/resolved";
 import { ensureWorkspaceTask } from "./rootfs/workspace";
 
@@ -38,7 +39,8 @@ export function provisionPhases(goal: Resolved): Phase[] {
       installTask("cni", goal, artifacts),
       configureOsTask(goal),
       disableResolvedTask(goal),
-    ).phases;
+    )
+    .append("record", recordGoalTask(goal)).phases;
 }
 
 /** Every name --skip-phases accepts: phase names and task names. */

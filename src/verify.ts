@@ -1,32 +1,33 @@
 // verify: compare an existing machine with the goal state, file by file, and list each drift.
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
-import { MANIFEST, readManifest } from "./artifacts/manifest";
+import { installDrift, readManifest } from "./artifacts/manifest";
 import { plannedInstalls } from "./artifacts/plan";
 import type { Resolved } from "./config/resolve";
-import { sha256File } from "./fs/hash";
+import { FILE_MODE, writerOwner } from "./fs/atomic";
+import { notAFile, ownershipDrift, type Drift } from "./fs/drift";
 import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
 
-export interface Drift {
-  path: string;
-  expected: string;
-  found: string;
-}
+export type { Drift } from "./fs/drift";
 
-/** What is at `path` now, in words a drift line can show. */
-function describeFile(path: string, expected: string): string | undefined {
+/** A rendered file against its content and the mode and owner provision writes it with. */
+function renderedDrift(path: string, expected: string): Drift[] {
   let st;
   try {
     st = lstatSync(path);
   } catch {
-    return "missing";
+    return [{ path, expected: `${expected.length} bytes as rendered`, found: "missing" }];
   }
-  if (st.isSymbolicLink()) return `symlink to ${readlinkSync(path)}`;
-  if (!st.isFile()) return "not a regular file";
+  const other = notAFile(st, () => readlinkSync(path));
+  if (other) return [{ path, expected: `${expected.length} bytes as rendered`, found: other }];
+  const drifts = ownershipDrift(path, st, { mode: FILE_MODE, ...writerOwner() });
   const content = readFileSync(path, "utf8");
-  return content === expected ? undefined : `different content (${content.length} bytes, first difference at line ${firstDiffLine(content, expected)})`;
+  if (content !== expected) {
+    drifts.push({ path, expected: `${expected.length} bytes as rendered`, found: `different content (${content.length} bytes, first difference at line ${firstDiffLine(content, expected)})` });
+  }
+  return drifts;
 }
 
 function firstDiffLine(a: string, b: string): number {
@@ -38,49 +39,29 @@ function firstDiffLine(a: string, b: string): number {
 }
 
 export function configDrift(goal: Resolved): Drift[] {
-  const drifts: Drift[] = [];
-  const expectFile = (path: string, content: string) => {
-    const found = describeFile(path, content);
-    if (found) drifts.push({ path, expected: `${content.length} bytes as rendered`, found });
-  };
-  for (const [path, content] of nspawnFiles(goal)) expectFile(path, content);
   const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
-  for (const [rel, content] of osFiles(goal)) expectFile(inRoot(rel), content);
-  expectFile(inRoot("etc/resolv.conf"), resolvConfContent(goal));
+  const rendered: Array<[path: string, content: string]> = [
+    ...nspawnFiles(goal),
+    ...osFiles(goal).map(([rel, content]): [string, string] => [inRoot(rel), content]),
+    [inRoot("etc/resolv.conf"), resolvConfContent(goal)],
+  ];
+  const drifts = rendered.flatMap(([path, content]) => renderedDrift(path, content));
   const mask = inRoot(RESOLVED_MASK);
-  let link: string | undefined;
+  let found = "missing";
   try {
-    link = readlinkSync(mask);
+    found = lstatSync(mask).isSymbolicLink() ? `symlink to ${readlinkSync(mask)}` : "not a symlink";
   } catch {
-    // missing or not a link
+    // missing
   }
-  if (link !== "/dev/null") drifts.push({ path: mask, expected: "symlink to /dev/null (systemd-resolved masked)", found: link ? `symlink to ${link}` : describeFile(mask, "") ?? "empty file" });
+  if (found !== "symlink to /dev/null") drifts.push({ path: mask, expected: "symlink to /dev/null (systemd-resolved masked)", found });
   return drifts;
 }
 
-
-/** Installed artifacts against the goal's versions and the manifest's hashes (every file re-hashed). */
+/** Installed artifacts against the goal's versions and pins, every file re-hashed and its mode and owner checked. */
 export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
-  const drifts: Drift[] = [];
   const manifest = readManifest(goal.machineDir);
-  const manifestPath = resolveInside(goal.machineDir, MANIFEST);
-  for (const plan of plannedInstalls(goal)) {
-    const name = plan.entry.name;
-    const have = manifest[name];
-    const want = `${name} ${plan.version} (${plan.arch})`;
-    if (!have) {
-      drifts.push({ path: manifestPath, expected: `${want} installed`, found: "not installed" });
-      continue;
-    }
-    if (have.version !== plan.version || have.arch !== plan.arch) drifts.push({ path: manifestPath, expected: want, found: `${name} ${have.version} (${have.arch})` });
-    if (plan.pinned && have.sha256 !== plan.pinned) drifts.push({ path: manifestPath, expected: `${name} asset sha256 ${plan.pinned}`, found: have.sha256 });
-    for (const f of have.files) {
-      const path = resolveInside(goal.machineDir, f.path);
-      const found = await sha256File(path).catch(() => "missing");
-      if (found !== f.sha256) drifts.push({ path, expected: `sha256 ${f.sha256}`, found: found === "missing" ? found : `sha256 ${found}` });
-    }
-  }
-  return drifts;
+  const each = await Promise.all(plannedInstalls(goal).map((plan) => installDrift(goal.machineDir, plan, manifest[plan.entry.name], "sha256")));
+  return each.flat();
 }
 
 /** Every drift of the machine: configuration files, then installed artifacts. */

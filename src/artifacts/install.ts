@@ -15,7 +15,7 @@ export async function installStaged(root: string, staged: StagedFile[], previous
       chmodSync(f.temp, EXECUTABLE);
       renameSync(f.temp, f.final);
       const st = lstatSync(f.final);
-      return { path: f.rel, sha256: f.sha256, size: st.size, mode: st.mode & 0o7777, mtime: st.mtimeMs };
+      return { path: f.rel, sha256: f.sha256, size: st.size, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs };
     } catch (err) {
       throw ioError(`install ${f.final}`, err);
     }

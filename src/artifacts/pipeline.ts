@@ -12,7 +12,7 @@ import { AssetSink } from "./asset-sink";
 import { download, downloadText, type DownloadOptions } from "./download";
 import { installStaged } from "./install";
 import { Limit } from "./limit";
-import { filesIntact, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
+import { installDrift, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";
 import { archiveUnpacker, BadContent, loadTar, stageCopy, type StagedFile } from "./unpack";
@@ -52,20 +52,15 @@ export class ArtifactPipeline {
     return outcomes.includes("completed") ? "completed" : "skipped";
   }
 
-  /** The manifest says this exact version is installed and its files are untouched. */
-  private upToDate(plan: ArtifactPlan, have: InstalledArtifact | undefined): boolean {
-    return Boolean(
-      have && have.version === plan.version && have.arch === plan.arch && (!plan.pinned || have.sha256 === plan.pinned) && filesIntact(this.goal.machineDir, have.files),
-    );
-  }
-
   private async ensureOne(plan: ArtifactPlan, have: InstalledArtifact | undefined, ctx: TaskContext): Promise<Outcome> {
     const { name } = plan.entry;
     const fields = { artifact: name, version: plan.version, arch: plan.arch, url: plan.url };
-    if (this.upToDate(plan, have)) {
+    const drifts = await installDrift(this.goal.machineDir, plan, have, "stat");
+    if (!drifts.length) {
       ctx.log.debug("up to date", fields);
       return "skipped";
     }
+    if (have) ctx.log.debug("not as installed", { ...fields, ...drifts[0] });
     if (ctx.dryRun) {
       ctx.log.info("would install", { ...fields, into: plan.entry.installDir, cache: this.cache.path(plan.cacheAsset) });
       return "completed";

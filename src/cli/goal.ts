@@ -1,8 +1,9 @@
 // Turn a command's parsed arguments into the resolved goal state and a logger.
 import type { ArgsDef } from "citty";
 import { withLock } from "../bundle/lock";
-import { loadGoal } from "../config/load";
-import { resolveGoal, type Resolved } from "../config/resolve";
+import { loadGoal, type LoadOptions } from "../config/load";
+import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
+import { readSavedGoal } from "../config/saved";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
 import { checkFlags, givenGoalFlags } from "./args";
 
@@ -11,16 +12,25 @@ export interface CommandSetup {
   logger: Logger;
 }
 
+const loadOptions = (args: Record<string, unknown>, rawArgs: string[], overrides: Record<string, string>): LoadOptions => ({
+  configFile: typeof args.config === "string" ? args.config : undefined,
+  env: process.env,
+  flags: { ...givenGoalFlags(args, rawArgs), ...overrides },
+});
+
 /** The goal from defaults < --config < env < flags < `overrides`, resolved, with its --lock applied. */
 export function goalFrom(args: Record<string, unknown>, rawArgs: string[], overrides: Record<string, string> = {}): Resolved {
-  const goal = resolveGoal(
-    loadGoal({
-      configFile: typeof args.config === "string" ? args.config : undefined,
-      env: process.env,
-      flags: { ...givenGoalFlags(args, rawArgs), ...overrides },
-    }),
-  );
-  return withLock(goal);
+  return withLock(resolveGoal(loadGoal(loadOptions(args, rawArgs, overrides))));
+}
+
+/**
+ * The goal the machine's last provision saved, under --config, env and flags (the machine dir
+ * is found from those first). Without a saved goal, the same as goalFrom.
+ */
+export function savedGoalFrom(args: Record<string, unknown>, rawArgs: string[]): { goal: Resolved; savedFrom?: string } {
+  const opts = loadOptions(args, rawArgs, {});
+  const saved = readSavedGoal(machinePaths(loadGoal(opts)).machineDir);
+  return { goal: withLock(resolveGoal(loadGoal({ ...opts, saved }))), savedFrom: saved?.path };
 }
 
 export const loggerFor = (goal: Resolved, args: Record<string, unknown>) => createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));

@@ -1,11 +1,12 @@
-// Merge the goal state from its sources, in rising precedence: built-in defaults <
-// --config FILE < KUBE_ROOTFS_* env < flags. A bad value anywhere is a ConfigError that names
+// Merge the goal state from its sources, in rising precedence: built-in defaults < the goal
+// saved with the machine (verify) < --config FILE < KUBE_ROOTFS_* env < flags. A bad value anywhere is a ConfigError that names
 // the field and the source it came from, before anything is touched.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { z } from "zod";
 import { ConfigError } from "../errors";
 import { FIELDS, type Field } from "./fields";
+import type { SavedGoal } from "./saved";
 import { GoalSchema, type Goal } from "./schema";
 
 type Raw = Record<string, unknown>;
@@ -19,6 +20,8 @@ interface Layer {
 }
 
 export interface LoadOptions {
+  /** the goal a provision saved with the machine: the lowest layer above the defaults */
+  saved?: SavedGoal;
   configFile?: string;
   env?: Record<string, string | undefined>;
   /** flag name (without dashes) → raw string/boolean value from the command line */
@@ -27,6 +30,7 @@ export interface LoadOptions {
 
 export function loadGoal(opts: LoadOptions): Goal {
   const layers: Layer[] = [];
+  if (opts.saved) layers.push({ value: opts.saved.value, namesField: false, describe: () => opts.saved!.path });
   if (opts.configFile) layers.push(fileLayer(opts.configFile));
   layers.push(stringLayer(opts.env ?? {}, (f) => f.env, (f) => f.env));
   layers.push(stringLayer(opts.flags ?? {}, (f) => f.flag, (f) => `--${f.flag}`));

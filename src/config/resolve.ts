@@ -3,6 +3,8 @@ import { detectHost, type HostFacts } from "./host";
 import type { Arch, Goal } from "./schema";
 
 export interface Resolved extends Goal {
+  /** the goal as given, before derived paths and host facts were filled in (what provision saves) */
+  given: Goal;
   machineDir: string;
   nspawnConfigFile: string;
   serviceOverrideFile: string;
@@ -20,16 +22,24 @@ export interface Resolved extends Goal {
 /** crictl follows the Kubernetes minor: 1.33.1 → 1.33.0. */
 export const crictlFor = (kubernetes: string) => kubernetes.split(".").slice(0, 2).join(".") + ".0";
 
+/** Where a machine's files go: from its name unless given. */
+export function machinePaths(goal: Goal) {
+  const m = goal.machine;
+  return {
+    machineDir: goal.machineDir ?? `/var/lib/machines/${m}`,
+    nspawnConfigFile: goal.nspawnConfigFile ?? `/etc/systemd/nspawn/${m}.nspawn`,
+    serviceOverrideFile: goal.serviceOverrideFile ?? `/etc/systemd/system/systemd-nspawn@${m}.service.d/override.conf`,
+  };
+}
+
 /** Fill derived paths and host facts. `detect` is only called for facts the goal leaves open. */
 export function resolveGoal(goal: Goal, detect: () => HostFacts = detectHost): Resolved {
   let host: HostFacts | undefined;
   const fact = <K extends keyof HostFacts>(k: K): HostFacts[K] => (host ??= detect())[k];
-  const m = goal.machine;
   return {
     ...goal,
-    machineDir: goal.machineDir ?? `/var/lib/machines/${m}`,
-    nspawnConfigFile: goal.nspawnConfigFile ?? `/etc/systemd/nspawn/${m}.nspawn`,
-    serviceOverrideFile: goal.serviceOverrideFile ?? `/etc/systemd/system/systemd-nspawn@${m}.service.d/override.conf`,
+    given: goal,
+    ...machinePaths(goal),
     arch: goal.arch ?? fact("arch"),
     hostname: goal.hostname ?? fact("hostname"),
     hostKernel: goal.hostKernel ?? fact("kernel"),

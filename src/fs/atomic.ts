@@ -1,5 +1,5 @@
 // Atomic, idempotent writes: temp file in the target's directory, fsync, rename, fsync the
-// directory. A file whose content and mode already match is left alone. The fsyncs run on the
+// directory. A file whose content, mode and owner already match is left alone. The fsyncs run on the
 // thread pool: on a journalling filesystem they can wait for a lot of other data, and the
 // downloads running beside them must not stall meanwhile.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
@@ -9,6 +9,12 @@ import { RunError } from "../errors";
 import { isAlive } from "../engine/pid";
 
 export type WriteResult = "written" | "unchanged";
+
+/** The mode configuration files are written with (the .nspawn, the drop-in, the OS files, resolv.conf). */
+export const FILE_MODE = 0o644;
+
+/** The owner a file written by this process gets (provision runs as root: 0:0). */
+export const writerOwner = () => ({ uid: process.geteuid!(), gid: process.getegid!() });
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.kube-rootfs-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`);
@@ -42,7 +48,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 function fileMatches(path: string, content: Buffer, mode: number): boolean {
   try {
     const st = lstatSync(path);
-    if (!st.isFile() || st.size !== content.length || (st.mode & 0o7777) !== mode) return false;
+    const owner = writerOwner();
+    if (!st.isFile() || st.size !== content.length || (st.mode & 0o7777) !== mode || st.uid !== owner.uid || st.gid !== owner.gid) return false;
     return readFileSync(path).equals(content);
   } catch {
     return false;
@@ -50,11 +57,11 @@ function fileMatches(path: string, content: Buffer, mode: number): boolean {
 }
 
 /** Would writing `content` to `path` change anything? */
-export function needsWrite(path: string, content: string | Uint8Array, mode = 0o644): boolean {
+export function needsWrite(path: string, content: string | Uint8Array, mode = FILE_MODE): boolean {
   return !fileMatches(path, Buffer.from(content), mode);
 }
 
-export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<WriteResult> {
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = FILE_MODE): Promise<WriteResult> {
   const data = Buffer.from(content);
   const dir = dirname(path);
   sweepStaleTemps(dir);

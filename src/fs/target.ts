@@ -1,7 +1,7 @@
 // Where tasks write: a directory tree (the rootfs, or "/" for host files), every path resolved
 // inside it, every write atomic and skipped when already right. In a dry run it only reports.
 import type { TaskLog } from "../engine/log";
-import { needsWrite, symlinkAtomic, writeFileAtomic, type WriteResult } from "./atomic";
+import { FILE_MODE, needsWrite, symlinkAtomic, writeFileAtomic, type WriteResult } from "./atomic";
 import { resolveInside } from "./inside";
 import { lstatSync, readlinkSync } from "node:fs";
 
@@ -16,7 +16,7 @@ export class Target {
     return resolveInside(this.root, rel);
   }
 
-  async writeFile(rel: string, content: string | Uint8Array, mode = 0o644): Promise<WriteResult> {
+  async writeFile(rel: string, content: string | Uint8Array, mode = FILE_MODE): Promise<WriteResult> {
     const path = this.path(rel);
     if (this.opts.dryRun) return this.report(path, needsWrite(path, content, mode));
     return this.report(path, (await writeFileAtomic(path, content, mode)) === "written", true);

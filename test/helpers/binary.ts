@@ -1,24 +1,29 @@
-// The compiled executable under test, built once per test process into a temp dir (the
-// same flags as scripts/build.ts, for this host's target only).
+// The compiled executable under test, built once per test process and target into a temp dir
+// (the same flags as scripts/build.ts).
 import { join } from "node:path";
 import { tempDir } from "./tmp";
 
 const ROOT = join(import.meta.dir, "..", "..");
-let built: Promise<string> | undefined;
+const HOST_TARGET = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
+const built = new Map<string, Promise<string>>();
 
-export function compiledBinary(): Promise<string> {
-  built ??= (async () => {
-    const outdir = tempDir("bin");
-    const target = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
-    const proc = Bun.spawn([process.execPath, "scripts/build.ts", "--target", target, "--outdir", outdir], {
-      cwd: ROOT,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    if ((await proc.exited) !== 0) throw new Error(`build failed: ${await new Response(proc.stderr).text()}`);
-    return join(outdir, `kube-rootfs-${target}`);
-  })();
-  return built;
+/** The executable for `target` (default this host's), built once per test process. */
+export function compiledBinary(target: "linux-x64" | "linux-arm64" = HOST_TARGET): Promise<string> {
+  let binary = built.get(target);
+  if (!binary) {
+    binary = (async () => {
+      const outdir = tempDir("bin");
+      const proc = Bun.spawn([process.execPath, "scripts/build.ts", "--target", target, "--outdir", outdir], {
+        cwd: ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      if ((await proc.exited) !== 0) throw new Error(`build failed: ${await new Response(proc.stderr).text()}`);
+      return join(outdir, `kube-rootfs-${target}`);
+    })();
+    built.set(target, binary);
+  }
+  return binary;
 }
 
 export interface RunResult {

@@ -1,0 +1,45 @@
+// The goal a provision saves with its machine (var/lib/kube-rootfs/goal.json): the goal as
+// given (file, env and flags merged, before host facts are filled in). verify loads it under
+// its own --config, env and flags, so a bare `verify` checks what the last provision was asked.
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors";
+import { resolveInside } from "../fs/inside";
+import { stableJSON } from "../stable-json";
+import type { Goal } from "./schema";
+
+export const SAVED_GOAL = "var/lib/kube-rootfs/goal.json";
+
+/** Options that steer one run rather than describe the machine: never saved. */
+const RUN_ONLY = new Set<string>(["logFormat", "offline", "cacheDir", "retries", "concurrency", "timeouts", "maxDownloadBytes"] satisfies Array<keyof Goal>);
+
+export function savedGoalText(goal: Goal): string {
+  return stableJSON({ schema: 1, goal: Object.fromEntries(Object.entries(goal).filter(([k]) => !RUN_ONLY.has(k))) });
+}
+
+export interface SavedGoal {
+  path: string;
+  value: Record<string, unknown>;
+}
+
+/** The goal the last provision of the machine at machineDir saved, if there is one. */
+export function readSavedGoal(machineDir: string): SavedGoal | undefined {
+  const path = resolveInside(machineDir, SAVED_GOAL);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new ConfigError(`${path}: cannot read the saved goal: ${code ?? err}`);
+  }
+  let value: unknown;
+  try {
+    value = (JSON.parse(text) as { goal?: unknown }).goal;
+  } catch {
+    // handled below
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`${path}: not a saved goal (expected {"goal": {…}}); run provision again or remove it`);
+  }
+  return { path, value: value as Record<string, unknown> };
+}
