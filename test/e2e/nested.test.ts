@@ -111,6 +111,10 @@ describe("a host with systemd as PID 1", () => {
     expect((await sh("machinectl", "show", M)).code).not.toBe(0);
     expect((await sh("systemctl", "is-active", `systemd-nspawn@${M}.service`)).stdout.trim()).toBe("inactive");
     expect((await sh("systemctl", "is-enabled", `systemd-nspawn@${M}.service`)).stdout.trim()).toBe("disabled");
+
+    const again = await kubeRootfs("stop", "--machine", M);
+    expect(again.code).toBe(0);
+    expect(events(again.stdout).at(-1)?.msg).toBe(`${M} was not running; disabled`);
   }, 120_000);
 
   test("start clears a machine left registered by a hand-started nspawn, then boots it as the service", async () => {
