@@ -6,7 +6,7 @@ import type { Resolved } from "../config/resolve";
 import type { TaskLog } from "../engine/log";
 import { lockMachine } from "../engine/lock";
 import { RunError } from "../errors";
-import { initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until, type Ran } from "./systemd";
+import { initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
 /** Where systemd-nspawn@.service looks for the machine's image and its settings. */
 const IMAGE_DIR = "/var/lib/machines";
@@ -44,25 +44,18 @@ async function clearRegistration(machine: string): Promise<void> {
   await until(performance.now() + 10_000, async () => !(await registered(machine)) || undefined);
 }
 
-const startFailed = (machine: string, r: Ran) =>
-  new RunError(`start ${machine}: ${r.stderr.split("\n")[0] || `systemctl start exited ${r.code}`}; see journalctl -u ${unitOf(machine)}`, r.stderr);
-
+/** Enable and start the unit; true when an earlier run's registration had to be cleared first. */
 async function bootUnit(machine: string, log: TaskLog): Promise<boolean> {
-  let cleared = false;
-  if (await registered(machine)) {
+  const stale = await registered(machine);
+  if (stale) {
+    // The drop-in's ExecStartPre does the same; this also covers a drop-in edited by hand.
     log.warn("still registered from an earlier run: terminating it", { machine });
     await clearRegistration(machine);
-    cleared = true;
   }
   await must(systemd.enable(machine));
-  const first = await run(systemd.start(machine));
-  if (first.code === 0) return cleared;
-  if (!(await registered(machine))) throw startFailed(machine, first);
-  log.warn("start failed while the machine was registered: terminating it and trying once more", { machine });
-  await clearRegistration(machine);
-  const second = await run(systemd.start(machine));
-  if (second.code !== 0) throw startFailed(machine, second);
-  return true;
+  const r = await run(systemd.start(machine));
+  if (r.code !== 0) throw new RunError(`start ${machine}: ${r.stderr.split("\n")[0] || `systemctl start exited ${r.code}`}; see journalctl -u ${unitOf(machine)}`, r.stderr);
+  return stale;
 }
 
 export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskLog): Promise<Started> {

@@ -5,10 +5,10 @@ import type { TaskLog } from "../engine/log";
 import { RunError } from "../errors";
 import { initFacts, must, noSystemd, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
-/** How long a terminated machine gets to be gone before stop gives up. */
+/** How long a killed machine gets to be gone before stop gives up. */
 const KILL_GRACE_MS = 15_000;
 
-export type Stopped = "powered off" | "terminated" | "was not running";
+export type Stopped = "powered off" | "killed" | "was not running";
 
 async function down(machine: string): Promise<boolean> {
   const unit = await unitState(machine);
@@ -17,7 +17,7 @@ async function down(machine: string): Promise<boolean> {
 
 const waitDown = async (machine: string, ms: number) => (await until(performance.now() + ms, async () => (await down(machine)) || undefined)) ?? false;
 
-/** Power the machine off (bounded), terminate it when it does not go, disable it. */
+/** Power the machine off (bounded), kill it when it does not go, disable it. */
 export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog): Promise<Stopped> {
   const m = goal.machine;
   const unsupported = noSystemd("stop", initFacts());
@@ -29,11 +29,12 @@ export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLo
     await run(systemd.poweroff(m));
     result = "powered off";
     if (!(await waitDown(m, timeoutMs))) {
-      log.warn(`did not power off within ${Math.round(timeoutMs / 1000)}s: terminating it`, { machine: m });
-      if (await registered(m)) await run(systemd.terminate(m));
-      await must(systemd.stop(m));
-      result = "terminated";
-      if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after terminate; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
+      log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });
+      // The queued stop keeps Restart=on-failure from bringing the killed machine back.
+      await must(systemd.stopNoBlock(m));
+      if (await registered(m)) await run(systemd.kill(m));
+      result = "killed";
+      if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
     }
   }
   await must(systemd.disable(m));

@@ -38,7 +38,10 @@ export const systemd = {
   enable: (m: string) => ["systemctl", "enable", unitOf(m)],
   disable: (m: string) => ["systemctl", "disable", unitOf(m)],
   start: (m: string) => ["systemctl", "start", unitOf(m)],
-  stop: (m: string) => ["systemctl", "stop", unitOf(m)],
+  /** queues the stop (no restart follows) without waiting for it */
+  stopNoBlock: (m: string) => ["systemctl", "stop", "--no-block", unitOf(m)],
+  /** every process of the machine: nspawn, the machine's init and all below it */
+  kill: (m: string) => ["machinectl", "kill", "--signal=SIGKILL", m],
   poweroff: (m: string) => ["machinectl", "poweroff", m],
   terminate: (m: string) => ["machinectl", "terminate", m],
   resetFailed: (m: string) => ["systemctl", "reset-failed", unitOf(m)],

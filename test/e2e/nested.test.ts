@@ -132,6 +132,23 @@ describe("a host with systemd as PID 1", () => {
     expect((await sh("machinectl", "show", M, "--property=Unit", "--value")).stdout.trim()).toBe(`systemd-nspawn@${M}.service`);
   }, 300_000);
 
+  test("stop gives the machine --timeout seconds to power off, then kills it", async () => {
+    // A unit inside that never stops holds the machine's shutdown (poweroff.target waits 30 min).
+    const hold = await sh("systemd-run", "-M", M, "--unit=mc-hold", "-p", "KillSignal=SIGCONT", "-p", "SendSIGKILL=no", "-p", "TimeoutStopSec=infinity", "sleep", "infinity");
+    expect(hold.code).toBe(0);
+    const r = await kubeRootfs("stop", "--machine", M, "--timeout", "3");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.level === "warn")?.msg).toBe("did not power off within 3s: killing it");
+    expect(ev.at(-1)?.msg).toBe(`${M} killed; disabled`);
+    expect((await sh("machinectl", "show", M)).code).not.toBe(0);
+    // Stopped, not restarted by Restart=on-failure, and its failed state reset.
+    expect((await sh("systemctl", "is-active", `systemd-nspawn@${M}.service`)).stdout.trim()).toBe("inactive");
+    // Up again for remove.
+    expect((await kubeRootfs("start", "--machine", M)).code).toBe(0);
+  }, 300_000);
+
   test("remove of the running machine: stopped, disabled, no trace left; the cache stays", async () => {
     const r = await kubeRootfs("remove", "--machine", M);
     expect(r.stderr).toBe("");
