@@ -166,4 +166,25 @@ describe("a host with systemd as PID 1", () => {
     expect((await sh("systemctl", "show", `systemd-nspawn@${M}.service`, "--property=DropInPaths", "--value")).stdout.trim()).toBe("");
     expect((await sh("test", "-d", "/var/cache/kube-rootfs")).code).toBe(0);
   }, 180_000);
+
+  test("start says what is missing: a machine never provisioned, a machine without containerd.service", async () => {
+    const none = await kubeRootfs("start", "--machine", "mcn2");
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe("kube-rootfs: start mcn2: machine dir /var/lib/machines/mcn2 does not exist; run kube-rootfs provision first\n");
+
+    const p = await kubeRootfs(
+      "provision", "--machine", "mcn2", "--bootstrap-method", "tarball", "--bootstrap-tarball", "/mnt/snapshot/rootfs.tar.zst",
+      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror",
+    );
+    expect(p.code).toBe(0);
+    for (const unit of ["etc/systemd/system/containerd.service", "lib/systemd/system/containerd.service", "etc/systemd/system/multi-user.target.wants/containerd.service"]) {
+      expect((await sh("rm", "-f", `/var/lib/machines/mcn2/${unit}`)).code).toBe(0);
+    }
+    const s = await kubeRootfs("start", "--machine", "mcn2", "--timeout", "120");
+    expect(s.code).toBe(1);
+    expect(s.stderr).toBe("kube-rootfs: start mcn2: containerd.service is not installed in the machine; run kube-rootfs provision\n");
+    // It booted, though: start reports, it does not undo.
+    expect((await sh("systemctl", "is-active", "systemd-nspawn@mcn2.service")).stdout.trim()).toBe("active");
+    expect((await kubeRootfs("remove", "--machine", "mcn2")).code).toBe(0);
+  }, 300_000);
 });
