@@ -65,7 +65,7 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
   const notBootable = bootProblem(goal);
   if (notBootable) throw new RunError(`start ${m}: ${notBootable}`);
   const deadline = performance.now() + timeoutMs;
-  const seconds = `${Math.round(timeoutMs / 1000)}s`;
+  const seconds = `${timeoutMs / 1000}s`;
   const journal = `see journalctl -u ${unitOf(m)}`;
 
   // Never boot a rootfs that a provision is still writing.

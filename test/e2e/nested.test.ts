@@ -28,6 +28,8 @@ beforeAll(async () => {
   const mirror = await testMirror({ arch: ["amd64", "arm64"] });
   const apt = hostDebianMirror();
   dir = mkdtempSync("/var/tmp/kube-rootfs-nested-");
+  const t0 = performance.now();
+  const secs = (from: number, to = performance.now()) => `${((to - from) / 1000).toFixed(1)}s`;
   const root = join(dir, "host");
   const log = join(dir, "mmdebstrap.log");
   const mm = Bun.spawn(
@@ -37,11 +39,13 @@ beforeAll(async () => {
   );
   if ((await mm.exited) !== 0) throw new Error(`mmdebstrap failed: ${(await Bun.file(log).text()).slice(-2000)}`);
 
+  const t1 = performance.now();
   // The machine inside is restored from a snapshot of the same tree: it has systemd, and
   // Debian's containerd.service, which start waits for.
   mkdirSync(join(dir, "snapshot"));
   snapshotSha = await createSnapshot(root, join(dir, "snapshot", "rootfs.tar.zst"), join(dir, "snapshot.log"), new AbortController().signal, "zstd");
 
+  const t2 = performance.now();
   // The host itself runs no containerd.
   symlinkSync("/dev/null", join(root, "etc/systemd/system/containerd.service"));
   writeFileSync(join(root, "etc/hostname"), "mc-host\n");
@@ -61,6 +65,7 @@ beforeAll(async () => {
   );
   host = await boot("mc-host", root, settings, { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" });
   expect(["running", "degraded"]).toContain(await host.settled());
+  console.log(`nested host: mmdebstrap ${secs(t0, t1)}, snapshot ${secs(t1, t2)}, boot ${secs(t2)}`);
 }, 300_000);
 
 afterAll(async () => {
