@@ -150,8 +150,18 @@ describe("a host with systemd as PID 1", () => {
     expect((await sh("machinectl", "show", M)).code).not.toBe(0);
     // Stopped, not restarted by Restart=on-failure, and its failed state reset.
     expect((await sh("systemctl", "is-active", `systemd-nspawn@${M}.service`)).stdout.trim()).toBe("inactive");
-    // Up again for remove.
-    expect((await kubeRootfs("start", "--machine", M)).code).toBe(0);
+  }, 300_000);
+
+  test("start says when the machine's systemd is degraded, naming the failed units", async () => {
+    const etc = join(dir, "host", "var/lib/machines", M, "etc/systemd/system");
+    writeFileSync(join(etc, "mc-fail.service"), "[Service]\nType=oneshot\nExecStart=/bin/false\n[Install]\nWantedBy=multi-user.target\n");
+    symlinkSync("../mc-fail.service", join(etc, "multi-user.target.wants", "mc-fail.service"));
+    const s = await kubeRootfs("start", "--machine", M);
+    expect(s.code).toBe(0);
+    const up = events(s.stdout).at(-1)!;
+    expect(up.level).toBe("warn");
+    expect(up.msg).toBe(`${M} is up: systemd degraded (failed: mc-fail.service), containerd active`);
+    expect(up.fields?.failed).toEqual(["mc-fail.service"]);
   }, 300_000);
 
   test("remove of the running machine: stopped, disabled, no trace left; the cache stays", async () => {
