@@ -29,6 +29,14 @@ const paths = (name: string) => ({
   cache: join(dir, `cache-${name}`),
 });
 
+const cmdline = (pid: string) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+  } catch {
+    return "";
+  }
+};
+
 const goalFlags = (name: string) => {
   const p = paths(name);
   return ["--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn, "--service-override-file", p.override, "--cache-dir", p.cache, "--log-format", "json"];
@@ -129,14 +137,15 @@ describe("remove", () => {
     const p = paths("mc5");
     copyFileSync("/bin/busybox", join(p.root, "usr/bin/busybox"));
     chmodSync(join(p.root, "usr/bin/busybox"), 0o755);
-    const nspawn = Bun.spawn(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-M", "mc5", "-D", p.root, "/usr/bin/busybox", "sleep", "60"], {
+    const nspawn = Bun.spawn(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-M", "mc5", "-D", p.root, "/usr/bin/busybox", "sleep", "61"], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
     });
     try {
-      // Wait until nspawn has started the container (its child), so this is a real running machine.
-      const started = () => readFileSync(`/proc/${nspawn.pid}/task/${nspawn.pid}/children`, "utf8").trim() !== "";
+      // Wait until the container's command runs (nspawn's forked helpers, which share its command
+      // line, are gone by then), so this is a real running machine and the only nspawn on the dir.
+      const started = () => readdirSync("/proc").some((pid) => /^\d+$/.test(pid) && cmdline(pid) === "/usr/bin/busybox sleep 61");
       for (let i = 0; i < 100 && nspawn.exitCode === null && !started(); i++) await Bun.sleep(100);
       expect(started()).toBe(true);
       const r = await run([bin, "remove", ...goalFlags("mc5")]);
