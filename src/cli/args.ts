@@ -23,6 +23,18 @@ export const commonArgs = {
   verbose: { type: "boolean", description: "log debug lines and error details" },
 } as const satisfies ArgsDef;
 
+/** `--timeout SECONDS` of the commands that wait on the machine. */
+export const timeoutArg = (seconds: number) =>
+  ({ timeout: { type: "string", description: `seconds to wait for the machine (default ${seconds})`, valueHint: "seconds" } }) as const satisfies ArgsDef;
+
+/** The --timeout value in milliseconds, or a usage error naming what was given. */
+export function timeoutMs(value: unknown, seconds: number): number {
+  if (value === undefined) return seconds * 1000;
+  const n = typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(n > 0)) throw new ConfigError(`--timeout: expected seconds greater than 0, got ${String(value)}`);
+  return n * 1000;
+}
+
 /** Refuse flags no command knows: citty passes them through silently. */
 export function checkFlags(rawArgs: string[], args: ArgsDef): void {
   const known = new Set(["help", "h", ...Object.keys(args)]);

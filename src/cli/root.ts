@@ -15,7 +15,10 @@ const commands: Record<string, () => Promise<Loaded>> = {
   fetch: () => import("./fetch").then((m) => ({ cmd: m.fetchCommand as CommandDef, examples: m.fetchExamples })),
   doctor: () => import("./doctor").then((m) => ({ cmd: m.doctorCommand as CommandDef, examples: m.doctorExamples })),
   provision: () => import("./provision").then((m) => ({ cmd: m.provisionCommand as CommandDef, examples: m.provisionExamples })),
+  remove: () => import("./remove").then((m) => ({ cmd: m.removeCommand as CommandDef, examples: m.removeExamples })),
   render: () => import("./render").then((m) => ({ cmd: m.renderCommand as CommandDef, examples: m.renderExamples })),
+  start: () => import("./start").then((m) => ({ cmd: m.startCommand as CommandDef, examples: m.startExamples })),
+  stop: () => import("./stop").then((m) => ({ cmd: m.stopCommand as CommandDef, examples: m.stopExamples })),
   verify: () => import("./verify").then((m) => ({ cmd: m.verifyCommand as CommandDef, examples: m.verifyExamples })),
   version: () => import("./version").then((m) => ({ cmd: m.versionCommand as CommandDef, examples: m.versionExamples })),
 };

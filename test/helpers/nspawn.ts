@@ -31,7 +31,8 @@ function childrenOf(pid: number): number[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function boot(name: string, dir: string, nspawnFile: string): Promise<Booted> {
+/** `env` adds to nspawn's environment (e.g. SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1, as the service drop-in sets it). */
+export async function boot(name: string, dir: string, nspawnFile: string, env: Record<string, string> = {}): Promise<Booted> {
   mkdirSync(SETTINGS_DIR, { recursive: true });
   const settings = join(SETTINGS_DIR, `${name}.nspawn`);
   copyFileSync(nspawnFile, settings);
@@ -39,6 +40,7 @@ export async function boot(name: string, dir: string, nspawnFile: string): Promi
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
+    env: { ...process.env, ...env },
   });
   let out = "";
   const drain = async (s: ReadableStream<Uint8Array>) => {

@@ -1,0 +1,44 @@
+// Stop a machine and keep it down: stop undoes start, so the machine stays off across host
+// reboots until the next start (two rootfs, kube1 and kube2, must never both come back).
+import type { Resolved } from "../config/resolve";
+import type { TaskLog } from "../engine/log";
+import { RunError } from "../errors";
+import { initFacts, must, noSystemd, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+
+/** How long a killed machine gets to be gone before stop gives up. */
+const KILL_GRACE_MS = 15_000;
+
+export type Stopped = "powered off" | "killed" | "was not running";
+
+async function down(machine: string): Promise<boolean> {
+  const unit = await unitState(machine);
+  return (unit === "inactive" || unit === "failed") && !(await registered(machine));
+}
+
+const waitDown = async (machine: string, ms: number) => (await until(performance.now() + ms, async () => (await down(machine)) || undefined)) ?? false;
+
+/** Power the machine off (bounded), kill it when it does not go, disable it. */
+export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog): Promise<Stopped> {
+  const m = goal.machine;
+  const unsupported = noSystemd("stop", initFacts());
+  if (unsupported) throw new RunError(unsupported);
+  let result: Stopped = "was not running";
+  if (!(await down(m))) {
+    // poweroff asks the machine's systemd for a clean shutdown; it fails harmlessly when the
+    // machine is not registered (a unit waiting to restart), which the stop below ends.
+    await run(systemd.poweroff(m));
+    result = "powered off";
+    if (!(await waitDown(m, timeoutMs))) {
+      log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });
+      // The queued stop keeps Restart=on-failure from bringing the killed machine back.
+      await must(systemd.stopNoBlock(m));
+      if (await registered(m)) await run(systemd.kill(m));
+      result = "killed";
+      if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
+    }
+  }
+  await must(systemd.disable(m));
+  // A failed unit keeps its state until reset; stopped is a clean slate for the next start.
+  await run(systemd.resetFailed(m));
+  return result;
+}

@@ -1,0 +1,109 @@
+// The host's systemd as start, stop and remove use it: whether it is running at all, every
+// machinectl/systemctl call as an argument array (pure, tested as data), and one runner.
+import { existsSync, readFileSync } from "node:fs";
+import { RunError } from "../errors";
+
+/** What tells whether systemd is the host's init: sd_booted(3) checks the directory. */
+export interface InitFacts {
+  /** /run/systemd/system exists */
+  runDir: boolean;
+  /** /proc/1/comm, trimmed */
+  pid1: string;
+}
+
+export function initFacts(): InitFacts {
+  let pid1 = "";
+  try {
+    pid1 = readFileSync("/proc/1/comm", "utf8").trim();
+  } catch {
+    pid1 = "unknown";
+  }
+  return { runDir: existsSync("/run/systemd/system"), pid1 };
+}
+
+/** Why the host's systemd cannot run the machine, or undefined when it can. */
+export function noSystemd(command: string, f: InitFacts): string | undefined {
+  if (f.runDir && f.pid1 === "systemd") return undefined;
+  const found = [`PID 1 is ${f.pid1 || "unknown"}`, f.runDir ? "/run/systemd/system exists" : "/run/systemd/system is missing"].join(", ");
+  return `${command}: the host has no running systemd (${found}); run it on a host booted with systemd, or boot the machine by hand with systemd-nspawn --boot`;
+}
+
+export const unitOf = (machine: string) => `systemd-nspawn@${machine}.service`;
+
+/** Every external call, as data. */
+export const systemd = {
+  /** exits 0 with the state while the machine is registered with machined */
+  machineState: (m: string) => ["machinectl", "show", m, "--property=State", "--value"],
+  unitState: (m: string) => ["systemctl", "show", unitOf(m), "--property=ActiveState", "--value"],
+  enable: (m: string) => ["systemctl", "enable", unitOf(m)],
+  disable: (m: string) => ["systemctl", "disable", unitOf(m)],
+  start: (m: string) => ["systemctl", "start", unitOf(m)],
+  /** queues the stop (no restart follows) without waiting for it */
+  stopNoBlock: (m: string) => ["systemctl", "stop", "--no-block", unitOf(m)],
+  /** every process of the machine: nspawn, the machine's init and all below it */
+  kill: (m: string) => ["machinectl", "kill", "--signal=SIGKILL", m],
+  poweroff: (m: string) => ["machinectl", "poweroff", m],
+  terminate: (m: string) => ["machinectl", "terminate", m],
+  resetFailed: (m: string) => ["systemctl", "reset-failed", unitOf(m)],
+  daemonReload: () => ["systemctl", "daemon-reload"],
+  systemState: (m: string) => ["systemctl", "-M", m, "is-system-running"],
+  failedUnits: (m: string) => ["systemctl", "-M", m, "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
+  containerdState: (m: string) => ["systemctl", "-M", m, "show", "containerd.service", "--property=LoadState,ActiveState"],
+} as const;
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run argv (never through a shell); a missing tool is a RunError naming it. */
+export async function run(argv: readonly string[]): Promise<Ran> {
+  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    proc = Bun.spawn([...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C.UTF-8", SYSTEMD_PAGER: "" } });
+  } catch (err) {
+    throw new RunError(`${argv[0]}: ${(err as Error).message}`);
+  }
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout: stdout.trim(), stderr: stderr.trim() };
+}
+
+/** Run argv and fail with its own words when it fails. */
+export async function must(argv: readonly string[]): Promise<Ran> {
+  const r = await run(argv);
+  if (r.code !== 0) throw new RunError(`${argv.join(" ")} failed (exit ${r.code})${r.stderr ? `: ${r.stderr.split("\n")[0]}` : ""}`, r.stderr);
+  return r;
+}
+
+/** `KEY=value` lines of systemctl show, as a record. */
+export function parseShow(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .map((l) => /^([A-Za-z]+)=(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
+}
+
+/** Whether machined still has the machine registered (running, or left over by a crash). */
+export async function registered(machine: string): Promise<boolean> {
+  return (await run(systemd.machineState(machine))).code === 0;
+}
+
+/** The unit's ActiveState: active, activating, deactivating, inactive, failed. */
+export async function unitState(machine: string): Promise<string> {
+  return (await run(systemd.unitState(machine))).stdout || "unknown";
+}
+
+const POLL_MS = 500;
+
+/** Poll until `check` returns a value; undefined once the deadline (performance.now() ms) passed. */
+export async function until<T>(deadline: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (;;) {
+    const got = await check();
+    if (got !== undefined || performance.now() >= deadline) return got;
+    await Bun.sleep(POLL_MS);
+  }
+}
