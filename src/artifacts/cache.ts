@@ -4,7 +4,7 @@
 // its bytes are hashed with the rest.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { isAlive } from "../engine/pid";
+import { isAlive } from "../fs/pid";
 import { ioError, writeFileAtomic } from "../fs/atomic";
 import { parseChecksum } from "./checksum";
 import type { ArtifactPlan } from "./plan";

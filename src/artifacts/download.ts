@@ -1,6 +1,7 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
+import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
@@ -25,6 +26,16 @@ export interface DownloadOptions {
   onResponse?(total: number | undefined): void;
   onBytes?(received: number): void;
 }
+
+/** A download steered by the goal's retries, timeouts and size cap. */
+export const downloadOptions = (goal: Resolved, signal: AbortSignal, limit: Limit): DownloadOptions => ({
+  signal,
+  limit,
+  attempts: goal.retries,
+  stallMs: goal.timeouts.stall * 1000,
+  totalMs: goal.timeouts.total * 1000,
+  maxBytes: goal.maxDownloadBytes,
+});
 
 const MAX_REDIRECTS = 10;
 
@@ -149,7 +160,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
 }
 
 /** A small text file (a checksum file), capped so a lying server cannot fill memory. */
-export async function downloadText(url: string, opts: Omit<DownloadOptions, "maxBytes">, maxBytes = 1 << 20): Promise<string> {
+export async function downloadText(url: string, opts: DownloadOptions, maxBytes = 1 << 20): Promise<string> {
   const chunks: Uint8Array[] = [];
   let received = 0;
   const sink: Sink = {
