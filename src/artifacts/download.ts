@@ -1,6 +1,7 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
+import { buildInfo } from "../build-info";
 import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
@@ -23,7 +24,8 @@ export interface DownloadOptions {
   maxBytes: number;
   /** first retry delay; doubles per attempt */
   backoffMs?: number;
-  onResponse?(total: number | undefined): void;
+  /** The response came: `total` bytes in all (if known), `offset` of them already received (a resume). */
+  onResponse?(total: number | undefined, offset: number): void;
   onBytes?(received: number): void;
 }
 
@@ -38,6 +40,9 @@ export const downloadOptions = (goal: Resolved, signal: AbortSignal, limit: Limi
 });
 
 const MAX_REDIRECTS = 10;
+
+/** Every request says what sent it, so a mirror's operator can tell it apart in the access log. */
+export const USER_AGENT = `kube-rootfs/${buildInfo.version}`;
 
 /** A failure worth another attempt (5xx, reset, truncation, stall). */
 class Transient extends Error {}
@@ -84,7 +89,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
       throw transient(`connection failed: ${(err as Error).message}`);
     });
     const total = expectedTotal(url, res, sink, opts.maxBytes);
-    opts.onResponse?.(total);
+    opts.onResponse?.(total, sink.received);
     if (!res.body) throw new Transient("empty response");
     try {
       for await (const chunk of res.body) {
@@ -109,7 +114,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
 async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const headers: Record<string, string> = { "user-agent": USER_AGENT, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
     const res = await fetch(current, { redirect: "manual", signal, headers });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location) {
@@ -151,7 +156,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
   if (!(await file.exists())) throw new RunError(`${url}: not found`);
   if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
   if (sink.received > file.size) sink.reset();
-  opts.onResponse?.(file.size);
+  opts.onResponse?.(file.size, sink.received);
   for await (const chunk of file.slice(sink.received).stream()) {
     if (opts.signal.aborted) throw abortError();
     sink.write(chunk);

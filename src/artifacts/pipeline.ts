@@ -181,7 +181,7 @@ export class ArtifactPipeline {
       }
       await download(plan.url, sink, {
         ...downloadOptions(this.goal, ctx.signal, this.limit),
-        onResponse: (total) => tracker.total(total),
+        onResponse: (total, offset) => tracker.total(total, offset),
         onBytes: (n) => tracker.bytes(n),
       });
       const result = await sink.finish();

@@ -1,7 +1,7 @@
 // The citty root command, help with examples, and the mapping of errors to exit codes.
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
-import { ConfigError, EXIT, Interrupted, RunError, errorMessage } from "../errors";
+import { ConfigError, EXIT, Interrupted, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
 
 interface Loaded {
@@ -48,14 +48,9 @@ async function help(name: string | undefined): Promise<string> {
 /** Print an error as one line per problem (details with --verbose) and pick the exit code. */
 function report(err: unknown, verbose: boolean): number {
   const say = (line: string) => process.stderr.write(`kube-rootfs: ${line}\n`);
-  if (err instanceof ConfigError) {
-    err.lines.forEach(say);
-    return EXIT.usage;
-  }
-  if (err instanceof Interrupted) {
-    say(err.message);
-    return err.exitCode;
-  }
+  if (err instanceof ConfigError) err.lines.forEach(say);
+  else if (err instanceof Interrupted) say(err.message);
+  if (err instanceof ConfigError || err instanceof Interrupted) return exitCodeOf(err);
   if (err instanceof TaskFailures) {
     for (const f of err.failures) {
       say(`${f.task}: ${errorMessage(f.error)}`);

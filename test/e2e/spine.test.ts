@@ -58,6 +58,7 @@ describe("provision with --bootstrap-method none", () => {
     for (const task of ["ensure-workspace", "configure-os", "disable-resolved"]) {
       expect(ev.find((e) => e.task === task && e.msg === "completed")).toBeDefined();
     }
+    expect(ev.at(-1)).toMatchObject({ msg: "done", fields: { machine: "kube7", outcome: "changed", exitCode: 0 } });
   });
 
   test("a second run writes nothing", async () => {
@@ -67,6 +68,7 @@ describe("provision with --bootstrap-method none", () => {
     expect(r.code).toBe(0);
     const ev = events(r.stdout);
     expect(ev.filter((e) => e.msg === "wrote")).toEqual([]);
+    expect(ev.at(-1)).toMatchObject({ msg: "done", fields: { outcome: "up-to-date", exitCode: 0 } });
     for (const task of ["ensure-workspace", "configure-os", "disable-resolved"]) {
       expect(ev.find((e) => e.task === task)?.msg).toBe("started");
       expect(ev.filter((e) => e.task === task).at(-1)?.msg).toBe("skipped");
