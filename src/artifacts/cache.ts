@@ -33,7 +33,7 @@ export class Cache {
     const text = this.readText(plan.cacheChecksum);
     if (text === undefined) return undefined;
     try {
-      return parseChecksum(text, plan.entry.checksum.format, plan.assetName, this.path(plan.cacheChecksum));
+      return parseChecksum(text, plan.entry, plan.assetName, this.path(plan.cacheChecksum));
     } catch {
       return undefined; // a damaged cached checksum file: the asset is fetched again
     }

@@ -120,7 +120,7 @@ export class ArtifactPipeline {
 
   private async publishedChecksum(plan: ArtifactPlan, ctx: TaskContext): Promise<{ hex: string; text: string }> {
     const text = await downloadText(plan.checksumURL, downloadOptions(this.goal, ctx.signal, this.limit));
-    return { hex: parseChecksum(text, plan.entry.checksum.format, plan.assetName, plan.checksumURL), text };
+    return { hex: parseChecksum(text, plan.entry, plan.assetName, plan.checksumURL), text };
   }
 
   private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext, into: Destination): Promise<{ sha256: string; staged: StagedFile[] }> {
