@@ -2,6 +2,7 @@
 // options that steer a run rather than describe the machine.
 import type { ArgsDef } from "citty";
 import { ConfigError } from "../errors";
+import { didYouMean } from "../config/closest";
 import { FIELDS } from "../config/fields";
 
 const hint = (kind: string, values?: string[]) =>
@@ -32,7 +33,7 @@ export function checkFlags(rawArgs: string[], args: ArgsDef): void {
     if (!m) continue;
     const name = m[1]!;
     if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) continue;
-    throw new ConfigError(`--${name}: unknown flag (see --help)`);
+    throw new ConfigError(`--${name}: unknown flag${didYouMean(name, Object.keys(args), (c) => `--${c}`)} (see --help)`);
   }
 }
 

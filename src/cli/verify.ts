@@ -22,4 +22,10 @@ export const verifyCommand = defineCommand({
   },
 });
 
+/** What verify compares: the rendered files, the OS files and the installed artifacts (for --help). */
+export const verifyUses = [
+  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "gpuDevices",
+  "gpuLibraries", "hostResolvConf", "versions", "mirror", "downloads", "bootstrap", "lock", "logFormat", "skipPhases",
+];
+
 export const verifyExamples = ["kube-rootfs verify --machine kube1", "kube-rootfs verify --config node.yaml --log-format json"];

@@ -117,7 +117,7 @@ describe("other commands", () => {
   test("env values are read and checked", async () => {
     const r = await run([bin, "render", "--file", "nspawn"], { KUBE_ROOTFS_ARCH: "sparc" });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe("kube-rootfs: KUBE_ROOTFS_ARCH: expected amd64|arm64, got sparc");
+    expect(r.stderr.trim()).toBe("kube-rootfs: KUBE_ROOTFS_ARCH: expected amd64|arm64|x86_64|aarch64, got sparc");
   });
 
   test("unknown flag, unknown phase and unknown command are usage errors", async () => {

@@ -100,7 +100,7 @@ describe("errors name the field and the source", () => {
   });
 
   test("flag: bad enum", () => {
-    expect(errorOf(() => loadGoal({ flags: { arch: "sparc" } })).message).toBe("--arch: expected amd64|arm64, got sparc");
+    expect(errorOf(() => loadGoal({ flags: { arch: "sparc" } })).message).toBe("--arch: expected amd64|arm64|x86_64|aarch64, got sparc");
   });
 
   test("the tarball method needs both the tarball and its sha256, named with their flags", () => {
