@@ -9,19 +9,8 @@ import { allCommands } from "../../src/cli/root";
 import { parseArchList } from "../../src/config/arch";
 import { closest, editDistance } from "../../src/config/closest";
 import { loadGoal, unknownEnvWarnings, yamlErrorAt } from "../../src/config/load";
-import { ConfigError } from "../../src/errors";
 import { runSource } from "../helpers/binary";
-import { tempDir } from "../helpers/tmp";
-
-const errorOf = (fn: () => unknown): ConfigError => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("no error");
-};
+import { errorOf, tempDir } from "../helpers/goal";
 
 const optionLines = (help: string) => help.split("\n").filter((l) => /^ {2}--/.test(l));
 
