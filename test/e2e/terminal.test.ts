@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compiledBinary } from "../helpers/binary";
+import { compiledBinary, run } from "../helpers/binary";
 import { serveDir, testMirror, trickle, type Served } from "../helpers/mirror";
 import { removeDir, tempDir } from "../helpers/tmp";
 
@@ -40,10 +40,10 @@ const tmux = (...args: string[]) => {
   return r.stdout.toString();
 };
 
-const provisionArgs = (name: string) => [
+const provisionArgs = (name: string, mirror = served.url) => [
   bin, "provision", "--machine", name, "--machine-dir", join(dir, name, "root"), "--cache-dir", join(dir, name, "cache"),
   "--bootstrap-method", "none", "--nspawn-config-file", join(dir, name, "m.nspawn"), "--service-override-file", join(dir, name, "o.conf"),
-  "--hostname", "node1", "--mirror", served.url, "--concurrency", "2",
+  "--hostname", "node1", "--mirror", mirror, "--concurrency", "2",
 ];
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -107,6 +107,15 @@ describe.each([80, 200])("at %i columns", (width) => {
     expect(seen.lines[0]).toMatch(new RegExp(`^(\\S+ )?${name} is up to date: ensure-workspace, kube, cri, cni, configure-os, disable-resolved checked in \\d+ ms`));
     expect(seen.lines[1]).toBe("exit=0");
   });
+});
+
+test("a failure is printed once, in the final report, not also by each task that saw it", async () => {
+  const name = `clifail${process.pid}`;
+  const closedPort = served.url.replace(/:\d+$/, ":1");
+  const r = await run([...provisionArgs(name, closedPort), "--retries", "1", "--skip-phases", "cri,cni", "--log-format", "pretty"]);
+  expect(r.code).toBe(1);
+  expect(`${r.stdout}${r.stderr}`.split("\n").filter((l) => l.includes("ECONNREFUSED"))).toHaveLength(1);
+  expect(r.stderr).toStartWith("kube-rootfs: kube: kubelet: ");
 });
 
 test("every request says User-Agent: kube-rootfs/<version>", () => {
