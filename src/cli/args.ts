@@ -2,7 +2,6 @@
 // options that steer a run rather than describe the machine.
 import type { ArgsDef } from "citty";
 import { ConfigError } from "../errors";
-import { didYouMean } from "../config/closest";
 import { FIELDS } from "../config/fields";
 
 const hint = (kind: string, values?: string[]) =>
@@ -23,19 +22,6 @@ export const commonArgs = {
   config: { type: "string", description: "goal-state file, JSON or YAML", valueHint: "file" },
   verbose: { type: "boolean", description: "log debug lines and error details" },
 } as const satisfies ArgsDef;
-
-/** Refuse flags no command knows: citty passes them through silently. */
-export function checkFlags(rawArgs: string[], args: ArgsDef): void {
-  const known = new Set(["help", "h", ...Object.keys(args)]);
-  for (const token of rawArgs) {
-    if (token === "--") break;
-    const m = /^--?([^=]+)/.exec(token);
-    if (!m) continue;
-    const name = m[1]!;
-    if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) continue;
-    throw new ConfigError(`--${name}: unknown flag${didYouMean(name, Object.keys(args), (c) => `--${c}`)} (see --help)`);
-  }
-}
 
 /** The raw flag values the user gave, by flag name, for the goal-state fields. */
 export function givenGoalFlags(parsed: Record<string, unknown>, rawArgs: string[]): Record<string, string | boolean> {

@@ -8,7 +8,8 @@ import { parseArchList } from "../config/arch";
 import { interruptible } from "../engine/interrupt";
 import { runTask } from "../engine/task";
 import { ConfigError, EXIT, Interrupted } from "../errors";
-import { checkFlags, commonArgs, goalArgs } from "./args";
+import { commonArgs, goalArgs } from "./args";
+import { checkFlags } from "./flags";
 import { goalFrom, loggerFor } from "./goal";
 
 const args = {

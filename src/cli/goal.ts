@@ -4,7 +4,8 @@ import { withLock } from "../bundle/lock";
 import { loadGoal, unknownEnvWarnings } from "../config/load";
 import { resolveGoal, type Resolved } from "../config/resolve";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
-import { checkFlags, givenGoalFlags } from "./args";
+import { givenGoalFlags } from "./args";
+import { checkFlags } from "./flags";
 
 export interface CommandSetup {
   goal: Resolved;
