@@ -83,7 +83,9 @@ export async function createLogger(format: LogFormat, verbose: boolean): Promise
   const terminal = process.stdout.isTTY ? createTerminal() : undefined;
   // consola writes through the terminal, so its lines never land on the live line.
   const stream = terminal && ({ write: (text: string) => terminal.log(text), get columns() { return terminal.columns(); } } as unknown as NodeJS.WriteStream);
-  return prettyLogger(createConsola({ level: verbose ? 4 : 3, ...(stream ? { stdout: stream, stderr: stream } : {}) }), verbose, terminal);
+  // No clock on each line: consola would put it in a [prefix] whenever a line is wider than the terminal.
+  const consola = createConsola({ level: verbose ? 4 : 3, formatOptions: { date: false }, ...(stream ? { stdout: stream, stderr: stream } : {}) });
+  return prettyLogger(consola, verbose, terminal);
 }
 
 export function formatDuration(ms: number): string {
