@@ -21,15 +21,16 @@ export const EXIT_CODES = "0 ok, 1 a run failed, 2 bad usage or config, 3 verify
 
 export const helpWidth = () => process.stdout.columns || 80;
 
-/** Words of `text` in lines of at most `width` columns (a longer word is cut). */
+/** Words of `text` in lines of at most `width` columns (a longer word is cut, after a comma or slash when it has one). */
 export function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = "";
   for (let word of text.split(/\s+/).filter(Boolean)) {
     while (word.length > width) {
       if (line) lines.push(line), (line = "");
-      lines.push(word.slice(0, width));
-      word = word.slice(width);
+      const cut = Math.max(word.lastIndexOf(",", width - 1), word.lastIndexOf("/", width - 1)) + 1 || width;
+      lines.push(word.slice(0, cut));
+      word = word.slice(cut);
     }
     if (line && line.length + 1 + word.length > width) lines.push(line), (line = "");
     line = line ? `${line} ${word}` : word;

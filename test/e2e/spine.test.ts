@@ -132,7 +132,7 @@ describe("other commands", () => {
     for (const cmd of ["provision", "render", "verify", "version"]) {
       const r = await run([bin, cmd, "--help"]);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain("EXAMPLES");
+      expect(r.stdout).toContain("\nExamples:\n");
       expect(r.stdout).toContain(`kube-rootfs ${cmd}`);
     }
     const v = await run([bin, "version", "--json"]);

@@ -43,6 +43,7 @@ describe("--help", () => {
     }
     expect(wrap("a bb ccc dddd", 6)).toEqual(["a bb", "ccc", "dddd"]);
     expect(wrap("abcdefgh", 3)).toEqual(["abc", "def", "gh"]);
+    expect(wrap("a,bb,ccc,d", 6)).toEqual(["a,bb,", "ccc,d"]);
   });
 
   test("help [command], --version and -V", async () => {
