@@ -82,6 +82,13 @@ describe("did you mean", () => {
 });
 
 describe("settings a person writes", () => {
+  test("fetch --arch $(uname -m)-style names plans for those arches", async () => {
+    const r = await runSource(["fetch", "--dry-run", "--arch", "x86_64,aarch64", "--bundle", tempDir("cli-bundle")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("containerd-2.0.4-linux-amd64.tar.gz");
+    expect(r.stdout).toContain("containerd-2.0.4-linux-arm64.tar.gz");
+  });
+
   test("--arch takes uname -m names, in the schema and in fetch's list", () => {
     expect(loadGoal({ flags: { arch: "x86_64" } }).arch).toBe("amd64");
     expect(loadGoal({ env: { KUBE_ROOTFS_ARCH: "aarch64" } }).arch).toBe("arm64");
