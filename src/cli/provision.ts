@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { Resolved } from "../config/resolve";
 import { EXIT, Interrupted, exitCodeOf } from "../errors";
 import { interruptible } from "../engine/interrupt";
-import { lockMachine } from "../engine/lock";
+import { lockMachine, type MachineLock } from "../engine/lock";
 import { formatDuration, type Logger } from "../engine/log";
 import { leafTasks, runTask, type Task } from "../engine/task";
 import { provisionTask } from "../provision";
@@ -42,10 +42,11 @@ export const provisionCommand = defineCommand({
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
     const task = provisionTask(goal);
-    // A dry run writes nothing, so it needs no lock and may run beside a real one.
-    const lock = dryRun ? undefined : lockMachine(goal.machine);
     const run = interruptible(logger);
+    let lock: MachineLock | undefined;
     try {
+      // A dry run writes nothing, so it needs no lock and may run beside a real one.
+      if (!dryRun) lock = lockMachine(goal.machine);
       // A log names the run it belongs to; a person sees the plan's header only for a dry run.
       if (dryRun || logger.format === "json") {
         run.logger.event({
