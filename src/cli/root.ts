@@ -49,9 +49,10 @@ async function help(name: string | undefined): Promise<string> {
 /** Print an error as one line per problem (details with --verbose) and pick the exit code. */
 function report(err: unknown, verbose: boolean): number {
   const say = (line: string) => process.stderr.write(`kube-rootfs: ${line}\n`);
-  if (err instanceof ConfigError) err.lines.forEach(say);
-  else if (err instanceof Interrupted) say(err.message);
-  if (err instanceof ConfigError || err instanceof Interrupted) return exitCodeOf(err);
+  if (err instanceof ConfigError || err instanceof Interrupted) {
+    (err instanceof ConfigError ? err.lines : [err.message]).forEach(say);
+    return exitCodeOf(err);
+  }
   if (err instanceof TaskFailures) {
     for (const f of err.failures) {
       say(`${f.task}: ${errorMessage(f.error)}`);
