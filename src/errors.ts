@@ -36,6 +36,13 @@ export class Interrupted extends Error {
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, drift: 3 } as const;
 
+/** The exit code an error ends a run with. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ConfigError) return EXIT.usage;
+  if (err instanceof Interrupted) return err.exitCode;
+  return EXIT.failed;
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

@@ -1,9 +1,9 @@
 // The bytes of one asset, as they arrive: appended to a file (the cache part), hashed, and for an
 // archive being installed, unpacked on the way. downloadFile is the same sink with no unpacker.
 import { closeSync, ftruncateSync, openSync } from "node:fs";
-import { ioError } from "../fs/atomic";
+import { ioError, writeAll } from "../fs/atomic";
 import { download, type DownloadOptions, type Sink } from "./download";
-import { writeAll, type StagedFile, type Unpacker } from "./unpack";
+import type { StagedFile, Unpacker } from "./unpack";
 
 /** Bytes of one asset: into the cache part file (when downloading), the hasher and, for an archive, the unpacker. */
 export class AssetSink implements Sink {

@@ -4,7 +4,7 @@
 // its bytes are hashed with the rest.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { isAlive } from "../engine/pid";
+import { isAlive } from "../fs/pid";
 import { ioError, writeFileAtomic } from "../fs/atomic";
 import { parseChecksum } from "./checksum";
 import type { ArtifactPlan } from "./plan";
@@ -33,7 +33,7 @@ export class Cache {
     const text = this.readText(plan.cacheChecksum);
     if (text === undefined) return undefined;
     try {
-      return parseChecksum(text, plan.entry.checksum.format, plan.assetName, this.path(plan.cacheChecksum));
+      return parseChecksum(text, plan.entry, plan.assetName, this.path(plan.cacheChecksum));
     } catch {
       return undefined; // a damaged cached checksum file: the asset is fetched again
     }

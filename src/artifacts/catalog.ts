@@ -3,9 +3,6 @@
 // <base> = <mirror>/<dir>.
 import type { ArtifactName } from "../config/schema";
 
-/** How a checksum file names its hash: bare hex, or `sha256sum` lines (`hex  name`). */
-export type ChecksumFormat = "bare" | "sha256sum";
-
 /** A single executable, or an archive of which some regular files are installed. */
 export type Payload =
   | { kind: "file"; installAs: string }
@@ -27,7 +24,7 @@ export interface CatalogEntry {
   /** Path of the asset under <base>, with {version} {arch} {os} {binary}. */
   asset: string;
   /** Where the checksum file lives relative to the asset URL ({asset} = the asset URL, {dir} = its directory). */
-  checksum: { path: string; format: ChecksumFormat };
+  checksum: { path: string };
   payload: Payload;
   /** Install directory inside the rootfs. */
   installDir: string;
@@ -44,7 +41,7 @@ const kube = (name: ArtifactName, binary: string): CatalogEntry => ({
   version: "kubernetes",
   binary,
   asset: "v{version}/bin/{os}/{arch}/{binary}",
-  checksum: { path: "{asset}.sha256", format: "bare" },
+  checksum: { path: "{asset}.sha256" },
   payload: { kind: "file", installAs: binary },
   installDir: BIN,
 });
@@ -69,7 +66,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     version: "crictl",
     binary: "crictl",
     asset: "v{version}/crictl-v{version}-{os}-{arch}.tar.gz",
-    checksum: { path: "{asset}.sha256", format: "bare" },
+    checksum: { path: "{asset}.sha256" },
     payload: { kind: "archive", pick: (e) => (under("")(e) === "crictl" ? "crictl" : undefined), required: ["crictl"] },
     installDir: BIN,
   },
@@ -81,7 +78,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     version: "containerd",
     binary: "containerd",
     asset: "v{version}/containerd-{version}-{os}-{arch}.tar.gz",
-    checksum: { path: "{asset}.sha256sum", format: "sha256sum" },
+    checksum: { path: "{asset}.sha256sum" },
     payload: { kind: "archive", pick: under("bin/"), required: ["containerd", "containerd-shim-runc-v2", "ctr"] },
     installDir: BIN,
   },
@@ -93,7 +90,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     version: "runc",
     binary: "runc",
     asset: "v{version}/runc.{arch}",
-    checksum: { path: "{dir}/runc.sha256sum", format: "sha256sum" },
+    checksum: { path: "{dir}/runc.sha256sum" },
     payload: { kind: "file", installAs: "runc" },
     installDir: BIN,
   },
@@ -105,7 +102,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     version: "cni",
     binary: "cni",
     asset: "v{version}/cni-plugins-{os}-{arch}-v{version}.tgz",
-    checksum: { path: "{asset}.sha256", format: "sha256sum" },
+    checksum: { path: "{asset}.sha256" },
     payload: { kind: "archive", pick: under(""), required: ["bridge", "host-local", "loopback"] },
     installDir: "opt/cni/bin",
   },

@@ -1,6 +1,8 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
+import { buildInfo } from "../build-info";
+import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
@@ -22,11 +24,25 @@ export interface DownloadOptions {
   maxBytes: number;
   /** first retry delay; doubles per attempt */
   backoffMs?: number;
-  onResponse?(total: number | undefined): void;
+  /** The response came: `total` bytes in all (if known), `offset` of them already received (a resume). */
+  onResponse?(total: number | undefined, offset: number): void;
   onBytes?(received: number): void;
 }
 
+/** A download steered by the goal's retries, timeouts and size cap. */
+export const downloadOptions = (goal: Resolved, signal: AbortSignal, limit: Limit): DownloadOptions => ({
+  signal,
+  limit,
+  attempts: goal.retries,
+  stallMs: goal.timeouts.stall * 1000,
+  totalMs: goal.timeouts.total * 1000,
+  maxBytes: goal.maxDownloadBytes,
+});
+
 const MAX_REDIRECTS = 10;
+
+/** Every request says what sent it, so a mirror's operator can tell it apart in the access log. */
+export const USER_AGENT = `kube-rootfs/${buildInfo.version}`;
 
 /** A failure worth another attempt (5xx, reset, truncation, stall). */
 class Transient extends Error {}
@@ -73,7 +89,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
       throw transient(`connection failed: ${(err as Error).message}`);
     });
     const total = expectedTotal(url, res, sink, opts.maxBytes);
-    opts.onResponse?.(total);
+    opts.onResponse?.(total, sink.received);
     if (!res.body) throw new Transient("empty response");
     try {
       for await (const chunk of res.body) {
@@ -98,7 +114,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
 async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const headers: Record<string, string> = { "user-agent": USER_AGENT, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
     const res = await fetch(current, { redirect: "manual", signal, headers });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location) {
@@ -140,7 +156,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
   if (!(await file.exists())) throw new RunError(`${url}: not found`);
   if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
   if (sink.received > file.size) sink.reset();
-  opts.onResponse?.(file.size);
+  opts.onResponse?.(file.size, sink.received);
   for await (const chunk of file.slice(sink.received).stream()) {
     if (opts.signal.aborted) throw abortError();
     sink.write(chunk);
@@ -149,7 +165,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
 }
 
 /** A small text file (a checksum file), capped so a lying server cannot fill memory. */
-export async function downloadText(url: string, opts: Omit<DownloadOptions, "maxBytes">, maxBytes = 1 << 20): Promise<string> {
+export async function downloadText(url: string, opts: DownloadOptions, maxBytes = 1 << 20): Promise<string> {
   const chunks: Uint8Array[] = [];
   let received = 0;
   const sink: Sink = {

@@ -6,10 +6,11 @@ import type { Resolved } from "../config/resolve";
 import type { Outcome, TaskContext } from "../engine/task";
 import { RunError, withContext } from "../errors";
 import { ioError, removeQuietly } from "../fs/atomic";
+import { sha256Mismatch } from "../fs/hash";
 import { Cache } from "./cache";
 import { parseChecksum } from "./checksum";
 import { AssetSink } from "./asset-sink";
-import { download, downloadText, type DownloadOptions } from "./download";
+import { download, downloadOptions, downloadText } from "./download";
 import { installStaged } from "./install";
 import { Limit } from "./limit";
 import { installDrift, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
@@ -31,8 +32,10 @@ export async function settleAll<T>(plans: ArtifactPlan[], fn: (p: ArtifactPlan) 
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-const mismatch = (url: string, expected: string, actual: string) =>
-  new BadContent(`sha256 mismatch for ${url}: expected ${expected}, got ${actual}`);
+/** Where verified bytes go: unpacked into the machine's rootfs, or only kept in the cache (a bundle). */
+type Destination = { kind: "rootfs" } | { kind: "cache" };
+const ROOTFS: Destination = { kind: "rootfs" };
+const CACHE: Destination = { kind: "cache" };
 
 export class ArtifactPipeline {
   private readonly cache: Cache;
@@ -65,7 +68,7 @@ export class ArtifactPipeline {
       ctx.log.info("would install", { ...fields, into: plan.entry.installDir, cache: this.cache.path(plan.cacheAsset) });
       return "completed";
     }
-    const { sha256, staged } = await this.fetchVerified(plan, ctx);
+    const { sha256, staged } = await this.fetchVerified(plan, ctx, ROOTFS);
     const root = this.goal.machineDir;
     await updateManifest(root, async (m) => {
       const files = await installStaged(root, staged, m[name]?.files);
@@ -82,7 +85,7 @@ export class ArtifactPipeline {
    */
   async ensureCached(plan: ArtifactPlan, ctx: TaskContext): Promise<{ sha256: string; size: number }> {
     this.progress ??= createProgress(ctx.logger);
-    const { sha256 } = await this.fetchVerified(plan, ctx, false);
+    const { sha256 } = await this.fetchVerified(plan, ctx, CACHE);
     if (!this.cache.has(plan.cacheChecksum) && !this.goal.offline) {
       const published = await this.publishedChecksum(plan, ctx);
       if (published.hex !== sha256) throw new BadContent(`checksum file ${plan.checksumURL} says ${published.hex}; the pinned sha256 is ${sha256}`);
@@ -91,47 +94,44 @@ export class ArtifactPipeline {
     return { sha256, size: statSync(this.cache.path(plan.cacheAsset)).size };
   }
 
-  private downloadOptions(ctx: TaskContext): Omit<DownloadOptions, "maxBytes"> {
-    return { signal: ctx.signal, limit: this.limit, attempts: this.goal.retries, stallMs: this.goal.timeouts.stall * 1000, totalMs: this.goal.timeouts.total * 1000 };
-  }
-
   private target(plan: ArtifactPlan, source: string) {
     return { root: this.goal.machineDir, dir: plan.entry.installDir, source, maxBytes: this.goal.maxDownloadBytes };
   }
 
-  /** `install`: unpack into the rootfs as the bytes come; otherwise only cache and hash them. */
-  private async newSink(plan: ArtifactPlan, source: string, install: boolean, part?: { fd: number; path: string }) {
+  /** Into the rootfs, an archive is unpacked as the bytes come; otherwise they are only hashed (and cached). */
+  private async newSink(plan: ArtifactPlan, source: string, into: Destination, part?: { fd: number; path: string }) {
     const { payload } = plan.entry;
-    if (install && payload.kind === "archive") await loadTar();
-    return new AssetSink(() => (install && payload.kind === "archive" ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
+    const unpacks = into.kind === "rootfs" && payload.kind === "archive";
+    if (unpacks) await loadTar();
+    return new AssetSink(() => (unpacks ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
   }
 
   /** A single binary is staged by copying its verified file; an archive's entries already are. */
-  private async staged(plan: ArtifactPlan, verified: string, result: { sha256: string; staged: StagedFile[] }, install: boolean) {
+  private async staged(plan: ArtifactPlan, verified: string, result: { sha256: string; staged: StagedFile[] }, into: Destination) {
     const { payload } = plan.entry;
-    if (!install || payload.kind === "archive") return result;
+    if (into.kind === "cache" || payload.kind === "archive") return result;
     return { ...result, staged: [await stageCopy(verified, payload.installAs, this.target(plan, verified), result.sha256)] };
   }
 
   private async publishedChecksum(plan: ArtifactPlan, ctx: TaskContext): Promise<{ hex: string; text: string }> {
-    const text = await downloadText(plan.checksumURL, this.downloadOptions(ctx));
-    return { hex: parseChecksum(text, plan.entry.checksum.format, plan.assetName, plan.checksumURL), text };
+    const text = await downloadText(plan.checksumURL, downloadOptions(this.goal, ctx.signal, this.limit));
+    return { hex: parseChecksum(text, plan.entry, plan.assetName, plan.checksumURL), text };
   }
 
-  private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext, install = true): Promise<{ sha256: string; staged: StagedFile[] }> {
+  private async fetchVerified(plan: ArtifactPlan, ctx: TaskContext, into: Destination): Promise<{ sha256: string; staged: StagedFile[] }> {
     const assetPath = this.cache.path(plan.cacheAsset);
     const cached = plan.pinned ?? this.cache.checksum(plan);
     if (cached && this.cache.has(plan.cacheAsset)) {
-      const found = await this.fromCache(plan, cached, install);
+      const found = await this.fromCache(plan, cached, into);
       if ("hit" in found) return found.hit;
       // The cached copy is left as it is: a newer download replaces it atomically, and when the
       // pin is what is wrong (a bad lock), a bundle must not lose a good file.
-      if (this.goal.offline) throw new BadContent(`sha256 mismatch for ${assetPath}: expected ${cached}, got ${found.actual}`);
+      if (this.goal.offline) throw new BadContent(sha256Mismatch(assetPath, cached, found.actual));
       ctx.log.warn("cached copy does not match its checksum; fetching again", { path: assetPath, expected: cached, found: found.actual });
     }
     if (this.goal.offline) throw new RunError(`offline and the cache has no ${cached ? "" : "checksum for "}${assetPath}`);
     const published = plan.pinned ? { hex: plan.pinned, text: undefined } : await this.publishedChecksum(plan, ctx);
-    const result = await this.fromNetwork(plan, published.hex, ctx, install);
+    const result = await this.fromNetwork(plan, published.hex, ctx, into);
     // The checksum file joins the cache only beside the asset it verified, so a bad mirror's
     // checksum never lingers to condemn a good copy later.
     if (published.text !== undefined) await this.cache.writeText(plan.cacheChecksum, published.text);
@@ -139,9 +139,9 @@ export class ArtifactPipeline {
   }
 
   /** A verified cache hit needs no network at all; otherwise say what the copy's hash was. */
-  private async fromCache(plan: ArtifactPlan, expected: string, install: boolean): Promise<{ hit: { sha256: string; staged: StagedFile[] } } | { actual: string }> {
+  private async fromCache(plan: ArtifactPlan, expected: string, into: Destination): Promise<{ hit: { sha256: string; staged: StagedFile[] } } | { actual: string }> {
     const path = this.cache.path(plan.cacheAsset);
-    const sink = await this.newSink(plan, path, install);
+    const sink = await this.newSink(plan, path, into);
     let result;
     try {
       for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
@@ -150,12 +150,12 @@ export class ArtifactPipeline {
       sink.discard();
       return { actual: `an unusable file (${(err as Error).message})` };
     }
-    if (result.sha256 === expected) return { hit: await this.staged(plan, path, result, install) };
+    if (result.sha256 === expected) return { hit: await this.staged(plan, path, result, into) };
     for (const f of result.staged) removeQuietly(f.temp);
     return { actual: result.sha256 };
   }
 
-  private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext, install: boolean) {
+  private async fromNetwork(plan: ArtifactPlan, expected: string, ctx: TaskContext, into: Destination) {
     const part = this.cache.part(plan.cacheAsset);
     let fd: number;
     try {
@@ -169,26 +169,25 @@ export class ArtifactPipeline {
     const tracker = this.progress!.track(ctx.log.task, plan.entry.name);
     let sink: Awaited<ReturnType<typeof this.newSink>> | undefined;
     try {
-      sink = await this.newSink(plan, plan.url, install, { fd, path: part.path });
+      sink = await this.newSink(plan, plan.url, into, { fd, path: part.path });
       if (part.size > 0) {
         ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
         for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) sink.replay(chunk);
       }
       await download(plan.url, sink, {
-        ...this.downloadOptions(ctx),
-        maxBytes: this.goal.maxDownloadBytes,
-        onResponse: (total) => tracker.total(total),
+        ...downloadOptions(this.goal, ctx.signal, this.limit),
+        onResponse: (total, offset) => tracker.total(total, offset),
         onBytes: (n) => tracker.bytes(n),
       });
       const result = await sink.finish();
       if (result.sha256 !== expected) {
         for (const f of result.staged) removeQuietly(f.temp);
-        throw mismatch(plan.url, expected, result.sha256);
+        throw new BadContent(sha256Mismatch(plan.url, expected, result.sha256));
       }
       tracker.done();
       closePart();
       this.cache.commit(part.path, plan.cacheAsset);
-      return await this.staged(plan, this.cache.path(plan.cacheAsset), result, install);
+      return await this.staged(plan, this.cache.path(plan.cacheAsset), result, into);
     } catch (err) {
       sink?.discard();
       // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries

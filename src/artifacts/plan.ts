@@ -37,9 +37,12 @@ const dirOf = (path: string) => path.slice(0, path.lastIndexOf("/"));
 export const checksumFor = (entry: CatalogEntry, asset: string) =>
   entry.checksum.path.replace("{asset}", asset).replace("{dir}", dirOf(asset));
 
+/** The version of an artifact the goal asks for: its own override, else the version it follows. */
+export const artifactVersion = (goal: Resolved, entry: CatalogEntry): string => goal.downloads[entry.name].version ?? goal.versions[entry.version];
+
 export function planArtifact(goal: Resolved, entry: CatalogEntry): ArtifactPlan {
   const dl = goal.downloads[entry.name];
-  const version = dl.version ?? goal.versions[entry.version];
+  const version = artifactVersion(goal, entry);
   const values = { version, arch: goal.arch, os: "linux", binary: entry.binary };
   const what = `downloads.${entry.name}.url`;
   const asset = fillTemplate(entry.asset, values, what);

@@ -1,12 +1,12 @@
 // Staging into the rootfs: the wanted entries of a tar.gz are written beside their final place
 // as the bytes arrive (parsed on the fly); a single binary is copied from the verified cache
 // file in the kernel. Nothing is renamed into place here; see install.ts.
-import { closeSync, constants, fsync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fsync, mkdirSync, openSync } from "node:fs";
 import { copyFile, open } from "node:fs/promises";
 import { join } from "node:path";
 import type { ReadEntry } from "tar";
 import { RunError } from "../errors";
-import { ioError, removeQuietly, sweepStaleTemps, tempPathFor } from "../fs/atomic";
+import { ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeAll } from "../fs/atomic";
 import { resolveInside } from "../fs/inside";
 import type { Payload } from "./catalog";
 
@@ -75,16 +75,6 @@ class StagedWriter {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     removeQuietly(this.temp);
-  }
-}
-
-/** Write a whole chunk; a disk error (ENOSPC, EROFS) names the file and is never retried. */
-export function writeAll(fd: number, chunk: Uint8Array, path: string) {
-  try {
-    let off = 0;
-    while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
-  } catch (err) {
-    throw ioError(`write ${path}`, err);
   }
 }
 

@@ -38,7 +38,7 @@ export async function checkBundle(bundle: string, lock: Lock): Promise<{ problem
       if (text === undefined) problems.push(`${what}: checksum file ${sums} is missing`);
       else {
         try {
-          const hex = parseChecksum(text, entry.checksum.format, basename(f.path), sums);
+          const hex = parseChecksum(text, entry, basename(f.path), sums);
           if (hex !== f.sha256) problems.push(`${what}: checksum file ${sums} says ${hex}, the lock says ${f.sha256}`);
         } catch (err) {
           problems.push(`${what}: ${(err as Error).message}`);

@@ -8,6 +8,7 @@ import type { ArtifactName } from "../config/schema";
 import { ConfigError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic";
 import { CATALOG } from "../artifacts/catalog";
+import { artifactVersion } from "../artifacts/plan";
 import { stableJSON } from "../stable-json";
 
 export const LOCK_FILE = "kube-rootfs.lock";
@@ -73,7 +74,7 @@ export function applyLock(goal: Resolved, lock: Lock, lockPath: string): Resolve
   const downloads = { ...goal.downloads };
   for (const entry of Object.values(CATALOG)) {
     const dl = goal.downloads[entry.name];
-    const version = dl.version ?? goal.versions[entry.version];
+    const version = artifactVersion(goal, entry);
     const locked = lock.artifacts[entry.name]?.[goal.arch];
     if (!locked) problems.push(`lock ${lockPath}: no ${entry.name} for ${goal.arch}`);
     else if (locked.version !== version) problems.push(`lock ${lockPath}: ${entry.name} ${goal.arch} is ${locked.version}, the goal asks for ${version}`);

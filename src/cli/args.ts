@@ -35,19 +35,6 @@ export function timeoutMs(value: unknown, seconds: number): number {
   return n * 1000;
 }
 
-/** Refuse flags no command knows: citty passes them through silently. */
-export function checkFlags(rawArgs: string[], args: ArgsDef): void {
-  const known = new Set(["help", "h", ...Object.keys(args)]);
-  for (const token of rawArgs) {
-    if (token === "--") break;
-    const m = /^--?([^=]+)/.exec(token);
-    if (!m) continue;
-    const name = m[1]!;
-    if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) continue;
-    throw new ConfigError(`--${name}: unknown flag (see --help)`);
-  }
-}
-
 /** The raw flag values the user gave, by flag name, for the goal-state fields. */
 export function givenGoalFlags(parsed: Record<string, unknown>, rawArgs: string[]): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};

@@ -24,6 +24,11 @@ export const doctorCommand = defineCommand({
   },
 });
 
+/** What the host checks depend on (for --help). */
+export const doctorUses = [
+  "machine", "machineDir", "arch", "hostKernel", "hostModules", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "logFormat", "skipPhases",
+];
+
 export const doctorExamples = [
   "kube-rootfs doctor",
   "kube-rootfs doctor --bootstrap-suite noble --bootstrap-method mmdebstrap",

@@ -4,11 +4,12 @@ import { join, resolve } from "node:path";
 import { checkBundle } from "../bundle/check";
 import { fetchTask } from "../bundle/fetch";
 import { emptyLock, LOCK_FILE, mergeLock, readLock, writeLock } from "../bundle/lock";
-import { ARCHES } from "../config/schema";
+import { parseArchList } from "../config/arch";
 import { interruptible } from "../engine/interrupt";
 import { runTask } from "../engine/task";
 import { ConfigError, EXIT, Interrupted } from "../errors";
-import { checkFlags, commonArgs, goalArgs } from "./args";
+import { commonArgs, goalArgs } from "./args";
+import { checkFlags } from "./flags";
 import { goalFrom, loggerFor } from "./goal";
 
 const args = {
@@ -23,11 +24,7 @@ const args = {
 
 function archList(value: unknown): string[] | undefined {
   const raw = typeof value === "string" ? value : process.env.KUBE_ROOTFS_ARCH;
-  if (!raw) return undefined;
-  const list = [...new Set(raw.split(",").map((a) => a.trim()).filter(Boolean))];
-  const bad = list.filter((a) => !(ARCHES as readonly string[]).includes(a));
-  if (bad.length || !list.length) throw new ConfigError(`--arch: expected a list of ${ARCHES.join("|")}, got ${raw}`);
-  return list;
+  return raw ? parseArchList(raw, typeof value === "string" ? "--arch" : "KUBE_ROOTFS_ARCH") : undefined;
 }
 
 export const fetchCommand = defineCommand({
@@ -73,6 +70,11 @@ export const fetchCommand = defineCommand({
     }
   },
 });
+
+/** What fills a bundle (for --help); the machine's own settings play no part. */
+export const fetchUses = [
+  "arch", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "retries", "concurrency", "timeouts", "maxDownloadBytes", "logFormat",
+];
 
 export const fetchExamples = [
   "kube-rootfs fetch --bundle /srv/bundle --arch amd64,arm64 --with-rootfs",

@@ -1,11 +1,12 @@
 // Turn a command's parsed arguments into the resolved goal state and a logger.
 import type { ArgsDef } from "citty";
 import { withLock } from "../bundle/lock";
-import { loadGoal, type LoadOptions } from "../config/load";
+import { loadGoal, unknownEnvWarnings, type LoadOptions } from "../config/load";
 import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
 import { readSavedGoal } from "../config/saved";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
-import { checkFlags, givenGoalFlags } from "./args";
+import { givenGoalFlags } from "./args";
+import { checkFlags } from "./flags";
 
 export interface CommandSetup {
   goal: Resolved;
@@ -33,7 +34,11 @@ export function savedGoalFrom(args: Record<string, unknown>, rawArgs: string[]):
   return { goal: withLock(resolveGoal(loadGoal({ ...opts, saved }))), savedFrom: saved?.path };
 }
 
-export const loggerFor = (goal: Resolved, args: Record<string, unknown>) => createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
+/** The run's logger, once its inputs are known good; warnings about them go to stderr first (stdout may be a log or a file). */
+export function loggerFor(goal: Resolved, args: Record<string, unknown>): Promise<Logger> {
+  for (const w of unknownEnvWarnings(process.env)) process.stderr.write(`kube-rootfs: warning: ${w}\n`);
+  return createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
+}
 
 export async function setup(args: Record<string, unknown>, rawArgs: string[], defs: ArgsDef): Promise<CommandSetup> {
   checkFlags(rawArgs, defs);

@@ -1,8 +1,10 @@
 import { defineCommand } from "citty";
-import { Interrupted } from "../errors";
+import type { Resolved } from "../config/resolve";
+import { EXIT, Interrupted, exitCodeOf } from "../errors";
 import { interruptible } from "../engine/interrupt";
-import { lockMachine } from "../engine/lock";
-import { runTask } from "../engine/task";
+import { lockMachine, type MachineLock } from "../engine/lock";
+import { formatDuration, type Logger } from "../engine/log";
+import { leafTasks, runTask, type Task } from "../engine/task";
 import { provisionTask } from "../provision";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
@@ -12,6 +14,23 @@ const args = {
   ...commonArgs,
   "dry-run": { type: "boolean", description: "print what each task would do, every path and URL; change nothing" },
 } as const;
+
+type RunOutcome = "changed" | "up-to-date" | "failed";
+
+/**
+ * The last word of a run: one event with the outcome and exit code in a log; for a person one
+ * sentence (a failure is left to the error report, so it is read once).
+ */
+function finished(logger: Logger, goal: Resolved, task: Task, outcome: RunOutcome, exitCode: number, dryRun: boolean) {
+  const ms = performance.now(); // since the process started: what the person waited
+  if (logger.format === "json") {
+    logger.event({ level: outcome === "failed" ? "error" : "info", msg: "done", duration: ms, fields: { machine: goal.machine, outcome, exitCode, ...(dryRun ? { dryRun } : {}) } });
+    return;
+  }
+  const checked = leafTasks(task).map((t) => t.name).join(", ");
+  if (outcome === "up-to-date") logger.event({ level: "info", msg: `${goal.machine} is up to date: ${checked} checked in ${Math.round(ms)} ms` });
+  else if (outcome === "changed") logger.event({ level: "info", msg: dryRun ? `${goal.machine}: the changes above would be made (dry run, nothing written)` : `${goal.machine} provisioned in ${formatDuration(ms)}` });
+}
 
 export const provisionCommand = defineCommand({
   meta: {
@@ -23,22 +42,28 @@ export const provisionCommand = defineCommand({
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
     const task = provisionTask(goal);
-    // A dry run writes nothing, so it needs no lock and may run beside a real one.
-    const lock = dryRun ? undefined : lockMachine(goal.machine);
     const run = interruptible(logger);
+    let lock: MachineLock | undefined;
     try {
-      run.logger.event({
-        level: "info",
-        msg: dryRun ? "plan" : "provision",
-        fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
-      });
-      await runTask(task, { signal: run.signal, logger: run.logger, dryRun });
-      return 0;
+      // A dry run writes nothing, so it needs no lock and may run beside a real one.
+      if (!dryRun) lock = lockMachine(goal.machine);
+      // A log names the run it belongs to; a person sees the plan's header only for a dry run.
+      if (dryRun || logger.format === "json") {
+        run.logger.event({
+          level: "info",
+          msg: dryRun ? "plan" : "provision",
+          fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
+        });
+      }
+      const outcome = await runTask(task, { signal: run.signal, logger: run.logger, dryRun });
+      finished(run.logger, goal, task, outcome === "completed" ? "changed" : "up-to-date", EXIT.ok, dryRun);
+      return EXIT.ok;
     } catch (err) {
       const stopped = run.interrupted();
-      if (!stopped) throw err;
-      const during = stopped.running.filter((t) => t !== "provision");
-      throw new Interrupted(`interrupted by ${stopped.name}${during.length ? ` during ${during.join(", ")}` : ""}; temp files removed, run again to finish`, stopped.code);
+      const during = stopped?.running.filter((t) => t !== "provision") ?? [];
+      const error = stopped ? new Interrupted(`interrupted by ${stopped.name}${during.length ? ` during ${during.join(", ")}` : ""}; temp files removed, run again to finish`, stopped.code) : err;
+      finished(run.logger, goal, task, "failed", exitCodeOf(error), dryRun);
+      throw error;
     } finally {
       run.dispose();
       lock?.release();

@@ -30,6 +30,9 @@ export const removeCommand = defineCommand({
   },
 });
 
+/** The goal-state settings remove reads (for --help). */
+export const removeUses = ["machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "cacheDir", "logFormat"];
+
 export const removeExamples = [
   "kube-rootfs remove --machine kube1",
   "kube-rootfs remove --machine kube2 --purge-cache",

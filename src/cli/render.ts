@@ -26,6 +26,9 @@ export const renderCommand = defineCommand({
   },
 });
 
+/** The settings the two files are rendered from (for --help). */
+export const renderUses = ["machine", "nspawnConfigFile", "serviceOverrideFile", "hostModules", "hostDevices", "gpuDevices", "gpuLibraries"];
+
 export const renderExamples = [
   "kube-rootfs render --machine kube7",
   "kube-rootfs render --file nspawn --host-devices /dev/kvm > /etc/systemd/nspawn/kube1.nspawn",

@@ -1,25 +1,27 @@
-// The citty root command, help with examples, and the mapping of errors to exit codes.
-import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+// Dispatch to a command (loaded on demand), help and version, and the mapping of errors to exit codes.
+import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
-import { ConfigError, EXIT, Interrupted, RunError, errorMessage } from "../errors";
+import { ConfigError, EXIT, Interrupted, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
 
 interface Loaded {
   cmd: CommandDef;
   examples: string[];
+  /** the goal-state settings its --help lists (see help.ts); all when absent */
+  uses?: readonly string[];
 }
 
 // Commands load on demand: start-up only pays for the one that runs (`version` needs no zod).
 // The casts erase each command's own argument types.
 const commands: Record<string, () => Promise<Loaded>> = {
-  fetch: () => import("./fetch").then((m) => ({ cmd: m.fetchCommand as CommandDef, examples: m.fetchExamples })),
-  doctor: () => import("./doctor").then((m) => ({ cmd: m.doctorCommand as CommandDef, examples: m.doctorExamples })),
   provision: () => import("./provision").then((m) => ({ cmd: m.provisionCommand as CommandDef, examples: m.provisionExamples })),
-  remove: () => import("./remove").then((m) => ({ cmd: m.removeCommand as CommandDef, examples: m.removeExamples })),
-  render: () => import("./render").then((m) => ({ cmd: m.renderCommand as CommandDef, examples: m.renderExamples })),
-  start: () => import("./start").then((m) => ({ cmd: m.startCommand as CommandDef, examples: m.startExamples })),
-  stop: () => import("./stop").then((m) => ({ cmd: m.stopCommand as CommandDef, examples: m.stopExamples })),
-  verify: () => import("./verify").then((m) => ({ cmd: m.verifyCommand as CommandDef, examples: m.verifyExamples })),
+  fetch: () => import("./fetch").then((m) => ({ cmd: m.fetchCommand as CommandDef, examples: m.fetchExamples, uses: m.fetchUses })),
+  remove: () => import("./remove").then((m) => ({ cmd: m.removeCommand as CommandDef, examples: m.removeExamples, uses: m.removeUses })),
+  start: () => import("./start").then((m) => ({ cmd: m.startCommand as CommandDef, examples: m.startExamples, uses: m.startUses })),
+  stop: () => import("./stop").then((m) => ({ cmd: m.stopCommand as CommandDef, examples: m.stopExamples, uses: m.stopUses })),
+  verify: () => import("./verify").then((m) => ({ cmd: m.verifyCommand as CommandDef, examples: m.verifyExamples, uses: m.verifyUses })),
+  render: () => import("./render").then((m) => ({ cmd: m.renderCommand as CommandDef, examples: m.renderExamples, uses: m.renderUses })),
+  doctor: () => import("./doctor").then((m) => ({ cmd: m.doctorCommand as CommandDef, examples: m.doctorExamples, uses: m.doctorUses })),
   version: () => import("./version").then((m) => ({ cmd: m.versionCommand as CommandDef, examples: m.versionExamples })),
 };
 
@@ -29,35 +31,30 @@ export async function allCommands(): Promise<Record<string, Loaded>> {
   return Object.fromEntries(entries);
 }
 
-const main = defineCommand({
-  meta: {
-    name: "kube-rootfs",
-    version: buildInfo.version,
-    description: "Prepare a systemd-nspawn machine that boots a Kubernetes worker node",
-  },
-  subCommands: Object.fromEntries(Object.entries(commands).map(([n, load]) => [n, () => load().then((c) => c.cmd)])),
-});
+async function unknownCommand(name: string): Promise<ConfigError> {
+  const { didYouMean } = await import("../config/closest");
+  return new ConfigError(`unknown command ${name}${didYouMean(name, Object.keys(commands))} (commands: ${Object.keys(commands).join(", ")})`);
+}
 
-const EXIT_CODES_HELP = "EXIT CODES\n  0 ok   1 a run failed   2 bad usage or config   3 verify found drift";
-
+/** The whole CLI's help, or one command's. */
 async function help(name: string | undefined): Promise<string> {
-  const entry = name ? await commands[name]!() : undefined;
-  const usage = await renderUsage(entry?.cmd ?? main, entry ? main : undefined);
-  const all = entry ? [] : Object.values(await allCommands());
-  const examples = entry ? entry.examples : all.flatMap((c) => c.examples.slice(0, 1));
-  return `${usage}\n\nEXAMPLES\n${examples.map((e) => `  ${e}`).join("\n")}\n\n${EXIT_CODES_HELP}\n`;
+  const { commandHelp, mainHelp } = await import("./help");
+  if (name) {
+    const { cmd, examples, uses } = await commands[name]!();
+    const description = (cmd.meta as { description?: string } | undefined)?.description ?? "";
+    return commandHelp({ name, description, args: (cmd.args ?? {}) as ArgsDef, examples, ...(uses ? { uses } : {}) });
+  }
+  const all = await allCommands();
+  const list = Object.entries(all).map(([n, c]) => ({ name: n, description: (c.cmd.meta as { description?: string } | undefined)?.description ?? "", example: c.examples[0] }));
+  return mainHelp(list, buildInfo.version);
 }
 
 /** Print an error as one line per problem (details with --verbose) and pick the exit code. */
 function report(err: unknown, verbose: boolean): number {
   const say = (line: string) => process.stderr.write(`kube-rootfs: ${line}\n`);
-  if (err instanceof ConfigError) {
-    err.lines.forEach(say);
-    return EXIT.usage;
-  }
-  if (err instanceof Interrupted) {
-    say(err.message);
-    return err.exitCode;
+  if (err instanceof ConfigError || err instanceof Interrupted) {
+    (err instanceof ConfigError ? err.lines : [err.message]).forEach(say);
+    return exitCodeOf(err);
   }
   if (err instanceof TaskFailures) {
     for (const f of err.failures) {
@@ -72,19 +69,29 @@ function report(err: unknown, verbose: boolean): number {
 }
 
 export async function cli(argv: string[]): Promise<number> {
-  const name = argv.find((a) => !a.startsWith("-"));
-  if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
-    process.stdout.write(await help(name && commands[name] ? name : undefined));
-    return argv.length === 0 ? EXIT.usage : EXIT.ok;
-  }
-  if (argv.length === 1 && argv[0] === "--version") argv = ["version"];
   try {
+    const at = argv.findIndex((a) => !a.startsWith("-"));
+    const name = at >= 0 ? argv[at]! : undefined;
+    if (argv.length === 0) {
+      process.stdout.write(await help(undefined));
+      return EXIT.usage;
+    }
+    if (name === "help") {
+      const topic = argv.slice(at + 1).find((a) => !a.startsWith("-"));
+      if (topic && !commands[topic]) throw await unknownCommand(topic);
+      process.stdout.write(await help(topic));
+      return EXIT.ok;
+    }
+    if (name !== undefined && !commands[name]) throw await unknownCommand(name);
+    if (argv.includes("--help") || argv.includes("-h")) {
+      process.stdout.write(await help(name));
+      return EXIT.ok;
+    }
+    if (name === undefined && (argv.includes("--version") || argv.includes("-V"))) return cli(["version"]);
+    if (name === undefined) throw new ConfigError("no command given (see --help)");
     // Dispatch here rather than through citty's subCommands, which drop the command's result
     // (the exit code of verify and doctor).
-    const at = argv.findIndex((a) => !a.startsWith("-"));
-    const load = at >= 0 ? commands[argv[at]!] : undefined;
-    if (!load) throw new ConfigError(at >= 0 ? `unknown command ${argv[at]} (commands: ${Object.keys(commands).join(", ")})` : "no command given (see --help)");
-    const { result } = await runCommand((await load()).cmd, { rawArgs: [...argv.slice(0, at), ...argv.slice(at + 1)] });
+    const { result } = await runCommand((await commands[name]!()).cmd, { rawArgs: [...argv.slice(0, at), ...argv.slice(at + 1)] });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (err) {
     return report(err, argv.includes("--verbose"));

@@ -24,4 +24,7 @@ export const startCommand = defineCommand({
   },
 });
 
+/** The goal-state settings start reads (for --help). */
+export const startUses = ["machine", "machineDir", "nspawnConfigFile", "logFormat"];
+
 export const startExamples = ["kube-rootfs start --machine kube1", "kube-rootfs start --machine kube2 --timeout 300 --log-format json"];

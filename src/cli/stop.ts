@@ -18,4 +18,7 @@ export const stopCommand = defineCommand({
   },
 });
 
+/** The goal-state settings stop reads (for --help). */
+export const stopUses = ["machine", "logFormat"];
+
 export const stopExamples = ["kube-rootfs stop --machine kube1", "kube-rootfs stop --machine kube1 --timeout 30"];

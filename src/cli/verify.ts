@@ -2,7 +2,8 @@ import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { EXIT, RunError } from "../errors";
 import { verifyMachine } from "../verify";
-import { checkFlags, commonArgs, goalArgs } from "./args";
+import { commonArgs, goalArgs } from "./args";
+import { checkFlags } from "./flags";
 import { loggerFor, savedGoalFrom } from "./goal";
 
 const args = { ...goalArgs, ...commonArgs } as const;
@@ -23,6 +24,12 @@ export const verifyCommand = defineCommand({
     return drifts.length ? EXIT.drift : EXIT.ok;
   },
 });
+
+/** What verify compares: the rendered files, the OS files and the installed artifacts (for --help). */
+export const verifyUses = [
+  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "gpuDevices",
+  "gpuLibraries", "hostResolvConf", "versions", "mirror", "downloads", "bootstrap", "lock", "logFormat", "skipPhases",
+];
 
 export const verifyExamples = [
   "kube-rootfs verify --machine kube1",

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { buildInfo } from "../build-info";
-import { checkFlags } from "./args";
+import { checkFlags } from "./flags";
 
 const args = { json: { type: "boolean", description: "print as JSON" } } as const;
 

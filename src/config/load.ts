@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { z } from "zod";
 import { ConfigError } from "../errors";
-import { FIELDS, type Field } from "./fields";
+import { closest } from "./closest";
+import { ENV_PREFIX, FIELDS, type Field } from "./fields";
 import type { SavedGoal } from "./saved";
 import { GoalSchema, type Goal } from "./schema";
 
@@ -17,6 +18,8 @@ interface Layer {
   /** a flag or env var names its field already; a file's errors must add the field path */
   namesField: boolean;
   value: Raw;
+  /** the value of a field as written in a file, when it can be found */
+  written?(path: string[]): string | undefined;
 }
 
 export interface LoadOptions {
@@ -44,6 +47,15 @@ export function loadGoal(opts: LoadOptions): Goal {
   throw new ConfigError(lines[0]!, lines);
 }
 
+/** KUBE_ROOTFS_* variables that name no setting: a typo there would be ignored without a word. */
+export function unknownEnvWarnings(env: Record<string, string | undefined>): string[] {
+  const known = FIELDS.map((f) => f.env);
+  return Object.keys(env)
+    .filter((k) => k.startsWith(ENV_PREFIX) && !known.includes(k))
+    .sort()
+    .map((k) => `${k} is not a setting and is ignored (the closest is ${closest(k, known, false)})`);
+}
+
 function fileLayer(file: string): Layer {
   let text: string;
   try {
@@ -57,7 +69,10 @@ function fileLayer(file: string): Layer {
   try {
     value = asJson ? JSON.parse(text) : Bun.YAML.parse(text);
   } catch (err) {
-    throw new ConfigError(`${file}: not valid ${asJson ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
+    const message = (err as Error).message.split("\n")[0]!.replace(/^YAML Parse error: /, "");
+    if (asJson) throw new ConfigError(`${file}: not valid JSON: ${message}`);
+    const at = yamlErrorAt(text);
+    throw new ConfigError(`${file}${at ? `:${at.line}:${at.column}` : ""}: not valid YAML: ${message}`);
   }
   if (value == null) value = {};
   if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError(`${file}: expected a mapping of fields at the top level`);
@@ -68,7 +83,37 @@ function fileLayer(file: string): Layer {
       const line = lineOf(text, path);
       return line ? `${file}:${line}` : file;
     },
+    written: (path) => {
+      const line = lineOf(text, path);
+      return line ? /:\s*([^#]*?)\s*(#.*)?$/.exec(text.split("\n")[line - 1]!)?.[1] : undefined;
+    },
   };
+}
+
+const parsesAsYaml = (text: string) => {
+  try {
+    Bun.YAML.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Where a YAML text stops being valid (Bun's parser does not say): the first line whose text up
+ * to it no longer parses, and in it the column after the longest start that still does. An
+ * unclosed quote or bracket is found where it opens.
+ */
+export function yamlErrorAt(text: string): { line: number; column: number } | undefined {
+  const lines = text.split("\n");
+  for (let n = 0; n < lines.length; n++) {
+    const before = lines.slice(0, n).join("\n") + (n ? "\n" : "");
+    if (parsesAsYaml(before + lines[n])) continue;
+    const line = lines[n]!;
+    for (let c = line.length - 1; c > 0; c--) if (parsesAsYaml(before + line.slice(0, c))) return { line: n + 1, column: c + 1 };
+    return { line: n + 1, column: 1 };
+  }
+  return undefined;
 }
 
 /** Best-effort line of a field in a YAML/JSON text: the first line naming its last key after its parents. */
@@ -148,7 +193,7 @@ function issueLines(issue: z.core.$ZodIssue, layers: Layer[]): string[] {
       return `${path.join(".")}: ${issue.message}${field ? ` (--${field.flag})` : ""}`;
     }
     const layer = layerOf(path, layers);
-    const what = issue.code === "unrecognized_keys" ? "unknown field" : describeIssue(issue);
+    const what = (issue.code === "unrecognized_keys" ? "unknown field" : describeIssue(issue)) + quoteHint(issue, path, layer?.written?.(path));
     if (!layer) return `defaults: ${path.join(".")}: ${what}`;
     if (layer.namesField) return `${layer.describe(path)}: ${what}`;
     return `${layer.describe(path)}: ${path.join(".") || "(top level)"}: ${what}`;
@@ -170,6 +215,15 @@ function hasPath(obj: unknown, path: string[]): boolean {
     o = o[k];
   }
   return true;
+}
+
+/** YAML reads `kubernetes: 1.30` as the number 1.3: say how to keep a version as written. */
+function quoteHint(issue: z.core.$ZodIssue, path: string[], written: string | undefined): string {
+  const input = (issue as { input?: unknown }).input;
+  const isVersion = path[0] === "versions" || path.at(-1) === "version";
+  if (issue.code !== "invalid_type" || typeof input !== "number" || !isVersion) return "";
+  const text = written && /^[\d.]+$/.test(written) ? written : String(input);
+  return ` (YAML reads ${text} as a number; quote it: "${text}")`;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -1,13 +1,13 @@
 // The goal state: the one source of truth for every setting. Flags, env names and the
 // README's config reference are derived from this schema (see fields.ts), never listed twice.
 import { z } from "zod";
+import { ARCH_NAMES, toArch } from "./arch";
+
+export { ARCHES, type Arch } from "./arch";
 
 /** Artifacts the pipeline installs, each with its own download overrides. */
 export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containerd", "runc", "cni"] as const;
 export type ArtifactName = (typeof ARTIFACTS)[number];
-
-export const ARCHES = ["amd64", "arm64"] as const;
-export type Arch = (typeof ARCHES)[number];
 
 export const BOOTSTRAP_METHODS = ["debootstrap", "mmdebstrap", "tarball", "none"] as const;
 
@@ -63,7 +63,11 @@ export const GoalSchema = z.strictObject({
     .optional()
     .describe("service drop-in (default /etc/systemd/system/systemd-nspawn@<machine>.service.d/override.conf)"),
 
-  arch: z.enum(ARCHES).optional().describe("target architecture (detected from the host)"),
+  arch: z
+    .enum(ARCH_NAMES)
+    .transform((a) => toArch(a)!)
+    .optional()
+    .describe("target architecture, Debian's name or uname -m's (detected from the host)"),
   hostname: z.string().regex(HOSTNAME, "expected a hostname").optional().describe("hostname written into the rootfs (the host's)"),
   hostKernel: z.string().min(1).optional().describe("host kernel release, for /lib/modules (detected)"),
   hostDevices: z.array(absPath()).optional().describe("device nodes bound into the machine (detected: /dev/kvm /dev/net/tun /dev/fuse)"),

@@ -34,6 +34,7 @@ export function interruptible(logger: Logger, exit: (code: number) => void = (c)
   const watching: Logger = {
     format: logger.format,
     verbose: logger.verbose,
+    ...(logger.terminal ? { terminal: logger.terminal } : {}),
     event(e: LogEvent) {
       if (e.task && e.msg === "started") running.add(e.task);
       else if (e.task && e.duration !== undefined) running.delete(e.task);

@@ -3,7 +3,7 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RunError } from "../errors";
-import { isAlive } from "./pid";
+import { isAlive } from "../fs/pid";
 
 export const LOCK_DIR = "/run/kube-rootfs";
 

@@ -1,6 +1,7 @@
 // Logs: consola pretty on a TTY, JSON lines otherwise (one object per event), so an
 // unattended cloud-init run leaves a log that can be grepped and parsed.
 import type { ConsolaInstance } from "consola";
+import { createTerminal, type Terminal } from "./terminal";
 
 export type Level = "debug" | "info" | "warn" | "error";
 export type LogFormat = "pretty" | "json";
@@ -12,12 +13,16 @@ export interface LogEvent {
   /** milliseconds */
   duration?: number;
   fields?: Record<string, unknown>;
+  /** the start or end of a serial/parallel group rather than of a task doing work itself */
+  group?: boolean;
 }
 
 export interface Logger {
   event(e: LogEvent): void;
   readonly format: LogFormat;
   readonly verbose: boolean;
+  /** a person's terminal, when there is one: the live progress line is drawn through it */
+  readonly terminal?: Terminal;
 }
 
 export const pickFormat = (requested: LogFormat | undefined, isTTY = Boolean(process.stdout.isTTY)): LogFormat =>
@@ -38,11 +43,25 @@ export function jsonLogger(write: (line: string) => void = (l) => process.stdout
   };
 }
 
-export function prettyLogger(consola: ConsolaInstance, verbose = false): Logger {
+/**
+ * What a person reads on a terminal: what tasks did and how long it took. Task starts, skips
+ * and groups are for logs (shown with --verbose); a failure is left to the final error report,
+ * so it is read once.
+ */
+export function shownToPerson(e: LogEvent, verbose: boolean): boolean {
+  if (e.msg === "failed") return false;
+  if (verbose) return true;
+  if (e.level === "debug" || e.msg === "started" || e.msg === "skipped") return false;
+  return !e.group;
+}
+
+export function prettyLogger(consola: ConsolaInstance, verbose = false, terminal?: Terminal): Logger {
   return {
     format: "pretty",
     verbose,
+    ...(terminal ? { terminal } : {}),
     event(e) {
+      if (!shownToPerson(e, verbose)) return;
       const parts = [e.task ? `${e.task}: ${e.msg}` : e.msg];
       for (const [k, v] of Object.entries(e.fields ?? {})) parts.push(`${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
       if (e.duration !== undefined) parts.push(`(${formatDuration(e.duration)})`);
@@ -61,7 +80,12 @@ export function prettyLogger(consola: ConsolaInstance, verbose = false): Logger 
 export async function createLogger(format: LogFormat, verbose: boolean): Promise<Logger> {
   if (format === "json") return jsonLogger(undefined, verbose);
   const { createConsola } = await import("consola");
-  return prettyLogger(createConsola({ level: verbose ? 4 : 3 }), verbose);
+  const terminal = process.stdout.isTTY ? createTerminal() : undefined;
+  // consola writes through the terminal, so its lines never land on the live line.
+  const stream = terminal && ({ write: (text: string) => terminal.log(text), get columns() { return terminal.columns(); } } as unknown as NodeJS.WriteStream);
+  // No clock on each line: consola would put it in a [prefix] whenever a line is wider than the terminal.
+  const consola = createConsola({ level: verbose ? 4 : 3, formatOptions: { date: false }, ...(stream ? { stdout: stream, stderr: stream } : {}) });
+  return prettyLogger(consola, verbose, terminal);
 }
 
 export function formatDuration(ms: number): string {

@@ -16,7 +16,12 @@ export type Outcome = "completed" | "skipped";
 export interface Task {
   name: string;
   run(ctx: TaskContext): Promise<Outcome | void>;
+  /** the tasks a serial or parallel group runs */
+  children?: Task[];
 }
+
+/** The tasks that do work themselves, in order, below any groups. */
+export const leafTasks = (task: Task): Task[] => (task.children ? task.children.flatMap(leafTasks) : [task]);
 
 export interface Failure {
   task: string;
@@ -40,15 +45,16 @@ export async function runTask(task: Task, parent: Omit<TaskContext, "log">): Pro
   const { logger } = parent;
   const started = performance.now();
   if (parent.signal.aborted) throw abortError();
-  logger.event({ level: "info", task: task.name, msg: "started" });
+  const group = task.children ? { group: true } : {};
+  logger.event({ level: "info", task: task.name, msg: "started", ...group });
   try {
     const outcome = (await task.run({ ...parent, log: taskLog(logger, task.name) })) ?? "completed";
-    logger.event({ level: "info", task: task.name, msg: outcome, duration: performance.now() - started });
+    logger.event({ level: "info", task: task.name, msg: outcome, duration: performance.now() - started, ...group });
     return outcome;
   } catch (err) {
     const duration = performance.now() - started;
     if (isAbort(err) || parent.signal.aborted) {
-      logger.event({ level: "warn", task: task.name, msg: "cancelled", duration });
+      logger.event({ level: "warn", task: task.name, msg: "cancelled", duration, ...group });
     } else if (!(err instanceof TaskFailures)) {
       logger.event({ level: "error", task: task.name, msg: "failed", duration, fields: { error: errorMessage(err) } });
     }
@@ -61,6 +67,7 @@ const wrapFailure = (task: string, err: unknown): Failure[] => (err instanceof T
 export function serial(name: string, tasks: Task[]): Task {
   return {
     name,
+    children: tasks,
     async run(ctx) {
       let ran = false;
       for (const t of tasks) {
@@ -79,6 +86,7 @@ export function serial(name: string, tasks: Task[]): Task {
 export function parallel(name: string, tasks: Task[]): Task {
   return {
     name,
+    children: tasks,
     async run(ctx) {
       const controller = new AbortController();
       const onAbort = () => controller.abort(ctx.signal.reason);

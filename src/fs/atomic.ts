@@ -2,11 +2,11 @@
 // directory. A file whose content, mode and owner already match is left alone. The fsyncs run on the
 // thread pool: on a journalling filesystem they can wait for a lot of other data, and the
 // downloads running beside them must not stall meanwhile.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { RunError } from "../errors";
-import { isAlive } from "../engine/pid";
+import { isAlive } from "./pid";
 
 export type WriteResult = "written" | "unchanged";
 
@@ -107,6 +107,16 @@ export async function symlinkAtomic(path: string, target: string): Promise<Write
     throw ioError(`link ${path}`, err);
   }
   return "written";
+}
+
+/** Write a whole chunk; a disk error (ENOSPC, EROFS) names the file and is never retried. */
+export function writeAll(fd: number, chunk: Uint8Array, path: string) {
+  try {
+    let off = 0;
+    while (off < chunk.byteLength) off += writeSync(fd, chunk, off);
+  } catch (err) {
+    throw ioError(`write ${path}`, err);
+  }
 }
 
 /** Remove a temp file if it is there; the error being reported matters more than this one. */

@@ -11,3 +11,6 @@ export async function sha256File(file: string): Promise<string> {
   }
   return hash.digest("hex");
 }
+
+/** The one wording of a hash that is not the expected one: `what` names the URL or file. */
+export const sha256Mismatch = (what: string, expected: string, actual: string) => `sha256 mismatch for ${what}: expected ${expected}, got ${actual}`;

@@ -1,14 +1,19 @@
 // Where tasks write: a directory tree (the rootfs, or "/" for host files), every path resolved
 // inside it, every write atomic and skipped when already right. In a dry run it only reports.
-import type { TaskLog } from "../engine/log";
 import { FILE_MODE, needsWrite, symlinkAtomic, writeFileAtomic, type WriteResult } from "./atomic";
 import { resolveInside } from "./inside";
 import { lstatSync, readlinkSync } from "node:fs";
 
+/** Where a Target reports each path it wrote, would write, or left alone (a task's log). */
+export interface WriteReport {
+  info(msg: string, fields: Record<string, unknown>): void;
+  debug(msg: string, fields: Record<string, unknown>): void;
+}
+
 export class Target {
   constructor(
     readonly root: string,
-    private readonly opts: { dryRun: boolean; log: TaskLog },
+    private readonly opts: { dryRun: boolean; log: WriteReport },
   ) {}
 
   /** Host path of a path inside this tree (see resolveInside). */

@@ -63,9 +63,10 @@ export function ensureWorkspaceTask(goal: Resolved): Task {
     name: "ensure-workspace",
     async run(ctx) {
       const created = await ensureRootfs(goal, ctx);
-      if (!goal.hostModules) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
       const host = new Target("/", ctx);
       const written = await Promise.all(nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content)));
+      // Said when the settings are written, not on every run that finds them in place.
+      if (!goal.hostModules && written.includes("written")) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
       return created || written.includes("written") ? "completed" : "skipped";
     },
   };

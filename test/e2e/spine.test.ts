@@ -58,6 +58,7 @@ describe("provision with --bootstrap-method none", () => {
     for (const task of ["ensure-workspace", "configure-os", "disable-resolved"]) {
       expect(ev.find((e) => e.task === task && e.msg === "completed")).toBeDefined();
     }
+    expect(ev.at(-1)).toMatchObject({ msg: "done", fields: { machine: "kube7", outcome: "changed", exitCode: 0 } });
   });
 
   test("a second run writes nothing", async () => {
@@ -67,6 +68,7 @@ describe("provision with --bootstrap-method none", () => {
     expect(r.code).toBe(0);
     const ev = events(r.stdout);
     expect(ev.filter((e) => e.msg === "wrote")).toEqual([]);
+    expect(ev.at(-1)).toMatchObject({ msg: "done", fields: { outcome: "up-to-date", exitCode: 0 } });
     for (const task of ["ensure-workspace", "configure-os", "disable-resolved"]) {
       expect(ev.find((e) => e.task === task)?.msg).toBe("started");
       expect(ev.filter((e) => e.task === task).at(-1)?.msg).toBe("skipped");
@@ -115,7 +117,7 @@ describe("other commands", () => {
   test("env values are read and checked", async () => {
     const r = await run([bin, "render", "--file", "nspawn"], { KUBE_ROOTFS_ARCH: "sparc" });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe("kube-rootfs: KUBE_ROOTFS_ARCH: expected amd64|arm64, got sparc");
+    expect(r.stderr.trim()).toBe("kube-rootfs: KUBE_ROOTFS_ARCH: expected amd64|arm64|x86_64|aarch64, got sparc");
   });
 
   test("unknown flag, unknown phase and unknown command are usage errors", async () => {
@@ -130,7 +132,7 @@ describe("other commands", () => {
     for (const cmd of ["provision", "render", "verify", "version"]) {
       const r = await run([bin, cmd, "--help"]);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain("EXAMPLES");
+      expect(r.stdout).toContain("\nExamples:\n");
       expect(r.stdout).toContain(`kube-rootfs ${cmd}`);
     }
     const v = await run([bin, "version", "--json"]);

@@ -10,7 +10,7 @@ export interface Fault {
 export const FAULTS: Fault[] = [
   { id: "input-type", area: "input", fault: "a config field of the wrong type (`machineDir: 42`)", behaviour: "exit 2, `file:line: field: expected string, got number`, nothing touched" },
   { id: "input-unknown", area: "input", fault: "an unknown field in a config file (a typo)", behaviour: "exit 2, `file:line: field: unknown field`, nothing touched" },
-  { id: "input-enum", area: "input", fault: "a bad enum value (`--arch sparc`)", behaviour: "exit 2, `--arch: expected amd64|arm64, got sparc`, nothing touched" },
+  { id: "input-enum", area: "input", fault: "a bad enum value (`--arch sparc`)", behaviour: "exit 2, `--arch: expected amd64|arm64|x86_64|aarch64, got sparc`, nothing touched" },
   { id: "input-url", area: "input", fault: "a bad URL (`--mirror ftp://…`, `KUBE_ROOTFS_MIRROR=not a url`)", behaviour: "exit 2 naming the flag or env var, nothing touched" },
   { id: "input-version", area: "input", fault: "a bad version string (`--kubernetes-version 1.x`)", behaviour: "exit 2 naming the flag, nothing touched" },
   { id: "input-sha256", area: "input", fault: "a pinned sha256 of the wrong length", behaviour: "exit 2 naming the field, nothing touched" },

@@ -5,7 +5,7 @@ import { expect } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readManifest } from "../../src/artifacts/manifest";
-import { compiledBinary, run, type RunResult } from "../helpers/binary";
+import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { removeDir, tempDir } from "../helpers/tmp";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 
@@ -54,10 +54,11 @@ export function leftovers(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((p) => /\.kube-rootfs-\d+-\w+\.tmp$|\.part-\d+$|\.staging/.test(p));
 }
 
-/** Exit 1, exactly one error line matching, no temp files, and `artifact` not installed. */
+/** Exit 1, exactly one error line matching, a log that ends saying so, no temp files, and `artifact` not installed. */
 export function expectCleanFailure(r: RunResult, m: Machine, line: RegExp, artifact?: string) {
   const lines = r.stderr.trim().split("\n").filter(Boolean);
   expect({ code: r.code, lines }).toMatchObject({ code: 1, lines: [expect.stringMatching(line)] });
+  expect(events(r.stdout).at(-1)).toMatchObject({ level: "error", msg: "done", fields: { outcome: "failed", exitCode: 1 } });
   expect(leftovers(m.root)).toEqual([]);
   expect(leftovers(m.cache)).toEqual([]);
   if (artifact) expect(readManifest(m.root)[artifact as "runc"]).toBeUndefined();

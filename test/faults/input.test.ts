@@ -57,7 +57,7 @@ faultTest("input-unknown", async () => {
 });
 
 faultTest("input-enum", async () => {
-  expectRefused(await provision(["--arch", "sparc"]), "--arch: expected amd64|arm64, got sparc");
+  expectRefused(await provision(["--arch", "sparc"]), "--arch: expected amd64|arm64|x86_64|aarch64, got sparc");
   expectRefused(await provision([], { KUBE_ROOTFS_LOG_FORMAT: "xml" }), "KUBE_ROOTFS_LOG_FORMAT: expected pretty|json, got xml");
 });
 
@@ -76,13 +76,13 @@ faultTest("input-sha256", async () => {
 });
 
 faultTest("input-flag", async () => {
-  expectRefused(await provision(["--kubernetes-versoin", "1.33.1"]), "--kubernetes-versoin: unknown flag (see --help)");
+  expectRefused(await provision(["--kubernetes-versoin", "1.33.1"]), "--kubernetes-versoin: unknown flag, did you mean --kubernetes-version? (see --help)");
   expectRefused(await provision(["--skip-phases", "kube,crii"]), /^kube-rootfs: --skip-phases: unknown crii \(known: /);
 });
 
 faultTest("input-yaml", async () => {
   const f = config("broken.yaml", "machine: [unclosed\n");
-  expectRefused(await provision(["--config", f]), new RegExp(`^kube-rootfs: ${f}: not valid YAML`));
+  expectRefused(await provision(["--config", f]), new RegExp(`^kube-rootfs: ${f}:1:10: not valid YAML`));
   expectRefused(await provision(["--config", join(dir, "nope.yaml")]), `${join(dir, "nope.yaml")}: cannot read config: ENOENT`);
 });
 

@@ -2,7 +2,7 @@
 // mid-download, and concurrent runs.
 import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import { readManifest } from "../../src/artifacts/manifest";
-import { compiledBinary, run } from "../helpers/binary";
+import { compiledBinary, events, run } from "../helpers/binary";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
@@ -95,6 +95,7 @@ faultTest("process-concurrent", async () => {
   const second = await run([await compiledBinary(), "provision", ...machineArgs(m), "--mirror", s.url]);
   expect(second.code).toBe(1);
   expect(second.stderr.trim()).toMatch(new RegExp(`^kube-rootfs: machine ${m.name} is being provisioned by pid ${first.pid} \\(lock .+\\)$`));
+  expect(events(second.stdout).at(-1)).toMatchObject({ msg: "done", fields: { outcome: "failed", exitCode: 1 } });
   expect(await first.exited).toBe(0);
   expect((await verify(m, s.url)).code).toBe(0);
 

@@ -14,6 +14,7 @@ export interface RequestRecord {
   method: string;
   path: string;
   range?: string;
+  userAgent?: string;
   /** Name of the fault injected into this request, if any. */
   fault?: string;
 }
@@ -170,8 +171,8 @@ async function serveNode(req: IncomingMessage, res: ServerResponse, p: Plan) {
   res.end();
 }
 
-function record(requests: RequestRecord[], method: string, path: string, range: string | undefined | null, fault?: Fault) {
-  requests.push({ method, path, ...(range ? { range } : {}), ...(fault ? { fault: fault.name } : {}) });
+function record(requests: RequestRecord[], method: string, path: string, range: string | undefined | null, userAgent: string | undefined | null, fault?: Fault) {
+  requests.push({ method, path, ...(range ? { range } : {}), ...(userAgent ? { userAgent } : {}), ...(fault ? { fault: fault.name } : {}) });
 }
 
 function startBun(root: string, requests: RequestRecord[]) {
@@ -181,7 +182,7 @@ function startBun(root: string, requests: RequestRecord[]) {
     fetch(req) {
       const path = new URL(req.url).pathname;
       const range = req.headers.get("range");
-      record(requests, req.method, path, range);
+      record(requests, req.method, path, range, req.headers.get("user-agent"));
       return bunResponse(plan(root, req.method, path, range ?? undefined), req.method);
     },
   });
@@ -195,7 +196,7 @@ async function startNode(root: string, requests: RequestRecord[], faults: FaultS
     const path = new URL(req.url ?? "/", "http://x").pathname;
     const p = plan(root, req.method ?? "GET", path, req.headers.range);
     const fault = choose(path);
-    record(requests, req.method ?? "GET", path, req.headers.range, fault);
+    record(requests, req.method ?? "GET", path, req.headers.range, req.headers["user-agent"], fault);
     const serve = (other?: Plan) => serveNode(req, res, other ?? p);
     (fault ? fault.respond({ req, res, plan: p, serve }) : serve()).catch(() => res.destroy());
   });

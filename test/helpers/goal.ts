@@ -4,6 +4,7 @@ import type { HostFacts } from "../../src/config/host";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { jsonLogger, type LogEvent, type Logger } from "../../src/engine/log";
+import { ConfigError } from "../../src/errors";
 import { runTask, type Task } from "../../src/engine/task";
 import { tempDir } from "./tmp";
 
@@ -27,3 +28,14 @@ export async function runLogged(task: Task, opts: { dryRun?: boolean; signal?: A
   const outcome = await runTask(task, { signal: opts.signal ?? new AbortController().signal, logger, dryRun: opts.dryRun ?? false });
   return { outcome, events };
 }
+
+/** The ConfigError `fn` throws (any other error, or none, fails the test). */
+export const errorOf = (fn: () => unknown): ConfigError => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+};

@@ -6,7 +6,7 @@ import { FIELDS, fieldByFlag } from "../../src/config/fields";
 import { loadGoal } from "../../src/config/load";
 import { crictlFor, resolveGoal } from "../../src/config/resolve";
 import type { HostFacts } from "../../src/config/host";
-import { ConfigError } from "../../src/errors";
+import { errorOf } from "../helpers/goal";
 
 const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,15 +14,6 @@ const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;
-};
-const errorOf = (fn: () => unknown): ConfigError => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
 };
 
 describe("fields derived from the schema", () => {
@@ -100,7 +91,7 @@ describe("errors name the field and the source", () => {
   });
 
   test("flag: bad enum", () => {
-    expect(errorOf(() => loadGoal({ flags: { arch: "sparc" } })).message).toBe("--arch: expected amd64|arm64, got sparc");
+    expect(errorOf(() => loadGoal({ flags: { arch: "sparc" } })).message).toBe("--arch: expected amd64|arm64|x86_64|aarch64, got sparc");
   });
 
   test("the tarball method needs both the tarball and its sha256, named with their flags", () => {

@@ -56,15 +56,22 @@ describe("checksum files", () => {
   const hex = "a".repeat(64);
   const other = "b".repeat(64);
   test("bare hex, with or without the file name", () => {
-    expect(parseChecksum(`${hex}`, "bare", "kubelet", "u")).toBe(hex);
-    expect(parseChecksum(`${hex.toUpperCase()}  kubelet\n`, "bare", "kubelet", "u")).toBe(hex);
+    expect(parseChecksum(`${hex}`, CATALOG.kubelet, "kubelet", "u")).toBe(hex);
+    expect(parseChecksum(`${hex.toUpperCase()}  kubelet\n`, CATALOG.kubelet, "kubelet", "u")).toBe(hex);
   });
   test("sha256sum lines: the line of our asset, binary marker allowed", () => {
-    expect(parseChecksum(`${other}  runc.arm64\n${hex} *runc.amd64\n${other}  runc.tar.xz\n`, "sha256sum", "runc.amd64", "u")).toBe(hex);
+    expect(parseChecksum(`${other}  runc.arm64\n${hex} *runc.amd64\n${other}  runc.tar.xz\n`, CATALOG.runc, "runc.amd64", "u")).toBe(hex);
+  });
+  test("a lone hash is accepted for the one asset its file is named after, even where upstream writes sha256sum lines", () => {
+    expect(parseChecksum(`${hex}\n`, CATALOG.containerd, "containerd-2.0.4-linux-amd64.tar.gz", "u")).toBe(hex);
+    expect(parseChecksum(hex.toUpperCase(), CATALOG.cni, "cni-plugins-linux-amd64-v1.5.1.tgz", "u")).toBe(hex);
+    // runc's one file covers every arch: a lone hash there could be any asset's.
+    expect(() => parseChecksum(`${hex}\n`, CATALOG.runc, "runc.amd64", "u")).toThrow("has no sha256 for runc.amd64");
   });
   test("garbage or only other assets' lines are errors naming the file", () => {
-    expect(() => parseChecksum("<html>", "bare", "kubelet", "https://m/kubelet.sha256")).toThrow('checksum file https://m/kubelet.sha256 has no sha256 for kubelet (starts with "<html>")');
-    expect(() => parseChecksum(`${other}  runc.arm64\n`, "sha256sum", "runc.amd64", "u")).toThrow("has no sha256 for runc.amd64");
-    expect(() => parseChecksum(`${hex}  kubectl`, "bare", "kubelet", "u")).toThrow("has no sha256 for kubelet");
+    expect(() => parseChecksum("<html>", CATALOG.kubelet, "kubelet", "https://m/kubelet.sha256")).toThrow('checksum file https://m/kubelet.sha256 has no sha256 for kubelet (starts with "<html>")');
+    expect(() => parseChecksum(`${other}  runc.arm64\n`, CATALOG.runc, "runc.amd64", "u")).toThrow("has no sha256 for runc.amd64");
+    expect(() => parseChecksum(`${hex}  kubectl`, CATALOG.kubelet, "kubelet", "u")).toThrow("has no sha256 for kubelet");
+    expect(() => parseChecksum(`${hex}\n${other}\n`, CATALOG.containerd, "containerd-2.0.4-linux-amd64.tar.gz", "u")).toThrow("has no sha256");
   });
 });

@@ -138,7 +138,7 @@ describe("bootstrap.method tarball", () => {
     const wrong = "0".repeat(64);
     const r = await runSource(args("t2", tarball, wrong));
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`sha256 mismatch: expected ${wrong}, got ${sha}`);
+    expect(r.stderr).toContain(`sha256 mismatch for bootstrap.tarball ${tarball}: expected ${wrong}, got ${sha}`);
     expect(existsSync(join(dir, "machines/t2"))).toBe(false);
     expect(readdirSync(join(dir, "machines")).filter((n) => n.startsWith("t2"))).toEqual([]);
   });

@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { abortError } from "../../engine/task";
 import { RunError } from "../../errors";
 import { fsyncDir, ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeFileAtomic } from "../../fs/atomic";
-import { sha256File } from "../../fs/hash";
+import { sha256File, sha256Mismatch } from "../../fs/hash";
 import { appendLog, openLog, toolFailed } from "./spawn";
 import type { BootstrapPlan } from "./plan";
 
@@ -132,7 +132,7 @@ export async function createSnapshot(rootfs: string, file: string, logFile: stri
 /** Check a snapshot's sha256 before anything is extracted from it. */
 export async function verifySnapshot(file: string, expected: string, what = file): Promise<void> {
   const got = await sha256File(file);
-  if (got !== expected.toLowerCase()) throw new RunError(`${what}: sha256 mismatch: expected ${expected.toLowerCase()}, got ${got}`);
+  if (got !== expected.toLowerCase()) throw new RunError(sha256Mismatch(what, expected.toLowerCase(), got));
 }
 
 /** Extract a (verified) snapshot into an empty directory. */

@@ -4,10 +4,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { downloadFile } from "../../artifacts/asset-sink";
+import { downloadOptions } from "../../artifacts/download";
 import { Limit } from "../../artifacts/limit";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError, RunError, withContext } from "../../errors";
 import { removeQuietly, tempPathFor } from "../../fs/atomic";
+import { sha256Mismatch } from "../../fs/hash";
 import { verifySnapshot } from "./snapshot";
 
 export interface TarballSource {
@@ -42,15 +44,8 @@ export async function fetchTarball(src: TarballSource, goal: Resolved, signal: A
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The artifacts' downloader: the same retries, stall and total timeouts, and size cap.
-    const got = await downloadFile(src.tarball, tmp, {
-      signal,
-      limit: new Limit(1),
-      attempts: goal.retries,
-      stallMs: goal.timeouts.stall * 1000,
-      totalMs: goal.timeouts.total * 1000,
-      maxBytes: goal.maxDownloadBytes,
-    }).catch((err: unknown) => Promise.reject(withContext("bootstrap.tarball", err)));
-    if (got !== src.sha256) throw new RunError(`bootstrap.tarball ${src.tarball}: sha256 mismatch: expected ${src.sha256}, got ${got}`);
+    const got = await downloadFile(src.tarball, tmp, downloadOptions(goal, signal, new Limit(1))).catch((err: unknown) => Promise.reject(withContext("bootstrap.tarball", err)));
+    if (got !== src.sha256) throw new RunError(sha256Mismatch(`bootstrap.tarball ${src.tarball}`, src.sha256, got));
   } catch (err) {
     removeQuietly(tmp);
     throw err;

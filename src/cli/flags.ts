@@ -1,0 +1,18 @@
+// Unknown flags are refused (citty passes them through silently), naming the nearest real one.
+// Kept apart from args.ts so that `version` does not build the schema's flags to check its own.
+import type { ArgsDef } from "citty";
+import { didYouMean } from "../config/closest";
+import { ConfigError } from "../errors";
+
+/** Refuse flags no command knows: citty passes them through silently. */
+export function checkFlags(rawArgs: string[], args: ArgsDef): void {
+  const known = new Set(["help", "h", ...Object.keys(args)]);
+  for (const token of rawArgs) {
+    if (token === "--") break;
+    const m = /^--?([^=]+)/.exec(token);
+    if (!m) continue;
+    const name = m[1]!;
+    if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) continue;
+    throw new ConfigError(`--${name}: unknown flag${didYouMean(name, Object.keys(args), (c) => `--${c}`)} (see --help)`);
+  }
+}

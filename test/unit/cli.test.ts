@@ -1,0 +1,127 @@
+// The CLI a person meets: help per command that fits the terminal, help/--version/-V, "did you
+// mean", uname -m arch names, YAML errors with line and column, the quote hint for a version
+// YAML read as a number, and a warning for an unknown KUBE_ROOTFS_* variable.
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { commandHelp, wrap } from "../../src/cli/help";
+import { allCommands } from "../../src/cli/root";
+import { parseArchList } from "../../src/config/arch";
+import { closest, editDistance } from "../../src/config/closest";
+import { loadGoal, unknownEnvWarnings, yamlErrorAt } from "../../src/config/load";
+import { runSource } from "../helpers/binary";
+import { errorOf, tempDir } from "../helpers/goal";
+
+const optionLines = (help: string) => help.split("\n").filter((l) => /^ {2}--/.test(l));
+
+describe("--help", () => {
+  test("lists only the options a command uses: its own and the common ones first, download overrides last", async () => {
+    const r = await runSource(["render", "--help"]);
+    expect(r.code).toBe(0);
+    const flags = optionLines(r.stdout).map((l) => l.trim().split(/\s/)[0]);
+    expect(flags.slice(0, 4)).toEqual(["--file", "--config", "--machine", "--verbose"]);
+    expect(flags).toContain("--host-devices");
+    for (const unused of ["--retries", "--cache-dir", "--kubernetes-version", "--bootstrap-suite", "--dry-run"]) expect(flags).not.toContain(unused);
+    expect(r.stdout).not.toContain("--downloads-");
+
+    const fetch = (await runSource(["fetch", "--help"])).stdout;
+    const fetchFlags = optionLines(fetch).map((l) => l.trim().split(/\s/)[0]!);
+    expect(fetchFlags.slice(0, 5)).toEqual(["--bundle", "--with-rootfs", "--check", "--dry-run", "--config"]);
+    expect(fetchFlags).not.toContain("--hostname");
+    // The 28 per-artifact flags fold into four patterns, after every other option.
+    const downloads = fetchFlags.filter((f) => f.startsWith("--downloads-"));
+    expect(downloads).toEqual(["--downloads-ARTIFACT-base-url", "--downloads-ARTIFACT-url", "--downloads-ARTIFACT-version", "--downloads-ARTIFACT-sha256"]);
+    expect(fetchFlags.slice(-4)).toEqual(downloads);
+  });
+
+  test("no line is wider than the terminal: 80 columns when stdout is not one, or the width given", async () => {
+    for (const [name, cmd] of Object.entries(await allCommands())) {
+      const r = await runSource([name, "--help"]);
+      expect(r.stdout.split("\n").filter((l) => l.length > 80)).toEqual([]);
+      const entry = { name, description: "d", args: cmd.cmd.args as never, examples: cmd.examples, ...(cmd.uses ? { uses: cmd.uses } : {}) };
+      expect(commandHelp(entry, 50).split("\n").filter((l) => l.length > 50)).toEqual([]);
+    }
+    expect(wrap("a bb ccc dddd", 6)).toEqual(["a bb", "ccc", "dddd"]);
+    expect(wrap("abcdefgh", 3)).toEqual(["abc", "def", "gh"]);
+    expect(wrap("a,bb,ccc,d", 6)).toEqual(["a,bb,", "ccc,d"]);
+  });
+
+  test("help [command], --version and -V", async () => {
+    const viaHelp = await runSource(["help", "provision"]);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe((await runSource(["provision", "--help"])).stdout);
+    const all = await runSource(["help"]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain("Commands:\n  provision");
+    for (const flag of ["--version", "-V"]) {
+      const r = await runSource([flag]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: (await runSource(["version"])).stdout });
+    }
+  });
+});
+
+describe("did you mean", () => {
+  test("a misspelt command or flag is named with the nearest real one; exit 2", async () => {
+    const cmd = await runSource(["provison"]);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toStartWith("kube-rootfs: unknown command provison, did you mean provision? (commands: ");
+    const help = await runSource(["help", "rendr"]);
+    expect(help.stderr).toContain("unknown command rendr, did you mean render?");
+    const flag = await runSource(["render", "--machin", "kube1"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toBe("kube-rootfs: --machin: unknown flag, did you mean --machine? (see --help)\n");
+    expect((await runSource(["render", "--zzzzzz"])).stderr).toBe("kube-rootfs: --zzzzzz: unknown flag (see --help)\n");
+  });
+
+  test("edit distance and what counts as near", () => {
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(closest("provison", ["provision", "version"])).toBe("provision");
+    expect(closest("xyz", ["provision", "version"])).toBeUndefined();
+    expect(closest("xyz", ["provision", "version"], false)).toBe("version");
+  });
+});
+
+describe("settings a person writes", () => {
+  test("fetch --arch $(uname -m)-style names plans for those arches", async () => {
+    const r = await runSource(["fetch", "--dry-run", "--arch", "x86_64,aarch64", "--bundle", tempDir("cli-bundle")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("containerd-2.0.4-linux-amd64.tar.gz");
+    expect(r.stdout).toContain("containerd-2.0.4-linux-arm64.tar.gz");
+  });
+
+  test("--arch takes uname -m names, in the schema and in fetch's list", () => {
+    expect(loadGoal({ flags: { arch: "x86_64" } }).arch).toBe("amd64");
+    expect(loadGoal({ env: { KUBE_ROOTFS_ARCH: "aarch64" } }).arch).toBe("arm64");
+    expect(parseArchList("x86_64, amd64,aarch64", "--arch")).toEqual(["amd64", "arm64"]);
+    expect(errorOf(() => parseArchList("amd64,sparc", "--arch")).message).toBe("--arch: expected a list of amd64|arm64|x86_64|aarch64, got amd64,sparc");
+  });
+
+  test("a YAML error carries the line and column where the text stops being valid", () => {
+    const dir = tempDir("cli-yaml");
+    const file = join(dir, "node.yaml");
+    writeFileSync(file, "machine: kube1\nbootstrap:\n  suite: noble\n  bad: x: y\n");
+    expect(errorOf(() => loadGoal({ configFile: file })).message).toMatch(new RegExp(`^${file}:4:9: not valid YAML: `));
+    expect(yamlErrorAt("a: 1\nb: [1, 2\n")).toEqual({ line: 2, column: 4 });
+    expect(yamlErrorAt('a: "open\n')).toEqual({ line: 1, column: 4 });
+    expect(yamlErrorAt("a: 1\n")).toBeUndefined();
+  });
+
+  test("a version YAML read as a number gets a hint to quote it, as written", () => {
+    const dir = tempDir("cli-yaml");
+    const file = join(dir, "node.yaml");
+    writeFileSync(file, "versions:\n  kubernetes: 1.30\n");
+    expect(errorOf(() => loadGoal({ configFile: file })).message).toBe(`${file}:2: versions.kubernetes: expected string, got number (YAML reads 1.30 as a number; quote it: "1.30")`);
+    writeFileSync(file, "downloads:\n  runc:\n    version: 1.2\n");
+    expect(errorOf(() => loadGoal({ configFile: file })).message).toEndWith('(YAML reads 1.2 as a number; quote it: "1.2")');
+  });
+
+  test("an unknown KUBE_ROOTFS_* variable is a warning naming the closest known one", async () => {
+    expect(unknownEnvWarnings({ KUBE_ROOTFS_MACHIN: "x", KUBE_ROOTFS_MACHINE: "y", HOME: "/root" })).toEqual([
+      "KUBE_ROOTFS_MACHIN is not a setting and is ignored (the closest is KUBE_ROOTFS_MACHINE)",
+    ]);
+    const r = await runSource(["render", "--file", "nspawn"], { KUBE_ROOTFS_KUBERNETES_VERSOIN: "1.30.0" });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("kube-rootfs: warning: KUBE_ROOTFS_KUBERNETES_VERSOIN is not a setting and is ignored (the closest is KUBE_ROOTFS_KUBERNETES_VERSION)\n");
+    expect(r.stdout).toStartWith("# kube1: written by kube-rootfs");
+  });
+});
