@@ -9,6 +9,7 @@ import { installTask } from "./artifacts/tasks";
 import { configureOsTask } from "./rootfs/os";
 import { disableResolvedTask } from "./rootfs/resolved";
 import { ensureWorkspaceTask } from "./rootfs/workspace";
+import { runtimeTask } from "./runtime/task";
 
 export interface Phase {
   name: string;
@@ -38,11 +39,13 @@ export function provisionPhases(goal: Resolved): Phase[] {
       installTask("cni", goal, artifacts),
       configureOsTask(goal),
       disableResolvedTask(goal),
-    ).phases;
+    )
+    // After the binaries it configures: a run that fails to install them sets up nothing.
+    .append("runtime", runtimeTask(goal)).phases;
 }
 
 /** Every name --skip-phases accepts: phase names and task names. */
-export const skippableNames = (phases: Phase[]) => phases.flatMap((p) => [p.name, ...p.tasks.map((t) => t.name)]);
+export const skippableNames = (phases: Phase[]) => [...new Set(phases.flatMap((p) => [p.name, ...p.tasks.map((t) => t.name)]))];
 
 /** Drop skipped phases and tasks; an unknown name is a usage error (a typo must not run everything). */
 export function withoutSkipped(phases: Phase[], skip: string[]): Phase[] {

@@ -8,6 +8,7 @@ import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
+import { RUNTIME_LINKS, runtimeFiles } from "./runtime/files";
 
 export interface Drift {
   path: string;
@@ -47,14 +48,20 @@ export function configDrift(goal: Resolved): Drift[] {
   const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
   for (const [rel, content] of osFiles(goal)) expectFile(inRoot(rel), content);
   expectFile(inRoot("etc/resolv.conf"), resolvConfContent(goal));
-  const mask = inRoot(RESOLVED_MASK);
-  let link: string | undefined;
-  try {
-    link = readlinkSync(mask);
-  } catch {
-    // missing or not a link
-  }
-  if (link !== "/dev/null") drifts.push({ path: mask, expected: "symlink to /dev/null (systemd-resolved masked)", found: link ? `symlink to ${link}` : describeFile(mask, "") ?? "empty file" });
+  const runtime = !goal.skipPhases.includes("runtime");
+  if (runtime) for (const f of runtimeFiles(goal)) expectFile(inRoot(f.path), f.content);
+  const expectLink = (rel: string, target: string, what: string) => {
+    const path = inRoot(rel);
+    let link: string | undefined;
+    try {
+      link = readlinkSync(path);
+    } catch {
+      // missing or not a link
+    }
+    if (link !== target) drifts.push({ path, expected: `symlink to ${target} (${what})`, found: link ? `symlink to ${link}` : describeFile(path, "") ?? "empty file" });
+  };
+  expectLink(RESOLVED_MASK, "/dev/null", "systemd-resolved masked");
+  if (runtime) for (const l of RUNTIME_LINKS) expectLink(l.path, l.target, "unit enabled");
   return drifts;
 }
 
