@@ -3,7 +3,7 @@
 // artifact mirror and sets them up as a node, and the machine boots with systemd-nspawn reading
 // the generated .nspawn and override, inside a network namespace of its own: containerd runs
 // from our unit and runs a networked container, kubelet waits for join material. kube2 then
-// comes from the snapshot, and a provision killed during debootstrap converges on the next run.
+// comes from the snapshot, is given join material and starts kubelet, and a provision killed during debootstrap converges on the next run.
 // Needs root, debootstrap, systemd-container, busybox-static and the host's Debian mirror.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -80,7 +80,7 @@ async function provision(name: string, extra: string[] = []) {
 }
 
 /** Everything the issue lists, checked inside the running machine. */
-async function checkInside(m: Booted) {
+async function checkInside(m: Booted, joined: boolean) {
   const state = await m.settled();
   const failed = (await m.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout;
   if (state !== "running") console.log(`${m.name}: systemd is ${state}; failed units:\n${failed}\n${(await m.exec(["journalctl", "-b", "--no-pager", "-n", "80"])).stdout}`);
@@ -101,11 +101,50 @@ async function checkInside(m: Booted) {
   const pid = /MainPID=(\d+)/.exec(show)![1];
   expect((await m.exec(["readlink", `/proc/${pid}/exe`])).stdout.trim()).toBe("/usr/local/bin/containerd");
 
-  // kubelet: enabled, and without join material waiting (its condition unmet), not failed.
+  // kubelet: enabled; without join material waiting (its condition unmet), not failed; with it,
+  // started with our command line (the mirror's kubelet is a stand-in that prints its arguments' start).
   expect((await m.exec(["systemctl", "is-enabled", "kubelet.service"])).stdout.trim()).toBe("enabled");
   const kubelet = (await m.exec(["systemctl", "show", "-p", "ActiveState", "-p", "ConditionResult", "kubelet.service"])).stdout;
-  expect(kubelet).toContain("ActiveState=inactive\n");
-  expect(kubelet).toContain("ConditionResult=no\n");
+  if (!joined) {
+    expect(kubelet).toContain("ActiveState=inactive\n");
+    expect(kubelet).toContain("ConditionResult=no\n");
+    return;
+  }
+  expect(kubelet).toContain("ConditionResult=yes\n");
+  expect((await m.exec(["stat", "-c", "%a", "/etc/kubernetes/bootstrap-kubelet.conf"])).stdout.trim()).toBe("600");
+  let journal = "";
+  for (let i = 0; i < 40 && !journal.includes("kubelet stand-in"); i++, await Bun.sleep(250)) {
+    journal = (await m.exec(["journalctl", "-u", "kubelet.service", "--no-pager"])).stdout;
+  }
+  expect(journal).toContain("kubelet stand-in v1.33.1");
+}
+
+/** A bootstrap kubeconfig with a real self-signed cluster CA. */
+async function joinMaterial(): Promise<string> {
+  const key = join(dir, "ca.key");
+  const crt = join(dir, "ca.crt");
+  const openssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=node-test-ca", "-days", "1", "-keyout", key, "-out", crt]);
+  if (openssl.exitCode !== 0) throw new Error(`openssl: ${openssl.stderr}`);
+  const file = join(dir, "bootstrap-kubelet.conf");
+  writeFileSync(
+    file,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters:",
+      "  - name: test",
+      `    cluster: {server: "https://192.0.2.10:6443", certificate-authority-data: ${readFileSync(crt).toString("base64")}}`,
+      "contexts:",
+      "  - name: join",
+      "    context: {cluster: test, user: bootstrap}",
+      "current-context: join",
+      "users:",
+      "  - name: bootstrap",
+      "    user: {token: abcdef.0123456789abcdef}",
+      "",
+    ].join("\n"),
+  );
+  return file;
 }
 
 /** A bridge network whose addresses exist only inside the machine's network namespace. */
@@ -141,12 +180,12 @@ async function runContainer(m: Booted) {
   expect(run.stdout).toContain("1 packets transmitted, 1 packets received");
 }
 
-async function bootAndCheck(name: string, inside: (m: Booted) => Promise<void> = async () => {}) {
+async function bootAndCheck(name: string, opts: { joined?: boolean; inside?: (m: Booted) => Promise<void> } = {}) {
   const started = performance.now();
   const m = await boot(name, paths(name).root, paths(name));
   booted.push(m);
-  await checkInside(m);
-  await inside(m);
+  await checkInside(m, opts.joined ?? false);
+  await opts.inside?.(m);
   const code = await m.poweroff();
   booted.splice(booted.indexOf(m), 1);
   // nspawn exits with the container's status: 0 after systemd's own poweroff.
@@ -168,16 +207,17 @@ describe("a provisioned machine boots", () => {
     copyFileSync(image, join(paths("kube1").root, "root/busybox-oci.tar"));
     mkdirSync(join(paths("kube1").root, "etc/cni/net.d"), { recursive: true });
     writeFileSync(join(paths("kube1").root, "etc/cni/net.d/10-nodetest.conflist"), CONFLIST);
-    await bootAndCheck("kube1", runContainer);
+    await bootAndCheck("kube1", { inside: runContainer });
   }, 480_000);
 
-  test("kube2: restored from the snapshot without debootstrap, boots too", async () => {
-    const ev = await provision("kube2");
+  test("kube2: restored from the snapshot without debootstrap, given join material, boots and starts kubelet", async () => {
+    const ev = await provision("kube2", ["--kubelet-bootstrap-kubeconfig", await joinMaterial()]);
     expect(ev.find((e) => e.msg === "restored from snapshot")).toBeDefined();
     expect(ev.find((e) => e.msg === "bootstrapping")).toBeUndefined();
     const log = readFileSync(join(dir, "cache", "logs", "kube2-bootstrap.log"), "utf8");
     expect(log).not.toContain("debootstrap ");
-    await bootAndCheck("kube2");
+    expect(readFileSync(join(paths("kube2").root, "etc/kubernetes/pki/ca.crt"), "utf8")).toBe(readFileSync(join(dir, "ca.crt"), "utf8"));
+    await bootAndCheck("kube2", { joined: true });
   }, 240_000);
 });
 
