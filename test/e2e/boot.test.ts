@@ -86,6 +86,8 @@ async function checkInside(m: Booted, joined: boolean) {
   if (state !== "running") console.log(`${m.name}: systemd is ${state}; failed units:\n${failed}\n${(await m.exec(["journalctl", "-b", "--no-pager", "-n", "80"])).stdout}`);
   expect(state).toBe("running");
   expect(failed.trim()).toBe("");
+  // The override's SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 reached nspawn: the machine has cgroup v2.
+  expect((await m.exec(["stat", "-f", "-c", "%T", "/sys/fs/cgroup"])).stdout.trim()).toBe("cgroup2fs");
   expect((await m.exec(["systemctl", "is-enabled", "systemd-resolved.service"])).stdout.trim()).toBe("masked");
   expect((await m.exec(["cat", "/etc/resolv.conf"])).stdout).toContain("by kube-rootfs");
   expect((await m.exec(["readlink", "/dev/kmsg"])).stdout.trim()).toBe("/dev/console");
@@ -178,6 +180,9 @@ async function runContainer(m: Booted) {
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/inet 10\.88\.0\.\d+\/24/);
   expect(run.stdout).toContain("1 packets transmitted, 1 packets received");
+  // The bridge lives in the machine's network namespace, not the host's.
+  expect((await m.exec(["test", "-e", "/sys/class/net/cni0"])).code).toBe(0);
+  expect(existsSync("/sys/class/net/cni0")).toBe(false);
 }
 
 async function bootAndCheck(name: string, opts: { joined?: boolean; inside?: (m: Booted) => Promise<void> } = {}) {

@@ -34,7 +34,7 @@ function childrenOf(pid: number): number[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The Environment= settings of a service drop-in, as systemd would pass them to nspawn. */
-export function environmentOf(override: string): Record<string, string> {
+function environmentOf(override: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const m of override.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env[m[1]!] = m[2]!;
   return env;
