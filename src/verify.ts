@@ -8,7 +8,7 @@ import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
-import { RUNTIME_LINKS, runtimeFiles } from "./runtime/files";
+import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./runtime/files";
 
 export interface Drift {
   path: string;
@@ -49,7 +49,11 @@ export function configDrift(goal: Resolved): Drift[] {
   for (const [rel, content] of osFiles(goal)) expectFile(inRoot(rel), content);
   expectFile(inRoot("etc/resolv.conf"), resolvConfContent(goal));
   const runtime = !goal.skipPhases.includes("runtime");
-  if (runtime) for (const f of runtimeFiles(goal)) expectFile(inRoot(f.path), f.content);
+  if (runtime) {
+    const files = runtimeFiles(goal);
+    for (const f of files) expectFile(inRoot(f.path), f.content);
+    for (const rel of staleRuntimeFiles(goal.machineDir, files)) drifts.push({ path: inRoot(rel), expected: "absent (not in runtime.registryMirrors)", found: "present" });
+  }
   const expectLink = (rel: string, target: string, what: string) => {
     const path = inRoot(rel);
     let link: string | undefined;

@@ -1,12 +1,13 @@
 // What makes the rootfs a node: every file the runtime task writes and verify checks, by path
 // inside the machine, and the links that enable its units.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import type { MirrorEndpoint } from "../config/schema";
 import { RunError } from "../errors";
+import { resolveInside } from "../fs/inside";
 import { hostRel } from "../fs/target";
 import { clusterCAOf } from "./join";
-import { CERTS_DIR, renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "./templates/containerd";
+import { CERTS_DIR, hostsTomlHeader, renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "./templates/containerd";
 import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit } from "./templates/kubelet";
 import { renderCrictlYaml, renderSysctl } from "./templates/node";
 
@@ -77,4 +78,35 @@ export function runtimeFiles(goal: Resolved): NodeFile[] {
     ...mirrorFiles(goal.runtime.registryMirrors ?? {}),
     ...joinFiles(goal.kubelet.bootstrapKubeconfig),
   ];
+}
+
+const listDir = (dir: string) => readdirSync(dir, { withFileTypes: true });
+
+/**
+ * Files under certs.d that an earlier provision wrote (a hosts.toml with our header, and the CAs
+ * beside it) and `wanted` no longer has: a mirror dropped from the goal must stop being used.
+ */
+export function staleRuntimeFiles(machineDir: string, wanted: NodeFile[]): string[] {
+  const certs = hostRel(CERTS_DIR);
+  const want = new Set(wanted.map((f) => f.path));
+  let hosts;
+  try {
+    hosts = listDir(resolveInside(machineDir, certs)).filter((e) => e.isDirectory());
+  } catch {
+    return [];
+  }
+  return hosts.flatMap(({ name: host }) => {
+    const dir = resolveInside(machineDir, `${certs}/${host}`);
+    let ours = false;
+    try {
+      ours = readFileSync(`${dir}/hosts.toml`, "utf8").startsWith(hostsTomlHeader(host));
+    } catch {
+      // no hosts.toml: not a directory we wrote
+    }
+    if (!ours) return [];
+    return listDir(dir)
+      .filter((e) => e.isFile() && (e.name === "hosts.toml" || /^mirror-\d+-ca\.crt$/.test(e.name)))
+      .map((e) => `${certs}/${host}/${e.name}`)
+      .filter((p) => !want.has(p));
+  });
 }

@@ -2,7 +2,7 @@
 // version 3, parsed as TOML here), its unit, kubelet's unit and configuration, registry mirrors
 // and join material, written idempotently into a rootfs and shown by a dry run.
 import { describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadGoal } from "../../src/config/load";
 import { configDrift } from "../../src/verify";
@@ -202,6 +202,24 @@ describe("runtime task", () => {
     expect(drifts.find((d) => d.path === link)).toEqual({ path: link, expected: "symlink to /etc/systemd/system/kubelet.service (unit enabled)", found: "missing" });
     await runLogged(runtimeTask(goal));
     expect(configDrift(goal).filter((d) => d.path.startsWith(goal.machineDir + "/etc/containerd") || d.path === link)).toEqual([]);
+  });
+
+  test("a mirror dropped from the goal is removed (dry run: would remove), one kube-rootfs did not write is left alone", async () => {
+    const foreign = at("etc/containerd/certs.d/registry.example/hosts.toml");
+    mkdirSync(join(foreign, ".."), { recursive: true });
+    writeFileSync(foreign, 'server = "https://registry.example"\n');
+    const fewer = testGoal({ machineDir: goal.machineDir, versions: { containerd: "1.7.27" }, runtime: { registryMirrors: { "docker.io": ["https://mirror.example"] } }, kubelet: goal.kubelet });
+    const stale = ["etc/containerd/certs.d/docker.io/mirror-1-ca.crt", "etc/containerd/certs.d/quay.io/hosts.toml"].map(at);
+    expect(configDrift(fewer).filter((d) => d.found === "present").map((d) => d.path).sort()).toEqual(stale);
+    const planned = await runLogged(runtimeTask(fewer), { dryRun: true });
+    expect(planned.events.filter((e) => e.msg === "would remove").map((e) => e.fields!.path).sort()).toEqual(stale);
+    expect(stale.every((p) => existsSync(p))).toBe(true);
+    const done = await runLogged(runtimeTask(fewer));
+    expect(done.events.filter((e) => e.msg === "removed").map((e) => e.fields!.path).sort()).toEqual(stale);
+    expect(stale.some((p) => existsSync(p))).toBe(false);
+    expect(existsSync(foreign)).toBe(true);
+    expect(configDrift(fewer).filter((d) => d.path.includes("certs.d"))).toEqual([]);
+    expect((await runLogged(runtimeTask(fewer))).outcome).toBe("skipped");
   });
 
   test("an unreadable CA names its field", async () => {

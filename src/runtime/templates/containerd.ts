@@ -121,11 +121,14 @@ function upstreamServer(registry: string): string | undefined {
   return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
 }
 
+/** How a hosts.toml kube-rootfs wrote begins (a later run removes one the goal has dropped). */
+export const hostsTomlHeader = (registry: string) => `# ${registry}: written by kube-rootfs;`;
+
 /** certs.d/<host>/hosts.toml: the mirrors in order, then the registry itself. */
 export function renderHostsToml(m: MirrorHost): string {
   const server = upstreamServer(m.registry);
   return [
-    `# ${m.registry}: written by kube-rootfs; changes are replaced on the next provision.`,
+    `${hostsTomlHeader(m.registry)} changes are replaced on the next provision.`,
     ...(server ? [`server = ${q(server)}`] : []),
     ...m.endpoints.flatMap((e) => [
       "",
