@@ -104,7 +104,7 @@ async function checkInside(m: Booted, joined: boolean) {
   expect((await m.exec(["readlink", `/proc/${pid}/exe`])).stdout.trim()).toBe("/usr/local/bin/containerd");
 
   // kubelet: enabled; without join material waiting (its condition unmet), not failed; with it,
-  // started with our command line (the mirror's kubelet is a stand-in that prints its arguments' start).
+  // started with our command line (the mirror's kubelet is a stand-in that names itself).
   expect((await m.exec(["systemctl", "is-enabled", "kubelet.service"])).stdout.trim()).toBe("enabled");
   const kubelet = (await m.exec(["systemctl", "show", "-p", "ActiveState", "-p", "ConditionResult", "kubelet.service"])).stdout;
   if (!joined) {
