@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # set the xattrs and file capabilities the snapshot tests expect to survive; qemu-user-static
 # runs the x64 executable on an emulated CPU without AVX2 (test/e2e/cpu-floor.test.ts);
 # busybox-static gives the nested and boot tests a tiny real userland;
-# tmux is the pseudo-terminal the terminal display test drives.
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static curl iproute2 util-linux git busybox-static tmux)
+# tmux is the pseudo-terminal the terminal display test drives; openssl makes the
+# test CAs and certificates.
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static curl iproute2 util-linux git busybox-static tmux openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

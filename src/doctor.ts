@@ -23,12 +23,18 @@ export interface HostProbe {
   exists(path: string): boolean;
   kernel(): string;
   hostArch(): string;
-  /** "cgroup2" when /sys/fs/cgroup is the unified hierarchy */
-  cgroupFs(): "cgroup2" | "legacy";
+  cgroups(): CgroupFacts;
   /** bytes available to root at `path` or its nearest existing parent */
   freeBytes(path: string): number;
   /** undefined when the URL answered 2xx, else why not */
   reach(url: string): Promise<string | undefined>;
+}
+
+export interface CgroupFacts {
+  /** cgroup2: /sys/fs/cgroup is unified; hybrid: v1 controllers plus /sys/fs/cgroup/unified; legacy: v1 only */
+  layout: "cgroup2" | "hybrid" | "legacy";
+  /** what the unified hierarchy's cgroup.controllers lists (none on hybrid hosts) */
+  controllers: string[];
 }
 
 export interface Check {
@@ -94,12 +100,23 @@ export const modulesCheck: Check = {
   },
 };
 
+/** Pod limits are applied through the cgroup v2 hierarchy the machine gets: without cpu and memory there, they cannot be. */
 export const cgroupCheck: Check = {
   name: "cgroup v2",
-  run: (_g, h) =>
-    h.cgroupFs() === "cgroup2"
-      ? ok("unified cgroup hierarchy")
-      : bad("warn", "/sys/fs/cgroup is not cgroup v2 (kubelet 1.35+ refuses cgroup v1)", "boot the host with systemd.unified_cgroup_hierarchy=1"),
+  run(_g, h) {
+    const { layout, controllers } = h.cgroups();
+    const missing = ["cpu", "memory"].filter((c) => !controllers.includes(c));
+    if (layout === "cgroup2" && !missing.length) return ok(`unified cgroup hierarchy (controllers: ${controllers.join(" ")})`);
+    const what =
+      layout === "legacy" ? "/sys/fs/cgroup is cgroup v1"
+      : layout === "hybrid" ? `hybrid cgroups: /sys/fs/cgroup/unified ${controllers.length ? `delegates only ${controllers.join(" ")}` : "has no controllers"}`
+      : `the cgroup v2 hierarchy has no ${missing.join(" or ")} controller`;
+    return bad(
+      "warn",
+      `${what}, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start`,
+      "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)",
+    );
+  },
 };
 
 function spaceCheck(name: string, path: (g: Resolved) => string): Check {
@@ -206,7 +223,12 @@ export const realHost: HostProbe = {
   exists: existsSync,
   kernel: () => readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
   hostArch: () => process.arch,
-  cgroupFs: () => (existsSync("/sys/fs/cgroup/cgroup.controllers") ? "cgroup2" : "legacy"),
+  cgroups() {
+    const controllers = (file: string) => readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean);
+    if (existsSync("/sys/fs/cgroup/cgroup.controllers")) return { layout: "cgroup2", controllers: controllers("/sys/fs/cgroup/cgroup.controllers") };
+    if (existsSync("/sys/fs/cgroup/unified/cgroup.controllers")) return { layout: "hybrid", controllers: controllers("/sys/fs/cgroup/unified/cgroup.controllers") };
+    return { layout: "legacy", controllers: [] };
+  },
   freeBytes(path) {
     const s = statfsSync(nearestExisting(path));
     return s.bavail * s.bsize;

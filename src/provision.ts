@@ -10,6 +10,7 @@ import { configureOsTask } from "./rootfs/os";
 import { recordGoalTask } from "./rootfs/record";
 import { disableResolvedTask } from "./rootfs/resolved";
 import { ensureWorkspaceTask } from "./rootfs/workspace";
+import { runtimeTask } from "./runtime/task";
 
 export interface Phase {
   name: string;
@@ -40,11 +41,13 @@ export function provisionPhases(goal: Resolved): Phase[] {
       configureOsTask(goal),
       disableResolvedTask(goal),
     )
+    // After the binaries it configures: a run that fails to install them sets up nothing.
+    .append("runtime", runtimeTask(goal))
     .append("record", recordGoalTask(goal)).phases;
 }
 
 /** Every name --skip-phases accepts: phase names and task names. */
-export const skippableNames = (phases: Phase[]) => phases.flatMap((p) => [p.name, ...p.tasks.map((t) => t.name)]);
+export const skippableNames = (phases: Phase[]) => [...new Set(phases.flatMap((p) => [p.name, ...p.tasks.map((t) => t.name)]))];
 
 /** Drop skipped phases and tasks; an unknown name is a usage error (a typo must not run everything). */
 export function withoutSkipped(phases: Phase[], skip: string[]): Phase[] {

@@ -9,11 +9,12 @@ import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
+import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./runtime/files";
 
 export type { Drift } from "./fs/drift";
 
 /** A rendered file against its content and the mode and owner provision writes it with. */
-function renderedDrift(path: string, expected: string): Drift[] {
+function renderedDrift(path: string, expected: string, mode = FILE_MODE): Drift[] {
   let st;
   try {
     st = lstatSync(path);
@@ -22,7 +23,7 @@ function renderedDrift(path: string, expected: string): Drift[] {
   }
   const other = notAFile(st, () => readlinkSync(path));
   if (other) return [{ path, expected: `${expected.length} bytes as rendered`, found: other }];
-  const drifts = ownershipDrift(path, st, { mode: FILE_MODE, ...writerOwner() });
+  const drifts = ownershipDrift(path, st, { mode, ...writerOwner() });
   const content = readFileSync(path, "utf8");
   if (content !== expected) {
     drifts.push({ path, expected: `${expected.length} bytes as rendered`, found: `different content (${content.length} bytes, first difference at line ${firstDiffLine(content, expected)})` });
@@ -40,20 +41,30 @@ function firstDiffLine(a: string, b: string): number {
 
 export function configDrift(goal: Resolved): Drift[] {
   const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
-  const rendered: Array<[path: string, content: string]> = [
+  const rendered: Array<[path: string, content: string, mode?: number]> = [
     ...nspawnFiles(goal),
     ...osFiles(goal).map(([rel, content]): [string, string] => [inRoot(rel), content]),
     [inRoot("etc/resolv.conf"), resolvConfContent(goal)],
   ];
-  const drifts = rendered.flatMap(([path, content]) => renderedDrift(path, content));
-  const mask = inRoot(RESOLVED_MASK);
-  let found = "missing";
-  try {
-    found = lstatSync(mask).isSymbolicLink() ? `symlink to ${readlinkSync(mask)}` : "not a symlink";
-  } catch {
-    // missing
+  const runtime = !goal.skipPhases.includes("runtime");
+  const files = runtime ? runtimeFiles(goal) : [];
+  for (const f of files) rendered.push([inRoot(f.path), f.content, f.mode]);
+  const drifts = rendered.flatMap(([path, content, mode]) => renderedDrift(path, content, mode));
+  if (runtime) {
+    for (const rel of staleRuntimeFiles(goal.machineDir, files)) drifts.push({ path: inRoot(rel), expected: "absent (not in runtime.registryMirrors)", found: "present" });
   }
-  if (found !== "symlink to /dev/null") drifts.push({ path: mask, expected: "symlink to /dev/null (systemd-resolved masked)", found });
+  const expectLink = (rel: string, target: string, what: string) => {
+    const path = inRoot(rel);
+    let found = "missing";
+    try {
+      found = lstatSync(path).isSymbolicLink() ? `symlink to ${readlinkSync(path)}` : "not a symlink";
+    } catch {
+      // missing
+    }
+    if (found !== `symlink to ${target}`) drifts.push({ path, expected: `symlink to ${target} (${what})`, found });
+  };
+  expectLink(RESOLVED_MASK, "/dev/null", "systemd-resolved masked");
+  for (const l of runtime ? RUNTIME_LINKS : []) expectLink(l.path, l.target, "unit enabled");
   return drifts;
 }
 

@@ -5,7 +5,7 @@ import { ConfigError } from "../errors";
 import { FIELDS } from "../config/fields";
 
 const hint = (kind: string, values?: string[]) =>
-  values ? values.join("|") : kind === "list" ? "a,b" : kind === "number" || kind === "integer" ? "n" : kind === "boolean" ? undefined : "value";
+  values ? values.join("|") : kind === "list" ? "a,b" : kind === "map" ? "key=value,…" : kind === "number" || kind === "integer" ? "n" : kind === "boolean" ? undefined : "value";
 
 export const goalArgs: ArgsDef = Object.fromEntries(
   FIELDS.map((f) => [

@@ -76,4 +76,5 @@ export const provisionExamples = [
   "kube-rootfs provision --machine kube2 --config node.yaml --log-format json >> /var/log/kube-rootfs.log",
   "kube-rootfs provision --bootstrap-method none --machine-dir /srv/rootfs --skip-phases kube,cri,cni",
   "kube-rootfs provision --dry-run",
+  "kube-rootfs provision --kubelet-bootstrap-kubeconfig /root/bootstrap-kubelet.conf --runtime-registry-mirrors docker.io=https://mirror.internal",
 ];

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { GoalSchema } from "./schema";
 
-export type FieldKind = "string" | "number" | "integer" | "boolean" | "list" | "enum";
+export type FieldKind = "string" | "number" | "integer" | "boolean" | "list" | "enum" | "map";
 
 export interface Field {
   path: string[];
@@ -38,6 +38,7 @@ function innermost(schema: Schema): Schema {
 function kindOf(s: Schema): FieldKind {
   if (s instanceof z.ZodEnum) return "enum";
   if (s instanceof z.ZodArray) return "list";
+  if (s instanceof z.ZodRecord) return "map";
   if (s instanceof z.ZodBoolean) return "boolean";
   if (s instanceof z.ZodNumber) return s.isInt ? "integer" : "number";
   return "string";

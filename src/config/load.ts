@@ -143,7 +143,9 @@ function stringLayer(
     setAt(value, field.path, convert(field, raw));
     labels.set(field.key, label(field));
   }
-  return { value, namesField: true, describe: (path) => labels.get(path.join(".")) ?? "" };
+  // A map or list field's issue points inside it (runtime.registryMirrors.docker.io.0): name its flag.
+  const labelOf = (path: string[]) => path.map((_, n) => labels.get(path.slice(0, path.length - n).join("."))).find(Boolean);
+  return { value, namesField: true, describe: (path) => labelOf(path) ?? "" };
 }
 
 function convert(field: Field, raw: string | boolean): unknown {
@@ -159,14 +161,25 @@ function convert(field: Field, raw: string | boolean): unknown {
       return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
     }
     case "list":
-      return raw
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
+      return splitList(raw);
+    case "map": {
+      // key=value pairs; a repeated key collects its values in order (docker.io=a,docker.io=b).
+      const pairs = splitList(raw).map((p) => /^([^=]+)=(.+)$/.exec(p));
+      if (pairs.some((m) => !m)) return raw;
+      const map: Record<string, string[]> = {};
+      for (const m of pairs) (map[m![1]!.trim()] ??= []).push(m![2]!.trim());
+      return map;
+    }
     default:
       return raw;
   }
 }
+
+const splitList = (raw: string) =>
+  raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 function setAt(obj: Raw, path: string[], v: unknown) {
   let o = obj;
@@ -211,8 +224,8 @@ function layerOf(path: string[], layers: Layer[]): Layer | undefined {
 function hasPath(obj: unknown, path: string[]): boolean {
   let o = obj;
   for (const k of path) {
-    if (!isPlain(o) || !(k in o)) return false;
-    o = o[k];
+    if (!(isPlain(o) || Array.isArray(o)) || !(k in o)) return false;
+    o = (o as Raw)[k];
   }
   return true;
 }

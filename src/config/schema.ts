@@ -15,6 +15,11 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
+const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
+/** containerd's certs.d directory names: host[:port], or _default for every registry. */
+const REGISTRY_HOST = /^(_default|[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:\d{1,5})?)$/;
+const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$/;
+
 const absPath = () => z.string().regex(/^\//, "expected an absolute path");
 const version = () =>
   z
@@ -34,6 +39,15 @@ const url = (schemes: string[]) =>
       return false;
     }
   }, `expected a ${schemes.join("/")} URL`);
+
+const mirrorEndpoint = z.union([
+  url(["http", "https"]),
+  z.strictObject({
+    url: url(["http", "https"]),
+    ca: absPath().optional().describe("CA certificate file on the host for this endpoint, copied into the machine"),
+  }),
+]);
+export type MirrorEndpoint = z.output<typeof mirrorEndpoint>;
 
 const download = z
   .strictObject({
@@ -110,6 +124,30 @@ export const GoalSchema = z.strictObject({
       if (b.method !== "tarball") return;
       if (!b.tarball) ctx.addIssue({ code: "custom", path: ["tarball"], message: "required with bootstrap.method tarball (a path or URL)" });
       if (!b.sha256) ctx.addIssue({ code: "custom", path: ["sha256"], message: "required with bootstrap.method tarball (64 hex digits)" });
+    })
+    .prefault({}),
+
+  runtime: z
+    .strictObject({
+      sandboxImage: z
+        .string()
+        .regex(IMAGE, "expected an image reference like registry.k8s.io/pause:3.10")
+        .default("registry.k8s.io/pause:3.10")
+        .describe("pod sandbox (pause) image containerd keeps"),
+      registryMirrors: z
+        .record(z.string().regex(REGISTRY_HOST, "expected a registry host like docker.io or registry.example:5000"), z.array(mirrorEndpoint).min(1))
+        .optional()
+        .describe("registry host → mirror endpoints, written to etc/containerd/certs.d (flag: host=url,…; in a file each endpoint may be {url, ca})"),
+    })
+    .prefault({}),
+
+  kubelet: z
+    .strictObject({
+      clusterDNS: z.array(z.string().regex(IP, "expected an IP address")).default(["10.96.0.10"]).describe("cluster DNS service addresses"),
+      clusterDomain: z.string().regex(HOSTNAME, "expected a domain").default("cluster.local").describe("cluster DNS domain"),
+      bootstrapKubeconfig: absPath()
+        .optional()
+        .describe("bootstrap kubeconfig on the host (join material), copied in as etc/kubernetes/bootstrap-kubelet.conf"),
     })
     .prefault({}),
 

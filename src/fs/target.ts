@@ -1,8 +1,9 @@
 // Where tasks write: a directory tree (the rootfs, or "/" for host files), every path resolved
 // inside it, every write atomic and skipped when already right. In a dry run it only reports.
-import { FILE_MODE, needsWrite, symlinkAtomic, writeFileAtomic, type WriteResult } from "./atomic";
+import { FILE_MODE, fsyncDir, ioError, needsWrite, symlinkAtomic, writeFileAtomic, type WriteResult } from "./atomic";
 import { resolveInside } from "./inside";
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readlinkSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 
 /** Where a Target reports each path it wrote, would write, or left alone (a task's log). */
 export interface WriteReport {
@@ -31,6 +32,22 @@ export class Target {
     const path = this.path(rel);
     if (this.opts.dryRun) return this.report(path, !linkMatches(path, target), false, target);
     return this.report(path, (await symlinkAtomic(path, target)) === "written", true, target);
+  }
+
+  /** Remove a file an earlier run wrote and the goal no longer has. */
+  async remove(rel: string): Promise<WriteResult> {
+    const path = this.path(rel);
+    if (!lstatSync(path, { throwIfNoEntry: false })) return "unchanged";
+    if (!this.opts.dryRun) {
+      try {
+        unlinkSync(path);
+        await fsyncDir(dirname(path));
+      } catch (err) {
+        throw ioError(`remove ${path}`, err);
+      }
+    }
+    this.opts.log.info(this.opts.dryRun ? "would remove" : "removed", { path });
+    return "written";
   }
 
   private report(path: string, changes: boolean, done = false, link?: string): WriteResult {

@@ -30,7 +30,7 @@ test("provision --mirror installs all seven verified; the second run skips every
   const second = await provision(m, served.url);
   expect(second.code).toBe(0);
   const outcomes = Object.fromEntries(events(second.stdout).filter((e) => e.task && e.duration !== undefined).map((e) => [e.task, e.msg]));
-  expect(outcomes).toMatchObject({ kube: "skipped", cri: "skipped", cni: "skipped", "configure-os": "skipped", "disable-resolved": "skipped", provision: "skipped" });
+  expect(outcomes).toMatchObject({ kube: "skipped", cri: "skipped", cni: "skipped", "configure-os": "skipped", "disable-resolved": "skipped", runtime: "skipped", provision: "skipped" });
   expect(served.requests.length).toBe(requests);
   expect((await verify(m, served.url)).code).toBe(0);
 });

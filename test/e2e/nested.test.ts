@@ -63,7 +63,7 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  host = await boot("mc-host", root, settings, { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" });
+  host = await boot("mc-host", root, { nspawn: settings, env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" } });
   expect(["running", "degraded"]).toContain(await host.settled());
   console.log(`nested host: mmdebstrap ${secs(t0, t1)}, snapshot ${secs(t1, t2)}, boot ${secs(t2)}`);
 }, 300_000);

@@ -36,6 +36,8 @@ describe("provision with --bootstrap-method none", () => {
     const planned = events(r.stdout).filter((e) => e.msg === "would write").map((e) => e.fields!.path);
     expect(planned).toContain(paths().nspawn);
     expect(planned).toContain(join(paths().root, "etc/resolv.conf"));
+    expect(planned).toContain(join(paths().root, "etc/containerd/config.toml"));
+    expect(planned).toContain(join(paths().root, "etc/systemd/system/multi-user.target.wants/containerd.service"));
     expect(existsSync(paths().root)).toBe(false);
     expect(existsSync(paths().nspawn)).toBe(false);
   });
@@ -54,8 +56,11 @@ describe("provision with --bootstrap-method none", () => {
     expect(readlinkSync(join(root, "etc/systemd/system/systemd-resolved.service"))).toBe("/dev/null");
     expect(lstatSync(join(root, "etc/resolv.conf")).isFile()).toBe(true);
     expect(readFileSync(join(root, "etc/resolv.conf"), "utf8")).toContain("nameserver 192.0.2.53\n");
+    // The default containerd is 2.x: config version 3.
+    expect(readFileSync(join(root, "etc/containerd/config.toml"), "utf8")).toContain("\nversion = 3\n");
+    expect(readlinkSync(join(root, "etc/systemd/system/multi-user.target.wants/kubelet.service"))).toBe("/etc/systemd/system/kubelet.service");
     const ev = events(r.stdout);
-    for (const task of ["ensure-workspace", "configure-os", "disable-resolved"]) {
+    for (const task of ["ensure-workspace", "configure-os", "disable-resolved", "runtime"]) {
       expect(ev.find((e) => e.task === task && e.msg === "completed")).toBeDefined();
     }
     expect(ev.at(-1)).toMatchObject({ msg: "done", fields: { machine: "kube7", outcome: "changed", exitCode: 0 } });
@@ -69,7 +74,7 @@ describe("provision with --bootstrap-method none", () => {
     const ev = events(r.stdout);
     expect(ev.filter((e) => e.msg === "wrote")).toEqual([]);
     expect(ev.at(-1)).toMatchObject({ msg: "done", fields: { outcome: "up-to-date", exitCode: 0 } });
-    for (const task of ["ensure-workspace", "configure-os", "disable-resolved"]) {
+    for (const task of ["ensure-workspace", "configure-os", "disable-resolved", "runtime"]) {
       expect(ev.find((e) => e.task === task)?.msg).toBe("started");
       expect(ev.filter((e) => e.task === task).at(-1)?.msg).toBe("skipped");
     }
@@ -85,10 +90,14 @@ describe("provision with --bootstrap-method none", () => {
     const { root } = paths();
     writeFileSync(join(root, "etc/hostname"), "intruder\n");
     rmSync(join(root, "etc/systemd/system/systemd-resolved.service"));
+    writeFileSync(join(root, "etc/containerd/config.toml"), "version = 2\n", { flag: "a" });
+    writeFileSync(join(root, "etc/systemd/system/containerd.service"), "[Service]\nExecStart=/usr/bin/containerd\n");
     const drifted = await run([bin, ...verify]);
     expect(drifted.code).toBe(3);
     const drifts = events(drifted.stdout).filter((e) => e.msg === "drift").map((e) => e.fields!);
-    expect(drifts.map((d) => d.path).sort()).toEqual([join(root, "etc/hostname"), join(root, "etc/systemd/system/systemd-resolved.service")]);
+    expect(drifts.map((d) => d.path).sort()).toEqual(
+      ["etc/containerd/config.toml", "etc/hostname", "etc/systemd/system/containerd.service", "etc/systemd/system/systemd-resolved.service"].map((p) => join(root, p)),
+    );
     expect(drifts.find((d) => d.path === join(root, "etc/hostname"))!.found).toContain("different content");
 
     expect((await run([bin, ...args])).code).toBe(0);

@@ -1,6 +1,8 @@
 // Boot a machine dir with systemd-nspawn (no host systemd needed: --register=no --keep-unit),
-// reading its generated .nspawn from /run/systemd/nspawn, run commands inside through
-// nsenter, and power it off cleanly.
+// reading its generated .nspawn from /run/systemd/nspawn and the Environment= lines of its
+// generated service override, inside a network namespace of its own (the machine shares
+// "the host's" network: this one, so nothing it creates touches the real host's), run
+// commands inside through nsenter, and power it off cleanly.
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
@@ -31,16 +33,29 @@ function childrenOf(pid: number): number[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `env` adds to nspawn's environment (e.g. SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1, as the service drop-in sets it). */
-export async function boot(name: string, dir: string, nspawnFile: string, env: Record<string, string> = {}): Promise<Booted> {
+/** The Environment= settings of a service drop-in, as systemd would pass them to nspawn. */
+function environmentOf(override: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of override.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env[m[1]!] = m[2]!;
+  return env;
+}
+
+/**
+ * Boot `dir` with its .nspawn settings, the Environment= lines of its service drop-in (as
+ * systemd would pass them) and any extra `env`, in a fresh network namespace.
+ */
+export async function boot(name: string, dir: string, files: { nspawn: string; override?: string; env?: Record<string, string> }): Promise<Booted> {
   mkdirSync(SETTINGS_DIR, { recursive: true });
   const settings = join(SETTINGS_DIR, `${name}.nspawn`);
-  copyFileSync(nspawnFile, settings);
-  const proc = Bun.spawn(["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--settings=trusted", "--console=pipe", "-M", name, "-D", dir], {
+  copyFileSync(files.nspawn, settings);
+  const env = { ...process.env, ...(files.override ? environmentOf(readFileSync(files.override, "utf8")) : {}), ...files.env };
+  const nspawn = ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--settings=trusted", "--console=pipe", "-M", name, "-D", dir];
+  // unshare execs nspawn in place: the same pid, in a fresh network namespace with only lo.
+  const proc = Bun.spawn(["unshare", "--net", "--", ...nspawn], {
+    env,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, ...env },
   });
   let out = "";
   const drain = async (s: ReadableStream<Uint8Array>) => {

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import type { HostFacts } from "../../src/config/host";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
-import { ALL_CHECKS, formatReport, requirePreflight, runChecks, type HostProbe } from "../../src/doctor";
+import { ALL_CHECKS, cgroupCheck, formatReport, type CheckResult, requirePreflight, runChecks, type HostProbe } from "../../src/doctor";
 import { RunError } from "../../src/errors";
 import { runSource } from "../helpers/binary";
 
@@ -21,7 +21,7 @@ const healthy = (): HostProbe => ({
   exists: (p) => ["/lib/modules/6.1.0-test", "/usr/share/keyrings/debian-archive-keyring.gpg", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"].includes(p),
   kernel: () => "6.1.0-test",
   hostArch: () => "x64",
-  cgroupFs: () => "cgroup2",
+  cgroups: () => ({ layout: "cgroup2", controllers: ["cpuset", "cpu", "io", "memory", "pids"] }),
   freeBytes: () => 50 * GiB,
   reach: async () => undefined,
 });
@@ -46,7 +46,7 @@ describe("checks", () => {
       uid: () => 1000,
       which: (cmd) => (["machinectl", "debootstrap"].includes(cmd) ? null : `/usr/bin/${cmd}`),
       exists: () => false,
-      cgroupFs: () => "legacy",
+      cgroups: () => ({ layout: "legacy", controllers: [] }),
       freeBytes: (p) => (p.startsWith("/var/cache") ? 0.5 * GiB : 2 * GiB),
       reach: async () => "Connection refused",
     };
@@ -79,6 +79,23 @@ describe("checks", () => {
     const host = { ...healthy(), reach: async () => ((asked = true), "unreachable") };
     expect((await statusOf(goalOf({ offline: true }), host))["bootstrap mirror"]!.status).toBe("ok");
     expect(asked).toBe(false);
+  });
+
+  test("cgroups: without cpu and memory to delegate, pods with limits cannot start (a warning, never a failure)", async () => {
+    const cgroupOn = (cgroups: ReturnType<HostProbe["cgroups"]>) => cgroupCheck.run(goalOf(), { ...healthy(), cgroups: () => cgroups }) as CheckResult;
+    const fix = "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)";
+    expect(cgroupOn({ layout: "hybrid", controllers: [] })).toEqual({
+      status: "warn",
+      message: "hybrid cgroups: /sys/fs/cgroup/unified has no controllers, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start",
+      fix,
+    });
+    const legacy = cgroupOn({ layout: "legacy", controllers: [] });
+    expect(legacy).toMatchObject({ status: "warn", fix });
+    expect(legacy.message).toStartWith("/sys/fs/cgroup is cgroup v1, so");
+    const noMemory = cgroupOn({ layout: "cgroup2", controllers: ["cpu", "pids"] });
+    expect(noMemory).toMatchObject({ status: "warn", fix });
+    expect(noMemory.message).toStartWith("the cgroup v2 hierarchy has no memory controller, so");
+    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory"] })).toEqual({ status: "ok", message: "unified cgroup hierarchy (controllers: cpu memory)" });
   });
 
   test("a foreign arch needs its binfmt handler", async () => {
@@ -125,6 +142,8 @@ test("doctor on this host names the missing /lib/modules", async () => {
   const r = await runSource(["doctor", "--bootstrap-suite", "bookworm", "--offline", "--log-format", "pretty"]);
   const hasModules = await Bun.file(`/lib/modules/${kernel}/modules.dep`).exists();
   if (!hasModules) expect(r.stdout).toContain(`warn  kernel modules: /lib/modules/${kernel} missing`);
+  // This machine kind is a hybrid cgroup host: doctor says what that means for pods.
+  if (!(await Bun.file("/sys/fs/cgroup/cgroup.controllers").exists())) expect(r.stdout).toContain("pods with CPU or memory limits will fail to start");
   expect(r.stdout).toMatch(/^ok {4}root: running as root$/m);
   expect(r.stdout.trim().split("\n")).toHaveLength(ALL_CHECKS.length);
   expect(r.code).toBe(r.stdout.includes("\nfail") || r.stdout.startsWith("fail") ? 1 : 0);

@@ -1,20 +1,10 @@
 // Rendered files against golden files in test/golden (UPDATE_GOLDEN=1 rewrites them).
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { aptSources } from "../../src/rootfs/distro";
 import { renderNspawn } from "../../src/rootfs/templates/nspawn";
 import { renderHostname, renderKmsgConf, renderModulesLoad, renderResolvConf, renderSourcesList } from "../../src/rootfs/templates/os";
 import { renderServiceOverride } from "../../src/rootfs/templates/override";
-
-const GOLDEN = join(import.meta.dir, "..", "golden");
-
-function golden(name: string, actual: string) {
-  const path = join(GOLDEN, name);
-  if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, actual);
-  expect(existsSync(path)).toBe(true);
-  expect(actual).toBe(readFileSync(path, "utf8"));
-}
+import { golden } from "../helpers/golden";
 
 const gpu = {
   machine: "kube7",

@@ -1,0 +1,112 @@
+// What makes the rootfs a node: every file the runtime task writes and verify checks, by path
+// inside the machine, and the links that enable its units.
+import { readdirSync, readFileSync } from "node:fs";
+import type { Resolved } from "../config/resolve";
+import type { MirrorEndpoint } from "../config/schema";
+import { RunError } from "../errors";
+import { resolveInside } from "../fs/inside";
+import { hostRel } from "../fs/target";
+import { clusterCAOf } from "./join";
+import { CERTS_DIR, hostsTomlHeader, renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "./templates/containerd";
+import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit } from "./templates/kubelet";
+import { renderCrictlYaml, renderSysctl } from "./templates/node";
+
+export interface NodeFile {
+  /** Relative to the rootfs. */
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface NodeLink {
+  path: string;
+  target: string;
+}
+
+const UNITS = "etc/systemd/system";
+
+/** systemctl enable, done as files: each unit's WantedBy= link. */
+export const RUNTIME_LINKS: NodeLink[] = ["containerd.service", "kubelet.service"].map((unit) => ({
+  path: `${UNITS}/multi-user.target.wants/${unit}`,
+  target: `/${UNITS}/${unit}`,
+}));
+
+function readHostFile(file: string, field: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new RunError(`${field}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
+/** certs.d/<host>/hosts.toml per mirrored registry, with each endpoint's CA copied beside it. */
+function mirrorFiles(mirrors: Record<string, MirrorEndpoint[]>): NodeFile[] {
+  return Object.entries(mirrors).flatMap(([registry, endpoints]) => {
+    const dir = `${CERTS_DIR}/${registry}`;
+    const cas: NodeFile[] = [];
+    const resolved = endpoints.map((e, n) => {
+      const { url, ca } = typeof e === "string" ? { url: e, ca: undefined } : e;
+      if (!ca) return { url };
+      const caPath = `${dir}/mirror-${n + 1}-ca.crt`;
+      cas.push({ path: hostRel(caPath), content: readHostFile(ca, `runtime.registryMirrors.${registry}[${n}].ca`), mode: 0o644 });
+      return { url, caPath };
+    });
+    return [{ path: hostRel(`${dir}/hosts.toml`), content: renderHostsToml({ registry, endpoints: resolved }), mode: 0o644 }, ...cas];
+  });
+}
+
+/** The bootstrap kubeconfig (0600: it holds a token) and the cluster CA taken from it. */
+function joinFiles(file: string | undefined): NodeFile[] {
+  if (!file) return [];
+  const kubeconfig = readHostFile(file, "kubelet.bootstrapKubeconfig");
+  return [
+    { path: hostRel(BOOTSTRAP_KUBECONFIG), content: kubeconfig, mode: 0o600 },
+    { path: hostRel(CLUSTER_CA), content: clusterCAOf(kubeconfig, file), mode: 0o644 },
+  ];
+}
+
+export function runtimeFiles(goal: Resolved): NodeFile[] {
+  const containerdVersion = goal.downloads.containerd.version ?? goal.versions.containerd;
+  return [
+    { path: "etc/containerd/config.toml", content: renderContainerdConfig({ version: containerdVersion, sandboxImage: goal.runtime.sandboxImage }), mode: 0o644 },
+    { path: `${UNITS}/containerd.service`, content: renderContainerdUnit(), mode: 0o644 },
+    { path: `${UNITS}/kubelet.service`, content: renderKubeletUnit(), mode: 0o644 },
+    { path: `${UNITS}/kubelet.service.d/10-kube-rootfs.conf`, content: renderKubeletDropIn(), mode: 0o644 },
+    { path: hostRel(KUBELET_CONFIG), content: renderKubeletConfig(goal.kubelet), mode: 0o644 },
+    { path: "etc/crictl.yaml", content: renderCrictlYaml(), mode: 0o644 },
+    { path: "etc/sysctl.d/99-kubernetes.conf", content: renderSysctl(), mode: 0o644 },
+    ...mirrorFiles(goal.runtime.registryMirrors ?? {}),
+    ...joinFiles(goal.kubelet.bootstrapKubeconfig),
+  ];
+}
+
+const listDir = (dir: string) => readdirSync(dir, { withFileTypes: true });
+
+/**
+ * Files under certs.d that an earlier provision wrote (a hosts.toml with our header, and the CAs
+ * beside it) and `wanted` no longer has: a mirror dropped from the goal must stop being used.
+ */
+export function staleRuntimeFiles(machineDir: string, wanted: NodeFile[]): string[] {
+  const certs = hostRel(CERTS_DIR);
+  const want = new Set(wanted.map((f) => f.path));
+  let hosts;
+  try {
+    hosts = listDir(resolveInside(machineDir, certs)).filter((e) => e.isDirectory());
+  } catch {
+    return [];
+  }
+  return hosts.flatMap(({ name: host }) => {
+    const dir = resolveInside(machineDir, `${certs}/${host}`);
+    let ours = false;
+    try {
+      ours = readFileSync(`${dir}/hosts.toml`, "utf8").startsWith(hostsTomlHeader(host));
+    } catch {
+      // no hosts.toml: not a directory we wrote
+    }
+    if (!ours) return [];
+    return listDir(dir)
+      .filter((e) => e.isFile() && (e.name === "hosts.toml" || /^mirror-\d+-ca\.crt$/.test(e.name)))
+      .map((e) => `${certs}/${host}/${e.name}`)
+      .filter((p) => !want.has(p));
+  });
+}

@@ -1,0 +1,21 @@
+// runtime: containerd and kubelet set up inside the rootfs, their units enabled.
+import type { Resolved } from "../config/resolve";
+import type { Task } from "../engine/task";
+import { Target } from "../fs/target";
+import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./files";
+
+export function runtimeTask(goal: Resolved): Task {
+  return {
+    name: "runtime",
+    async run(ctx) {
+      const root = new Target(goal.machineDir, ctx);
+      const files = runtimeFiles(goal);
+      const results = await Promise.all([
+        ...files.map((f) => root.writeFile(f.path, f.content, f.mode)),
+        ...RUNTIME_LINKS.map((l) => root.symlink(l.path, l.target)),
+        ...staleRuntimeFiles(goal.machineDir, files).map((rel) => root.remove(rel)),
+      ]);
+      return results.includes("written") ? "completed" : "skipped";
+    },
+  };
+}
