@@ -1,7 +1,7 @@
 // verify: compare an existing machine with the goal state, file by file, and list each drift.
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { MANIFEST, readManifest } from "./artifacts/manifest";
-import { plannedInstalls } from "./artifacts/plan";
+import { provisionPlan } from "./provision";
 import type { Resolved } from "./config/resolve";
 import { sha256File } from "./fs/hash";
 import { resolveInside } from "./fs/inside";
@@ -64,7 +64,7 @@ export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
   const drifts: Drift[] = [];
   const manifest = readManifest(goal.machineDir);
   const manifestPath = resolveInside(goal.machineDir, MANIFEST);
-  for (const plan of plannedInstalls(goal)) {
+  for (const plan of provisionPlan(goal).artifacts) {
     const name = plan.entry.name;
     const have = manifest[name];
     const want = `${name} ${plan.version} (${plan.arch})`;

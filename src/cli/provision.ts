@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { describeSuite } from "../config/resolve";
 import { Interrupted } from "../errors";
 import { interruptible } from "../engine/interrupt";
-import { lockMachine } from "../engine/lock";
-import { runTask } from "../engine/task";
-import { provisionTask } from "../provision";
+import { lockMachine, type MachineLock } from "../engine/lock";
+import { provisionPlan } from "../provision";
+import { runWhenReady } from "../readiness";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 
@@ -22,17 +23,17 @@ export const provisionCommand = defineCommand({
   async run({ args: parsed, rawArgs }) {
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
-    const task = provisionTask(goal);
-    // A dry run writes nothing, so it needs no lock and may run beside a real one.
-    const lock = dryRun ? undefined : lockMachine(goal.machine);
+    const plan = provisionPlan(goal);
     const run = interruptible(logger);
+    let lock: MachineLock | undefined;
     try {
       run.logger.event({
         level: "info",
         msg: dryRun ? "plan" : "provision",
-        fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
+        fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes, suite: describeSuite(goal.bootstrap), tool: goal.bootstrap.tool },
       });
-      await runTask(task, { signal: run.signal, logger: run.logger, dryRun });
+      // A dry run writes nothing, so it takes no lock and may run beside a real one.
+      await runWhenReady(plan.readiness, plan.work, { signal: run.signal, logger: run.logger, dryRun }, () => (lock = lockMachine(goal.machine)));
       return 0;
     } catch (err) {
       const stopped = run.interrupted();

@@ -1,7 +1,7 @@
 // The citty root command, help with examples, and the mapping of errors to exit codes.
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
-import { ConfigError, EXIT, Interrupted, RunError, errorMessage } from "../errors";
+import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage } from "../errors";
 import { TaskFailures } from "../engine/task";
 
 interface Loaded {
@@ -51,6 +51,10 @@ function report(err: unknown, verbose: boolean): number {
   if (err instanceof ConfigError) {
     err.lines.forEach(say);
     return EXIT.usage;
+  }
+  if (err instanceof NotReady) {
+    err.lines.forEach((line) => say(`readiness: ${line}`));
+    return EXIT.failed;
   }
   if (err instanceof Interrupted) {
     say(err.message);

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { aptSources } from "../../src/rootfs/distro";
+import { aptSources } from "../../src/config/distro";
 import { renderNspawn } from "../../src/rootfs/templates/nspawn";
 import { renderHostname, renderKmsgConf, renderModulesLoad, renderResolvConf, renderSourcesList } from "../../src/rootfs/templates/os";
 import { renderServiceOverride } from "../../src/rootfs/templates/override";

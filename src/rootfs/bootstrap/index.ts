@@ -20,9 +20,8 @@ export type RootfsSource =
 
 /** Where an empty machine dir's rootfs comes from (method none never gets here). */
 export function rootfsSource(goal: Resolved, exists: (p: string) => boolean = existsSync): RootfsSource {
-  const { method } = goal.bootstrap;
-  if (method === "tarball") return { kind: "tarball", tarball: tarballSource(goal.bootstrap) };
-  const plan = bootstrapPlan(goal, method === "mmdebstrap" ? "mmdebstrap" : "debootstrap", exists);
+  if (goal.bootstrap.method === "tarball") return { kind: "tarball", tarball: tarballSource(goal.bootstrap) };
+  const plan = bootstrapPlan(goal, goal.bootstrap.tool, exists);
   const file = findSnapshot(goal.cacheDir, plan);
   return file ? { kind: "snapshot", file, plan } : { kind: "bootstrap", plan };
 }
