@@ -27,10 +27,10 @@ export interface Needs {
 
 const ZSTD_SNAPSHOTS = { cmd: "zstd", without: "snapshots are kept with gzip, slower" };
 
-function workspaceChecks(goal: Resolved, w: WorkspaceDecision | Error): Check[] {
-  // An unreadable machine dir (not root, say) is one blocker among the others, not the end.
-  if (w instanceof Error) return [{ name: "workspace", run: () => bad("fail", w.message, "make the machine dir readable, or choose another") }];
+function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
   switch (w.kind) {
+    case "unreadable":
+      return [{ name: "workspace", run: () => bad("fail", w.problem, "run as root, or choose another --machine-dir") }];
     case "present":
     case "create":
       return [];
@@ -48,24 +48,15 @@ function workspaceChecks(goal: Resolved, w: WorkspaceDecision | Error): Check[] 
   }
 }
 
-function decide(workspace: () => WorkspaceDecision): WorkspaceDecision | Error {
-  try {
-    return workspace();
-  } catch (err) {
-    return err instanceof Error ? err : new Error(String(err));
-  }
-}
-
 /** The checks for these needs, in the order they are shown. */
 export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
-  const workspace = needs.workspace && decide(needs.workspace);
-  const decided = workspace instanceof Error ? undefined : workspace;
-  const downloads = needs.artifacts.length > 0 || decided?.kind === "bootstrap";
+  const workspace = needs.workspace?.();
+  const downloads = needs.artifacts.length > 0 || workspace?.kind === "bootstrap";
   return [
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
     ...(downloads ? [cacheSpaceCheck(goal)] : []),
-    ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, decided))] : []),
+    ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, workspace))] : []),
     ...(needs.boots ? [cgroupCheck] : []),
   ];
 }

@@ -1,12 +1,14 @@
 // The one decision about a machine's workspace: its rootfs is present, or the machine dir is
-// created empty (method none), restored from a snapshot or a tarball, or bootstrapped.
+// created empty (method none), restored from a snapshot or a tarball, or bootstrapped; or the
+// machine dir cannot be read (not root, say), which readiness reports as a blocker.
 // Readiness checks what the decision needs; ensure-workspace carries it out.
 import { existsSync, readdirSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
+import { errorMessage } from "../errors";
 import { ioError } from "../fs/atomic";
 import { rootfsSource, type RootfsSource } from "./bootstrap";
 
-export type WorkspaceDecision = { kind: "present" } | { kind: "create" } | RootfsSource;
+export type WorkspaceDecision = { kind: "present" } | { kind: "create" } | { kind: "unreadable"; problem: string } | RootfsSource;
 
 /** Missing, or a directory with nothing in it. */
 export function isEmptyDir(dir: string): boolean {
@@ -19,7 +21,13 @@ export function isEmptyDir(dir: string): boolean {
 }
 
 export function decideWorkspace(goal: Resolved, exists: (p: string) => boolean = existsSync): WorkspaceDecision {
-  if (!isEmptyDir(goal.machineDir)) return { kind: "present" };
+  let empty: boolean;
+  try {
+    empty = isEmptyDir(goal.machineDir);
+  } catch (err) {
+    return { kind: "unreadable", problem: errorMessage(err) };
+  }
+  if (!empty) return { kind: "present" };
   if (goal.bootstrap.method === "none") return { kind: "create" };
   return rootfsSource(goal, exists);
 }

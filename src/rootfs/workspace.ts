@@ -3,6 +3,7 @@
 // decided once (decision.ts); readiness has checked what that needs.
 import { mkdirSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
+import { RunError } from "../errors";
 import type { Task, TaskContext } from "../engine/task";
 import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
@@ -22,6 +23,12 @@ export function nspawnFiles(goal: Resolved): Array<[path: string, content: strin
 }
 
 async function ensureRootfs(goal: Resolved, decision: WorkspaceDecision, ctx: TaskContext): Promise<boolean> {
+  if (decision.kind === "unreadable") {
+    // Readiness stops a real run on this first; a dry run goes on planning the rest.
+    if (!ctx.dryRun) throw new RunError(decision.problem);
+    ctx.log.warn("cannot tell what the machine dir holds", { path: goal.machineDir, error: decision.problem });
+    return false;
+  }
   if (decision.kind === "present") {
     ctx.log.debug("rootfs present", { path: goal.machineDir });
     return false;

@@ -34,7 +34,7 @@ afterAll(() => {
   removeDir(dir);
 });
 
-const bootstrap = () => ["--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror];
+const bootstrap = () => ["--bootstrap-tool", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror];
 
 function machine(name: string, extra: string[]) {
   return [

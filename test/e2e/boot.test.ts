@@ -45,7 +45,7 @@ function provisionArgs(name: string, extra: string[] = []): string[] {
   return [
     bin, "provision", "--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
     "--service-override-file", p.override, "--cache-dir", join(dir, "cache"), "--log-format", "json",
-    "--bootstrap-method", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
+    "--bootstrap-tool", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
     "--mirror", artifacts.url,
     ...extra,
   ];

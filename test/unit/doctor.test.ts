@@ -107,7 +107,7 @@ describe("readiness checks follow the workspace decision", () => {
 
   test("an undecidable workspace is one blocker beside the others", async () => {
     const goal = goalOf();
-    const needs: Needs = { root: true, workspace: () => { throw new Error("read machine dir /m: permission denied"); }, artifacts: [], boots: false };
+    const needs: Needs = { root: true, workspace: () => ({ kind: "unreadable", problem: "read machine dir /m: permission denied" }), artifacts: [], boots: false };
     const r = await statusOf(readinessChecks(goal, needs), { ...healthy(), uid: () => 65534 });
     expect(Object.keys(r)).toEqual(["root", "workspace"]);
     expect(r["workspace"]).toMatchObject({ status: "fail", message: "read machine dir /m: permission denied" });

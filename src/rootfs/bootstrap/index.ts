@@ -89,7 +89,9 @@ async function fill(source: RootfsSource, goal: Resolved, staging: string, logFi
 function describe(source: RootfsSource): Record<string, unknown> {
   if (source.kind === "tarball") return { tarball: source.tarball.tarball, sha256: source.tarball.sha256 };
   if (source.kind === "snapshot") return { snapshot: source.file };
-  return { argv: toolArgv(source.plan, "<staging>", "<cache>/debs").join(" ") };
+  // Without a keyring the run stops in readiness; the plan still shows the rest of the command.
+  const plan = source.plan.keyring ? source.plan : { ...source.plan, keyring: "<none found>" };
+  return { argv: toolArgv(plan, "<staging>", "<cache>/debs").join(" ") };
 }
 
 export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx: TaskContext): Promise<void> {
