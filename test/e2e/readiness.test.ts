@@ -79,6 +79,18 @@ describe("without root", () => {
   });
 });
 
+test("fetch --dry-run --with-rootfs: every URL, then the blocker, exit 1", async () => {
+  const bundle = tempDir("rd-fetch");
+  const r = await run([bin, "fetch", "--dry-run", "--with-rootfs", "--bundle", bundle, "--bootstrap-keyring", "/nonexistent/keyring.gpg", "--log-format", "json"]);
+  expect(r.code).toBe(1);
+  const ev = events(r.stdout);
+  expect(ev.find((e) => e.msg === "plan")!.fields!.suite).toBe(`${hostSuite()} (the host's)`);
+  expect(ev.filter((e) => e.msg === "would fetch")).toHaveLength(7);
+  const failed = ev.findIndex((e) => e.task === "readiness" && e.msg === "failed");
+  expect(failed).toBeGreaterThan(ev.findIndex((e) => e.msg === "would bootstrap and keep a snapshot"));
+  expect(r.stderr.trim()).toBe("kube-rootfs: readiness: archive keyring: bootstrap.keyring /nonexistent/keyring.gpg does not exist (fix: pass an existing --bootstrap-keyring FILE)");
+});
+
 test("an unknown suite is a usage error before anything runs", async () => {
   const r = await run([bin, "provision", "--dry-run", "--bootstrap-suite", "hamm", "--log-format", "json"]);
   expect(r.code).toBe(2);
