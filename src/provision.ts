@@ -25,9 +25,6 @@ class Sequence {
     this.phases.push({ name, tasks });
     return this;
   }
-  appendWhen(when: boolean, name: string, ...tasks: Task[]): this {
-    return when ? this.append(name, ...tasks) : this;
-  }
 }
 
 export function provisionPhases(goal: Resolved, workspace: () => WorkspaceDecision): Phase[] {

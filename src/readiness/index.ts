@@ -11,7 +11,7 @@ import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCh
 import { offlineMissing } from "./offline";
 import { realHost, type HostProbe } from "./probe";
 
-export const READINESS = "readiness";
+const READINESS = "readiness";
 
 /** What the run will do, as far as its preconditions go. */
 export interface Needs {
