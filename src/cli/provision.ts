@@ -11,7 +11,7 @@ import { setup } from "./goal";
 const args = {
   ...goalArgs,
   ...commonArgs,
-  "dry-run": { type: "boolean", description: "print what each task would do, every path and URL; change nothing" },
+  "dry-run": { type: "boolean", description: "print what each task would do, every path and URL, then what would stop a real run (exit 1); change nothing" },
 } as const;
 
 export const provisionCommand = defineCommand({
