@@ -44,6 +44,8 @@ function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
         keyringCheck(w.plan.suite, goal.bootstrap.keyring),
         binfmtCheck(goal.arch),
         machineSpaceCheck(goal),
+        // its .debs and the snapshot kept afterwards; artifacts alone are too small to gauge
+        cacheSpaceCheck(goal),
       ];
   }
 }
@@ -51,11 +53,9 @@ function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
 /** The checks for these needs, in the order they are shown. */
 export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
   const workspace = needs.workspace?.();
-  const downloads = needs.artifacts.length > 0 || workspace?.kind === "bootstrap";
   return [
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
-    ...(downloads ? [cacheSpaceCheck(goal)] : []),
     ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, workspace))] : []),
     ...(needs.boots ? [cgroupCheck] : []),
   ];
