@@ -38,7 +38,8 @@ export const provisionCommand = defineCommand({
     } catch (err) {
       const stopped = run.interrupted();
       if (!stopped) throw err;
-      const during = stopped.running.filter((t) => t !== "provision");
+      const phases = new Set(["provision", ...plan.phases.map((p) => p.name)]);
+      const during = stopped.running.filter((t) => !phases.has(t));
       throw new Interrupted(`interrupted by ${stopped.name}${during.length ? ` during ${during.join(", ")}` : ""}; temp files removed, run again to finish`, stopped.code);
     } finally {
       run.dispose();
