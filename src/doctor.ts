@@ -1,95 +1,22 @@
-// Host preflight as data: each check reads facts through a HostProbe (injected in tests) and
-// returns ok, warn or fail with a fix. `doctor` runs them all; provision runs the ones the
-// rootfs step depends on and stops before touching anything when one fails.
-import { existsSync, readFileSync, statfsSync } from "node:fs";
-import { dirname } from "node:path";
+// doctor: the readiness checks a provision with this goal would run, plus host-wide checks
+// provision itself does not need (systemd-nspawn to boot the machine, kernel modules, and
+// whether the bootstrap mirror answers).
 import type { Resolved } from "./config/resolve";
-import { archOf } from "./config/host";
-import { RunError, errorMessage } from "./errors";
-import { defaultMirror, distroOf } from "./rootfs/distro";
-import { lookupKeyring } from "./rootfs/bootstrap/plan";
-
-export type Status = "ok" | "warn" | "fail";
-
-export interface CheckResult {
-  status: Status;
-  message: string;
-  fix?: string;
-}
-
-export interface HostProbe {
-  uid(): number;
-  which(cmd: string): string | null;
-  exists(path: string): boolean;
-  kernel(): string;
-  hostArch(): string;
-  cgroups(): CgroupFacts;
-  /** bytes available to root at `path` or its nearest existing parent */
-  freeBytes(path: string): number;
-  /** undefined when the URL answered 2xx, else why not */
-  reach(url: string): Promise<string | undefined>;
-}
-
-export interface CgroupFacts {
-  /** cgroup2: /sys/fs/cgroup is unified; hybrid: v1 controllers plus /sys/fs/cgroup/unified; legacy: v1 only */
-  layout: "cgroup2" | "hybrid" | "legacy";
-  /** what the unified hierarchy's cgroup.controllers lists (none on hybrid hosts) */
-  controllers: string[];
-}
-
-export interface Check {
-  name: string;
-  run(goal: Resolved, host: HostProbe): CheckResult | Promise<CheckResult>;
-}
-
-const GiB = 1024 ** 3;
-/** Space a bootstrapped rootfs plus the node's binaries need, and a comfortable margin. */
-const SPACE = { fail: 1 * GiB, warn: 3 * GiB };
-
-const ok = (message: string): CheckResult => ({ status: "ok", message });
-const bad = (status: "warn" | "fail", message: string, fix: string): CheckResult => ({ status, message, fix });
-
-const bootstraps = (goal: Resolved) => goal.bootstrap.method === "debootstrap" || goal.bootstrap.method === "mmdebstrap";
-
-export const rootCheck: Check = {
-  name: "root",
-  run: (_g, h) => (h.uid() === 0 ? ok("running as root") : bad("fail", `running as uid ${h.uid()}`, "run as root (sudo kube-rootfs …)")),
-};
+import { provisionPlan } from "./provision";
+import { bad, ok, type Check } from "./readiness/check";
+import { readinessChecks } from "./readiness";
 
 export const nspawnCheck: Check = {
   name: "systemd-nspawn",
-  run(_g, h) {
+  run(h) {
     const missing = ["systemd-nspawn", "machinectl"].filter((c) => !h.which(c));
     return missing.length ? bad("fail", `${missing.join(" and ")} not found`, "apt-get install systemd-container") : ok("systemd-nspawn and machinectl present");
   },
 };
 
-export const bootstrapToolCheck: Check = {
-  name: "bootstrap tool",
-  run(goal, h) {
-    const { method } = goal.bootstrap;
-    if (method === "none") return ok("bootstrap.method none: the machine dir is brought by you");
-    // tarball restores and snapshots need GNU tar and a decompressor; bootstraps need their tool.
-    const need = method === "tarball" ? ["tar"] : [method, "tar"];
-    const missing = need.filter((c) => !h.which(c));
-    if (missing.length) return bad("fail", `${missing.join(", ")} not found (bootstrap.method ${method})`, `apt-get install ${missing.join(" ")}`);
-    if (!h.which("zstd")) return bad("warn", "zstd not found: snapshots use gzip, slower", "apt-get install zstd");
-    return ok(`${need.join(", ")} and zstd present`);
-  },
-};
-
-export const keyringCheck: Check = {
-  name: "archive keyring",
-  run(goal, h) {
-    if (!bootstraps(goal)) return ok(`not needed for bootstrap.method ${goal.bootstrap.method}`);
-    const k = lookupKeyring(goal.bootstrap.suite, goal.bootstrap.keyring, (p) => h.exists(p));
-    return k.path ? ok(k.path) : bad("fail", k.problem!, k.fix!);
-  },
-};
-
 export const modulesCheck: Check = {
   name: "kernel modules",
-  run(_g, h) {
+  run(h) {
     const dir = `/lib/modules/${h.kernel()}`;
     if (h.exists(dir)) return ok(`${dir} present (bound read-only into the machine)`);
     return bad(
@@ -100,146 +27,22 @@ export const modulesCheck: Check = {
   },
 };
 
-/** Pod limits are applied through the cgroup v2 hierarchy the machine gets: without cpu and memory there, they cannot be. */
-export const cgroupCheck: Check = {
-  name: "cgroup v2",
-  run(_g, h) {
-    const { layout, controllers } = h.cgroups();
-    const missing = ["cpu", "memory"].filter((c) => !controllers.includes(c));
-    if (layout === "cgroup2" && !missing.length) return ok(`unified cgroup hierarchy (controllers: ${controllers.join(" ")})`);
-    const what =
-      layout === "legacy" ? "/sys/fs/cgroup is cgroup v1"
-      : layout === "hybrid" ? `hybrid cgroups: /sys/fs/cgroup/unified ${controllers.length ? `delegates only ${controllers.join(" ")}` : "has no controllers"}`
-      : `the cgroup v2 hierarchy has no ${missing.join(" or ")} controller`;
-    return bad(
-      "warn",
-      `${what}, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start`,
-      "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)",
-    );
-  },
-};
-
-function spaceCheck(name: string, path: (g: Resolved) => string): Check {
+export function mirrorCheck(goal: Resolved, mirror: string): Check {
   return {
-    name,
-    run(goal, h) {
-      const at = path(goal);
-      const free = h.freeBytes(at);
-      const gib = (free / GiB).toFixed(1);
-      if (free < SPACE.fail) return bad("fail", `${gib} GiB free under ${at}`, `free at least ${SPACE.fail / GiB} GiB there, or choose another dir`);
-      if (free < SPACE.warn) return bad("warn", `${gib} GiB free under ${at}`, `${SPACE.warn / GiB} GiB leaves room for a second machine`);
-      return ok(`${gib} GiB free under ${at}`);
+    name: "bootstrap mirror",
+    async run(h) {
+      if (goal.offline) return ok("offline: not contacted");
+      const url = `${mirror}/dists/${goal.bootstrap.suite}/Release`;
+      const why = await h.reach(url);
+      return why ? bad("fail", `${url}: ${why}`, "check the network, or set --bootstrap-mirror") : ok(url);
     },
   };
 }
 
-export const machineSpaceCheck = spaceCheck("machine dir space", (g) => dirname(g.machineDir));
-export const cacheSpaceCheck = spaceCheck("cache dir space", (g) => g.cacheDir);
-
-export const archCheck: Check = {
-  name: "arch",
-  run(goal, h) {
-    let host: string;
-    try {
-      host = archOf(h.hostArch());
-    } catch (err) {
-      return bad("fail", errorMessage(err), "run on an amd64 or arm64 host");
-    }
-    if (host === goal.arch) return ok(`${goal.arch}`);
-    const qemu = goal.arch === "arm64" ? "qemu-aarch64" : "qemu-x86_64";
-    if (h.exists(`/proc/sys/fs/binfmt_misc/${qemu}`)) return ok(`${goal.arch} on a ${host} host, through ${qemu}`);
-    return bad("fail", `${goal.arch} rootfs on a ${host} host without ${qemu} binfmt`, "apt-get install qemu-user-static binfmt-support");
-  },
-};
-
-export const mirrorCheck: Check = {
-  name: "bootstrap mirror",
-  async run(goal, h) {
-    if (!bootstraps(goal)) return ok(`not needed for bootstrap.method ${goal.bootstrap.method}`);
-    if (goal.offline) return ok("offline: not contacted (a snapshot in the cache must provide the rootfs)");
-    const { suite, mirror } = goal.bootstrap;
-    let base: string;
-    try {
-      distroOf(suite);
-      base = (mirror ?? defaultMirror(suite, goal.arch)).replace(/\/+$/, "");
-    } catch (err) {
-      return bad("fail", errorMessage(err), "set --bootstrap-suite");
-    }
-    const url = `${base}/dists/${suite}/Release`;
-    const why = await h.reach(url);
-    return why ? bad("fail", `${url}: ${why}`, "check the network, or set --bootstrap-mirror") : ok(url);
-  },
-};
-
-export const ALL_CHECKS: Check[] = [
-  rootCheck, nspawnCheck, bootstrapToolCheck, keyringCheck, modulesCheck, cgroupCheck,
-  machineSpaceCheck, cacheSpaceCheck, archCheck, mirrorCheck,
-];
-
-export interface Report extends CheckResult {
-  name: string;
+/** provision's readiness list for this goal, then the host-wide checks. */
+export function doctorChecks(goal: Resolved): Check[] {
+  const needs = provisionPlan(goal).needs();
+  const workspace = needs.workspace?.();
+  const bootstrap = workspace?.kind === "bootstrap" ? workspace.plan : undefined;
+  return [...readinessChecks(goal, needs), nspawnCheck, modulesCheck, ...(bootstrap ? [mirrorCheck(goal, bootstrap.mirror)] : [])];
 }
-
-export async function runChecks(checks: Check[], goal: Resolved, host: HostProbe): Promise<Report[]> {
-  const run = async (c: Check): Promise<CheckResult> => {
-    try {
-      return await c.run(goal, host);
-    } catch (err) {
-      return bad("fail", errorMessage(err), "see the message");
-    }
-  };
-  return Promise.all(checks.map(async (c) => ({ name: c.name, ...(await run(c)) })));
-}
-
-/** One line per check: `fail  root: running as uid 1000 (fix: run as root …)`. */
-export const formatReport = (r: Report) => `${r.status.padEnd(4)}  ${r.name}: ${r.message}${r.fix ? ` (fix: ${r.fix})` : ""}`;
-
-/**
- * The checks an empty machine dir depends on: root and space always, the bootstrap tool and
- * keyring only when a bootstrap tool will run (a restore needs tar alone).
- */
-export function preflightChecks(bootstrapping: boolean): Check[] {
-  return bootstrapping ? [rootCheck, bootstrapToolCheck, keyringCheck, machineSpaceCheck, cacheSpaceCheck] : [rootCheck, bootstrapToolCheck, machineSpaceCheck, cacheSpaceCheck];
-}
-
-/** Run the preflight checks; the failures, one line each, become the error. */
-export async function requirePreflight(goal: Resolved, bootstrapping: boolean, host: HostProbe = realHost): Promise<Report[]> {
-  const reports = await runChecks(preflightChecks(bootstrapping), goal, host);
-  const failed = reports.filter((r) => r.status === "fail");
-  if (failed.length) throw new RunError(`preflight: ${failed.map(formatReport).join("; ")}`, failed.map(formatReport).join("\n"));
-  return reports;
-}
-
-function nearestExisting(path: string): string {
-  let p = path;
-  while (!existsSync(p) && p !== dirname(p)) p = dirname(p);
-  return p;
-}
-
-/** The real host. */
-export const realHost: HostProbe = {
-  uid: () => process.getuid?.() ?? -1,
-  which: (cmd) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` }),
-  exists: existsSync,
-  kernel: () => readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
-  hostArch: () => process.arch,
-  cgroups() {
-    const controllers = (file: string) => readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean);
-    if (existsSync("/sys/fs/cgroup/cgroup.controllers")) return { layout: "cgroup2", controllers: controllers("/sys/fs/cgroup/cgroup.controllers") };
-    if (existsSync("/sys/fs/cgroup/unified/cgroup.controllers")) return { layout: "hybrid", controllers: controllers("/sys/fs/cgroup/unified/cgroup.controllers") };
-    return { layout: "legacy", controllers: [] };
-  },
-  freeBytes(path) {
-    const s = statfsSync(nearestExisting(path));
-    return s.bavail * s.bsize;
-  },
-  async reach(url) {
-    if (url.startsWith("file:")) return existsSync(new URL(url).pathname) ? undefined : "not found";
-    try {
-      const res = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(10_000) });
-      return res.ok ? undefined : `HTTP ${res.status}`;
-    } catch (err) {
-      return errorMessage(err);
-    }
-  },
-};

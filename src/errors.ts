@@ -23,6 +23,14 @@ export class RunError extends Error {
   }
 }
 
+/** Preconditions the run lacks (readiness blockers), every one listed. Exit 1, a line each. */
+export class NotReady extends RunError {
+  override name = "NotReady";
+  constructor(readonly lines: string[]) {
+    super(`not ready: ${lines.join("; ")}`);
+  }
+}
+
 /** The run was stopped by a signal; exit 128 + its number. */
 export class Interrupted extends Error {
   override name = "Interrupted";

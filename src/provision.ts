@@ -1,15 +1,19 @@
-// The provision sequence on one screen: named phases, each a list of tasks run in parallel.
+// The provision sequence on one screen: named phases, each a list of tasks run in parallel,
+// and the readiness phase that checks what the phases left after --skip-phases need.
 // --skip-phases and --dry-run read this same list.
-import type { Resolved } from "./config/resolve";
-import { ConfigError } from "./errors";
-import { parallel, serial, type Task } from "./engine/task";
+import { INSTALL_GROUPS } from "./artifacts/catalog";
 import { ArtifactPipeline } from "./artifacts/pipeline";
-import { offlineCheckTask } from "./bundle/offline";
+import { planGroup, type ArtifactPlan } from "./artifacts/plan";
 import { installTask } from "./artifacts/tasks";
+import type { Resolved } from "./config/resolve";
+import { parallel, serial, type Task } from "./engine/task";
+import { ConfigError } from "./errors";
+import { readinessChecks, readinessTask, type Needs } from "./readiness";
+import { workspaceDecision, type WorkspaceDecision } from "./rootfs/decision";
 import { configureOsTask } from "./rootfs/os";
 import { recordGoalTask } from "./rootfs/record";
 import { disableResolvedTask } from "./rootfs/resolved";
-import { ensureWorkspaceTask } from "./rootfs/workspace";
+import { ENSURE_WORKSPACE, ensureWorkspaceTask } from "./rootfs/workspace";
 import { runtimeTask } from "./runtime/task";
 
 export interface Phase {
@@ -23,16 +27,12 @@ class Sequence {
     this.phases.push({ name, tasks });
     return this;
   }
-  appendWhen(when: boolean, name: string, ...tasks: Task[]): this {
-    return when ? this.append(name, ...tasks) : this;
-  }
 }
 
-export function provisionPhases(goal: Resolved): Phase[] {
+export function provisionPhases(goal: Resolved, workspace: () => WorkspaceDecision): Phase[] {
   const artifacts = new ArtifactPipeline(goal);
   return new Sequence()
-    .appendWhen(goal.offline, "offline-check", offlineCheckTask(goal))
-    .append("workspace", ensureWorkspaceTask(goal))
+    .append("workspace", ensureWorkspaceTask(goal, workspace))
     .append(
       "install",
       installTask("kube", goal, artifacts),
@@ -60,10 +60,31 @@ export function withoutSkipped(phases: Phase[], skip: string[]): Phase[] {
     .filter((p) => p.tasks.length > 0);
 }
 
-export function provisionTask(goal: Resolved): Task {
-  const phases = withoutSkipped(provisionPhases(goal), goal.skipPhases);
-  return serial(
-    "provision",
-    phases.map((p) => (p.tasks.length === 1 ? p.tasks[0]! : parallel(p.name, p.tasks))),
-  );
+export interface ProvisionPlan {
+  /** the phases left after --skip-phases */
+  phases: Phase[];
+  /** the artifacts those phases install */
+  artifacts: ArtifactPlan[];
+  /** what those phases need of the host */
+  needs(): Needs;
+  /** checks every need: first in a real run (before the lock), last in a dry run (after the plan) */
+  readiness: Task;
+  /** the phases, one after the other */
+  work: Task;
 }
+
+export function provisionPlan(goal: Resolved): ProvisionPlan {
+  const workspace = workspaceDecision(goal);
+  const phases = withoutSkipped(provisionPhases(goal, workspace), goal.skipPhases);
+  const runs = (task: string) => phases.some((p) => p.tasks.some((t) => t.name === task));
+  const artifacts = INSTALL_GROUPS.filter(runs).flatMap((g) => planGroup(goal, g));
+  const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, boots: true });
+  return {
+    phases,
+    artifacts,
+    needs,
+    readiness: readinessTask(() => readinessChecks(goal, needs())),
+    work: serial("provision", phases.map((p) => parallel(p.name, p.tasks))),
+  };
+}
+

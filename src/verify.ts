@@ -1,7 +1,7 @@
 // verify: compare an existing machine with the goal state, file by file, and list each drift.
 import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { installDrift, readManifest } from "./artifacts/manifest";
-import { plannedInstalls } from "./artifacts/plan";
+import { provisionPlan } from "./provision";
 import type { Resolved } from "./config/resolve";
 import { FILE_MODE, writerOwner } from "./fs/atomic";
 import { notAFile, ownershipDrift, type Drift } from "./fs/drift";
@@ -71,7 +71,7 @@ export function configDrift(goal: Resolved): Drift[] {
 /** Installed artifacts against the goal's versions and pins, every file re-hashed and its mode and owner checked. */
 export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
   const manifest = readManifest(goal.machineDir);
-  const each = await Promise.all(plannedInstalls(goal).map((plan) => installDrift(goal.machineDir, plan, manifest[plan.entry.name], "sha256")));
+  const each = await Promise.all(provisionPlan(goal).artifacts.map((plan) => installDrift(goal.machineDir, plan, manifest[plan.entry.name], "sha256")));
   return each.flat();
 }
 

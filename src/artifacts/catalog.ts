@@ -8,7 +8,9 @@ export type Payload =
   | { kind: "file"; installAs: string }
   | { kind: "archive"; pick: (entry: string) => string | undefined; required: string[] };
 
-export type InstallGroup = "kube" | "cri" | "cni";
+/** The install tasks, one per group: the task is named after its group. */
+export const INSTALL_GROUPS = ["kube", "cri", "cni"] as const;
+export type InstallGroup = (typeof INSTALL_GROUPS)[number];
 
 export interface CatalogEntry {
   name: ArtifactName;

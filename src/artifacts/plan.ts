@@ -68,7 +68,3 @@ export const planGroup = (goal: Resolved, group: InstallGroup) =>
     .map((e) => planArtifact(goal, e));
 
 export const planAll = (goal: Resolved) => Object.values(CATALOG).map((e) => planArtifact(goal, e));
-
-/** The artifacts a provision with this goal installs: --skip-phases of the install phase or a group drop them. */
-export const plannedInstalls = (goal: Resolved) =>
-  goal.skipPhases.includes("install") ? [] : planAll(goal).filter((p) => !goal.skipPhases.includes(p.entry.group));

@@ -1,14 +1,14 @@
 // fetch --check: a carried-in bundle against its lock: every file present, its size and sha256,
 // and each artifact's checksum file agreeing. Returns every problem, one line each.
-import { statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { CATALOG } from "../artifacts/catalog";
 import { parseChecksum } from "../artifacts/checksum";
 import { sha256File } from "../fs/hash";
 import { checksumFor } from "../artifacts/plan";
 import type { ArtifactName } from "../config/schema";
-import type { Lock, LockedFile } from "./lock";
-
+import { ConfigError } from "../errors";
+import { LOCK_FILE, readLock, type Lock, type LockedFile } from "./lock";
 
 async function checkFile(bundle: string, what: string, f: LockedFile): Promise<string | undefined> {
   const path = join(bundle, f.path);
@@ -52,4 +52,11 @@ export async function checkBundle(bundle: string, lock: Lock): Promise<{ problem
     if (bad) problems.push(bad);
   }
   return { problems, checked };
+}
+
+/** fetch --check: the bundle against `lock` (--lock), else against the lock inside it. */
+export async function checkBundleLock(bundle: string, lock: string | undefined): Promise<{ problems: string[]; checked: number; source: string }> {
+  const source = lock ? resolve(lock) : join(bundle, LOCK_FILE);
+  if (!existsSync(source)) throw new ConfigError(`fetch --check: ${source} not found (a bundle made by kube-rootfs fetch has one)`);
+  return { ...(await checkBundle(bundle, readLock(source))), source };
 }

@@ -1,7 +1,7 @@
 // kube-rootfs.lock: per artifact and arch the version, the path in the bundle, size and sha256,
 // and per arch the rootfs snapshot. JSON with sorted keys, so it diffs well. With --lock, every
 // artifact's sha256 comes from it and beats any checksum file.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Resolved } from "../config/resolve";
 import type { ArtifactName } from "../config/schema";
@@ -63,6 +63,11 @@ export function mergeLock(base: Lock, add: Lock): Lock {
     artifacts[name] = { ...artifacts[name], ...byArch };
   }
   return { schema: 1, artifacts, rootfs: { ...base.rootfs, ...add.rootfs } };
+}
+
+/** Merge `add` into the lock file at `path` (created when missing). */
+export async function mergeIntoLockFile(path: string, add: Lock): Promise<void> {
+  await writeLock(path, mergeLock(existsSync(path) ? readLock(path) : emptyLock(), add));
 }
 
 /**

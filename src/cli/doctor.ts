@@ -1,7 +1,9 @@
 import { defineCommand } from "citty";
-import { ALL_CHECKS, formatReport, realHost, runChecks, type Status } from "../doctor";
+import { doctorChecks } from "../doctor";
 import { EXIT } from "../errors";
 import type { Level } from "../engine/log";
+import { formatReport, runChecks, type Status } from "../readiness/check";
+import { realHost } from "../readiness/probe";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 
@@ -14,7 +16,7 @@ export const doctorCommand = defineCommand({
   args,
   async run({ args: parsed, rawArgs }) {
     const { goal, logger } = await setup(parsed, rawArgs, args);
-    const reports = await runChecks(ALL_CHECKS, goal, realHost);
+    const reports = await runChecks(doctorChecks(goal), realHost);
     for (const r of reports) {
       // A person gets the aligned lines; a log (JSON) gets one event per check.
       if (logger.format === "pretty") process.stdout.write(formatReport(r) + "\n");
@@ -31,6 +33,6 @@ export const doctorUses = [
 
 export const doctorExamples = [
   "kube-rootfs doctor",
-  "kube-rootfs doctor --bootstrap-suite noble --bootstrap-method mmdebstrap",
+  "kube-rootfs doctor --bootstrap-suite noble --bootstrap-tool mmdebstrap",
   "kube-rootfs doctor --offline --cache-dir /srv/bundle --log-format json",
 ];

@@ -1,13 +1,11 @@
 import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { checkBundle } from "../bundle/check";
-import { fetchTask } from "../bundle/fetch";
-import { emptyLock, LOCK_FILE, mergeLock, readLock, writeLock } from "../bundle/lock";
-import { parseArchList } from "../config/arch";
+import { checkBundleLock } from "../bundle/check";
+import { fetchBundle, parseArches } from "../bundle/fetch";
+import { LOCK_FILE } from "../bundle/lock";
+import { describeSuite } from "../config/resolve";
 import { interruptible } from "../engine/interrupt";
-import { runTask } from "../engine/task";
-import { ConfigError, EXIT, Interrupted } from "../errors";
+import { EXIT, Interrupted } from "../errors";
 import { commonArgs, goalArgs } from "./args";
 import { checkFlags } from "./flags";
 import { goalFrom, loggerFor } from "./goal";
@@ -17,49 +15,38 @@ const args = {
   ...commonArgs,
   arch: { type: "string", description: "architectures to fetch, comma-separated (default: the host's) [KUBE_ROOTFS_ARCH]", valueHint: "amd64,arm64" },
   bundle: { type: "string", description: "bundle directory, in the cache's upstream layout (default: --cache-dir)", valueHint: "dir" },
-  "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot for the suite (host arch; needs root and debootstrap)" },
+  "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot for the suite (host arch; needs root and the bootstrap tool)" },
   check: { type: "boolean", description: "verify a bundle against its lock (every file, size and sha256) instead of fetching; exit 1 on any problem" },
-  "dry-run": { type: "boolean", description: "print every URL and path that would be fetched; change nothing" },
+  "dry-run": { type: "boolean", description: "print every URL and path that would be fetched, then what would stop a real run; change nothing" },
 } as const;
-
-function archList(value: unknown): string[] | undefined {
-  const raw = typeof value === "string" ? value : process.env.KUBE_ROOTFS_ARCH;
-  return raw ? parseArchList(raw, typeof value === "string" ? "--arch" : "KUBE_ROOTFS_ARCH") : undefined;
-}
 
 export const fetchCommand = defineCommand({
   meta: { name: "fetch", description: "Fill a bundle (cache dir) with every artifact for one or more arches, and write kube-rootfs.lock; or --check one" },
   args,
   async run({ args: parsed, rawArgs }) {
     checkFlags(rawArgs, args);
-    const arches = archList(parsed.arch);
-    // The bundle is the cache dir of every per-arch goal.
+    const arches = parseArches(typeof parsed.arch === "string" ? parsed.arch : undefined, process.env.KUBE_ROOTFS_ARCH);
+    // One goal per arch, each with the bundle as its cache dir.
     const bundleFlag: Record<string, string> = typeof parsed.bundle === "string" ? { "cache-dir": resolve(parsed.bundle) } : {};
     const goalArgv = rawArgs.filter((t) => !/^--arch(=|$)/.test(t));
     const goals = (arches ?? [undefined]).map((arch) => goalFrom(parsed, goalArgv, arch ? { ...bundleFlag, arch } : bundleFlag));
     const bundle = goals[0]!.cacheDir;
     const logger = await loggerFor(goals[0]!, parsed);
-    const lockPath = join(bundle, LOCK_FILE);
 
     if (parsed.check) {
-      const source = goals[0]!.lock ? resolve(goals[0]!.lock) : lockPath;
-      if (!existsSync(source)) throw new ConfigError(`fetch --check: ${source} not found (a bundle made by kube-rootfs fetch has one)`);
-      const { problems, checked } = await checkBundle(bundle, readLock(source));
+      const { problems, checked, source } = await checkBundleLock(bundle, goals[0]!.lock);
       for (const p of problems) process.stderr.write(`kube-rootfs: ${p}\n`);
       logger.event({ level: problems.length ? "error" : "info", task: "check", msg: problems.length ? `${problems.length} problem(s) in ${bundle}` : `bundle ok: ${checked} files verified`, fields: { bundle, lock: source } });
       return problems.length ? EXIT.failed : EXIT.ok;
     }
 
     const dryRun = Boolean(parsed["dry-run"]);
-    const lock = emptyLock();
+    const withRootfs = Boolean(parsed["with-rootfs"]);
     const run = interruptible(logger);
     try {
-      run.logger.event({ level: "info", msg: dryRun ? "plan" : "fetch", fields: { bundle, arches: goals.map((g) => g.arch), kubernetes: goals[0]!.versions.kubernetes } });
-      await runTask(fetchTask(goals, Boolean(parsed["with-rootfs"]), lock), { signal: run.signal, logger: run.logger, dryRun });
-      if (!dryRun) {
-        await writeLock(lockPath, mergeLock(existsSync(lockPath) ? readLock(lockPath) : emptyLock(), lock));
-        run.logger.event({ level: "info", msg: "lock written", fields: { path: lockPath } });
-      }
+      const rootfs = withRootfs ? { suite: describeSuite(goals[0]!.bootstrap), tool: goals[0]!.bootstrap.tool } : {};
+      run.logger.event({ level: "info", msg: dryRun ? "plan" : "fetch", fields: { bundle, arches: goals.map((g) => g.arch), kubernetes: goals[0]!.versions.kubernetes, ...rootfs } });
+      await fetchBundle(goals, withRootfs, join(bundle, LOCK_FILE), { signal: run.signal, logger: run.logger, dryRun });
       return EXIT.ok;
     } catch (err) {
       const stopped = run.interrupted();

@@ -1,18 +1,19 @@
 import { defineCommand } from "citty";
-import type { Resolved } from "../config/resolve";
+import { describeSuite, type Resolved } from "../config/resolve";
 import { EXIT, Interrupted, exitCodeOf } from "../errors";
 import { interruptible } from "../engine/interrupt";
 import { lockMachine, type MachineLock } from "../engine/lock";
-import { formatDuration, type Logger } from "../engine/log";
-import { leafTasks, runTask, type Task } from "../engine/task";
-import { provisionTask } from "../provision";
+import { formatDuration, holding, type Logger } from "../engine/log";
+import { leafTasks, type Task } from "../engine/task";
+import { provisionPlan } from "../provision";
+import { READINESS, runWhenReady } from "../readiness";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 
 const args = {
   ...goalArgs,
   ...commonArgs,
-  "dry-run": { type: "boolean", description: "print what each task would do, every path and URL; change nothing" },
+  "dry-run": { type: "boolean", description: "print what each task would do, every path and URL, then what would stop a real run (exit 1); change nothing" },
 } as const;
 
 type RunOutcome = "changed" | "up-to-date" | "failed";
@@ -21,14 +22,15 @@ type RunOutcome = "changed" | "up-to-date" | "failed";
  * The last word of a run: one event with the outcome and exit code in a log; for a person one
  * sentence (a failure is left to the error report, so it is read once).
  */
-function finished(logger: Logger, goal: Resolved, task: Task, outcome: RunOutcome, exitCode: number, dryRun: boolean) {
+function finished(logger: Logger, goal: Resolved, task: Task, outcome: RunOutcome, exitCode: number, dryRun: boolean, warnings: number) {
   const ms = performance.now(); // since the process started: what the person waited
   if (logger.format === "json") {
     logger.event({ level: outcome === "failed" ? "error" : "info", msg: "done", duration: ms, fields: { machine: goal.machine, outcome, exitCode, ...(dryRun ? { dryRun } : {}) } });
     return;
   }
   const checked = leafTasks(task).map((t) => t.name).join(", ");
-  if (outcome === "up-to-date") logger.event({ level: "info", msg: `${goal.machine} is up to date: ${checked} checked in ${Math.round(ms)} ms` });
+  const hint = warnings ? `; ${warnings} host warning${warnings > 1 ? "s" : ""} (kube-rootfs doctor)` : "";
+  if (outcome === "up-to-date") logger.event({ level: "info", msg: `${goal.machine} is up to date: ${checked} checked in ${Math.round(ms)} ms${hint}` });
   else if (outcome === "changed") logger.event({ level: "info", msg: dryRun ? `${goal.machine}: the changes above would be made (dry run, nothing written)` : `${goal.machine} provisioned in ${formatDuration(ms)}` });
 }
 
@@ -41,28 +43,33 @@ export const provisionCommand = defineCommand({
   async run({ args: parsed, rawArgs }) {
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
-    const task = provisionTask(goal);
-    const run = interruptible(logger);
+    const plan = provisionPlan(goal);
+    // A person re-running a machine that is up to date reads one line: the host's warnings
+    // (its cgroups, say) are shown when the run changes something or fails, else counted.
+    const quiet = holding(logger, (e) => e.task === READINESS && e.level === "warn" && logger.format === "pretty" && !dryRun);
+    const run = interruptible(quiet.logger);
     let lock: MachineLock | undefined;
     try {
-      // A dry run writes nothing, so it needs no lock and may run beside a real one.
-      if (!dryRun) lock = lockMachine(goal.machine);
       // A log names the run it belongs to; a person sees the plan's header only for a dry run.
       if (dryRun || logger.format === "json") {
         run.logger.event({
           level: "info",
           msg: dryRun ? "plan" : "provision",
-          fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes },
+          fields: { machine: goal.machine, machineDir: goal.machineDir, arch: goal.arch, kubernetes: goal.versions.kubernetes, suite: describeSuite(goal.bootstrap), tool: goal.bootstrap.tool },
         });
       }
-      const outcome = await runTask(task, { signal: run.signal, logger: run.logger, dryRun });
-      finished(run.logger, goal, task, outcome === "completed" ? "changed" : "up-to-date", EXIT.ok, dryRun);
+      // A dry run writes nothing, so it takes no lock and may run beside a real one.
+      const outcome = await runWhenReady(plan.readiness, plan.work, { signal: run.signal, logger: run.logger, dryRun }, () => (lock = lockMachine(goal.machine)));
+      if (outcome === "completed") quiet.release();
+      finished(run.logger, goal, plan.work, outcome === "completed" ? "changed" : "up-to-date", EXIT.ok, dryRun, quiet.held.length);
       return EXIT.ok;
     } catch (err) {
       const stopped = run.interrupted();
-      const during = stopped?.running.filter((t) => t !== "provision") ?? [];
+      const phases = new Set(["provision", ...plan.phases.map((p) => p.name)]);
+      const during = stopped?.running.filter((t) => !phases.has(t)) ?? [];
       const error = stopped ? new Interrupted(`interrupted by ${stopped.name}${during.length ? ` during ${during.join(", ")}` : ""}; temp files removed, run again to finish`, stopped.code) : err;
-      finished(run.logger, goal, task, "failed", exitCodeOf(error), dryRun);
+      quiet.release();
+      finished(run.logger, goal, plan.work, "failed", exitCodeOf(error), dryRun, 0);
       throw error;
     } finally {
       run.dispose();

@@ -1,7 +1,7 @@
 // Dispatch to a command (loaded on demand), help and version, and the mapping of errors to exit codes.
 import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
-import { ConfigError, EXIT, Interrupted, RunError, errorMessage, exitCodeOf } from "../errors";
+import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
 
 interface Loaded {
@@ -55,6 +55,10 @@ function report(err: unknown, verbose: boolean): number {
   if (err instanceof ConfigError || err instanceof Interrupted) {
     (err instanceof ConfigError ? err.lines : [err.message]).forEach(say);
     return exitCodeOf(err);
+  }
+  if (err instanceof NotReady) {
+    err.lines.forEach((line) => say(`readiness: ${line}`));
+    return EXIT.failed;
   }
   if (err instanceof TaskFailures) {
     for (const f of err.failures) {

@@ -4,7 +4,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { hostname as osHostname, release } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../errors";
+import { hostAptSources, mirrorFor } from "./apt-sources";
+import { knownDistro } from "./distro";
 import type { Arch } from "./schema";
+
+/** The host's own Debian or Ubuntu suite, and the archive its apt uses for it (if any). */
+export interface HostSuite {
+  suite: string;
+  mirror?: string;
+}
 
 export interface HostFacts {
   arch: Arch;
@@ -17,6 +25,10 @@ export interface HostFacts {
   gpuLibraries: string[];
   /** the resolver file whose content becomes the rootfs's /etc/resolv.conf */
   resolvConf: string;
+  /** undefined on a host that is not Debian or Ubuntu at a suite we know */
+  suite?: HostSuite;
+  /** mmdebstrap is installed (bootstrap.tool auto prefers it) */
+  mmdebstrap?: boolean;
 }
 
 export const PASSTHROUGH_DEVICES = ["/dev/kvm", "/dev/net/tun", "/dev/fuse"];
@@ -86,6 +98,31 @@ export function detectResolvConf(etc = "/etc/resolv.conf", upstream = "/run/syst
   return etc;
 }
 
+/** `KEY=value` lines of an os-release file, quotes removed. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^([A-Z_]+)=(.*)$/gm)) out[m[1]!] = m[2]!.trim().replace(/^(["'])(.*)\1$/, "$2");
+  return out;
+}
+
+/** ID + VERSION_CODENAME when they name a Debian or Ubuntu suite we know, with the host's mirror for it. */
+export function detectSuite(osRelease: string, sources = hostAptSources): HostSuite | undefined {
+  const { ID: id, VERSION_CODENAME: suite } = parseOsRelease(osRelease);
+  if (!suite || !id || knownDistro(suite) !== id) return undefined;
+  const mirror = mirrorFor(suite, sources());
+  return mirror ? { suite, mirror } : { suite };
+}
+
+const readText = (path: string) => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+export const toolPath = (cmd: string) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` });
+
 export function detectHost(): HostFacts {
   return {
     arch: archOf(process.arch),
@@ -96,5 +133,7 @@ export function detectHost(): HostFacts {
     gpuDevices: detectGpuDevices(),
     gpuLibraries: detectGpuLibraries(),
     resolvConf: detectResolvConf(),
+    suite: detectSuite(readText("/etc/os-release") || readText("/usr/lib/os-release")),
+    mmdebstrap: toolPath("mmdebstrap") !== null,
   };
 }

@@ -1,6 +1,18 @@
 // The goal state with every derived default and host fact filled in: what tasks read.
+import { distroOf, normaliseMirror } from "./distro";
 import { detectHost, type HostFacts } from "./host";
-import type { Arch, Goal } from "./schema";
+import type { Arch, BootstrapTool, Goal } from "./schema";
+
+/** Where the bootstrap suite came from: the goal, the host's own, or the default. */
+export type SuiteFrom = "given" | "host" | "default";
+
+export const DEFAULT_SUITE = "noble";
+
+export interface ResolvedBootstrap extends Omit<Goal["bootstrap"], "tool"> {
+  suite: string;
+  suiteFrom: SuiteFrom;
+  tool: BootstrapTool;
+}
 
 export interface Resolved extends Goal {
   /** the goal as given, before derived paths and host facts were filled in (what provision saves) */
@@ -17,6 +29,7 @@ export interface Resolved extends Goal {
   gpuLibraries: string[];
   hostResolvConf: string;
   versions: Goal["versions"] & { crictl: string };
+  bootstrap: ResolvedBootstrap;
 }
 
 /** crictl follows the Kubernetes minor: 1.33.1 → 1.33.0. */
@@ -36,11 +49,12 @@ export function machinePaths(goal: Goal) {
 export function resolveGoal(goal: Goal, detect: () => HostFacts = detectHost): Resolved {
   let host: HostFacts | undefined;
   const fact = <K extends keyof HostFacts>(k: K): HostFacts[K] => (host ??= detect())[k];
+  const arch = goal.arch ?? fact("arch");
   return {
     ...goal,
     given: goal,
     ...machinePaths(goal),
-    arch: goal.arch ?? fact("arch"),
+    arch,
     hostname: goal.hostname ?? fact("hostname"),
     hostKernel: goal.hostKernel ?? fact("kernel"),
     hostModules: goal.hostModules ?? fact("modules"),
@@ -49,5 +63,33 @@ export function resolveGoal(goal: Goal, detect: () => HostFacts = detectHost): R
     gpuLibraries: goal.gpuLibraries ?? fact("gpuLibraries"),
     hostResolvConf: goal.hostResolvConf ?? fact("resolvConf"),
     versions: { ...goal.versions, crictl: goal.versions.crictl ?? crictlFor(goal.versions.kubernetes) },
+    bootstrap: resolveBootstrap(goal.bootstrap, arch, fact),
   };
+}
+
+/**
+ * The suite follows the host when not given: its own Debian or Ubuntu suite (whose keyring it
+ * has) from the mirror its apt uses, else noble. `auto` becomes mmdebstrap when installed. An
+ * unknown suite is a usage error here, before anything runs.
+ */
+function resolveBootstrap(b: Goal["bootstrap"], arch: Arch, fact: <K extends keyof HostFacts>(k: K) => HostFacts[K]): ResolvedBootstrap {
+  const tool: BootstrapTool = b.tool !== "auto" ? b.tool : fact("mmdebstrap") ? "mmdebstrap" : "debootstrap";
+  const mirror = b.mirror && normaliseMirror(b.mirror);
+  if (b.suite) {
+    distroOf(b.suite);
+    return { ...b, tool, suite: b.suite, suiteFrom: "given", ...(mirror ? { mirror } : {}) };
+  }
+  const host = fact("suite");
+  if (!host) return { ...b, tool, suite: DEFAULT_SUITE, suiteFrom: "default", ...(mirror ? { mirror } : {}) };
+  // The host's mirror carries its own arch; another arch may live elsewhere (Ubuntu ports).
+  const hostMirror = arch === fact("arch") ? host.mirror : undefined;
+  const chosen = mirror ?? hostMirror;
+  return { ...b, tool, suite: host.suite, suiteFrom: "host", ...(chosen ? { mirror: chosen } : {}) };
+}
+
+/** The suite as the plan names it: `bookworm (the host's)`. */
+export function describeSuite(b: Pick<ResolvedBootstrap, "suite" | "suiteFrom">): string {
+  if (b.suiteFrom === "host") return `${b.suite} (the host's)`;
+  if (b.suiteFrom === "default") return `${b.suite} (default: the host is not a Debian or Ubuntu we know)`;
+  return b.suite;
 }

@@ -9,7 +9,10 @@ export { ARCHES, type Arch } from "./arch";
 export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containerd", "runc", "cni"] as const;
 export type ArtifactName = (typeof ARTIFACTS)[number];
 
-export const BOOTSTRAP_METHODS = ["debootstrap", "mmdebstrap", "tarball", "none"] as const;
+export const BOOTSTRAP_METHODS = ["bootstrap", "tarball", "none"] as const;
+export const BOOTSTRAP_TOOLS = ["auto", "debootstrap", "mmdebstrap"] as const;
+/** The tool a bootstrap runs, once `auto` is decided. */
+export type BootstrapTool = Exclude<(typeof BOOTSTRAP_TOOLS)[number], "auto">;
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
@@ -107,9 +110,16 @@ export const GoalSchema = z.strictObject({
 
   bootstrap: z
     .strictObject({
-      method: z.enum(BOOTSTRAP_METHODS).default("debootstrap").describe("how an empty machine dir gets its rootfs"),
-      suite: z.string().regex(/^[a-z][a-z0-9-]*$/, "expected a suite name like noble").default("noble").describe("distribution suite"),
-      mirror: url(["http", "https", "file"]).optional().describe("package mirror (default: the distribution's archive)"),
+      method: z.enum(BOOTSTRAP_METHODS).default("bootstrap").describe("how an empty machine dir gets its rootfs: bootstrap (with bootstrap.tool), tarball, none (bring your own)"),
+      tool: z.enum(BOOTSTRAP_TOOLS).default("auto").describe("bootstrap tool (auto: mmdebstrap when installed, else debootstrap)"),
+      suite: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]*$/, "expected a suite name like noble")
+        .optional()
+        .describe("distribution suite (default: the host's own when Debian or Ubuntu, else noble)"),
+      mirror: url(["http", "https", "file"])
+        .optional()
+        .describe("package mirror (default: the host's apt mirror for the host's own suite, else the distribution's archive)"),
       components: z.array(z.string().regex(/^[a-z0-9-]+$/)).optional().describe("archive components (default: main,universe for Ubuntu, main for Debian)"),
       include: z
         .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, "expected a package name"))

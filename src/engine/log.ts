@@ -88,6 +88,16 @@ export async function createLogger(format: LogFormat, verbose: boolean): Promise
   return prettyLogger(consola, verbose, terminal);
 }
 
+/** A logger that keeps back the events `hold` picks until `release()`, or drops them for good. */
+export function holding(logger: Logger, hold: (e: LogEvent) => boolean): { logger: Logger; held: LogEvent[]; release(): void } {
+  const held: LogEvent[] = [];
+  return {
+    logger: { ...logger, event: (e) => (hold(e) ? held.push(e) : logger.event(e)) },
+    held,
+    release: () => held.splice(0).forEach((e) => logger.event(e)),
+  };
+}
+
 export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
 }

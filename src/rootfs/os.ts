@@ -2,7 +2,7 @@
 import type { Resolved } from "../config/resolve";
 import type { Task } from "../engine/task";
 import { Target } from "../fs/target";
-import { aptSources, defaultComponents } from "./distro";
+import { aptSources, defaultComponents } from "../config/distro";
 import { renderHostname, renderKmsgConf, renderModulesLoad, renderSourcesList } from "./templates/os";
 
 export function osFiles(goal: Resolved): Array<[path: string, content: string]> {

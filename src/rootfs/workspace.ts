@@ -1,14 +1,18 @@
 // ensure-workspace: a machine dir with a rootfs in it, and the two host files that make
-// systemd-nspawn run it (settings and service drop-in).
-import { mkdirSync, readdirSync } from "node:fs";
+// systemd-nspawn run it (settings and service drop-in). What to do about the rootfs was
+// decided once (decision.ts); readiness has checked what that needs.
+import { mkdirSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
+import { RunError } from "../errors";
 import type { Task, TaskContext } from "../engine/task";
 import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
-import { requirePreflight } from "../doctor";
-import { bootstrapRootfs, rootfsSource } from "./bootstrap";
+import { bootstrapRootfs } from "./bootstrap";
+import type { WorkspaceDecision } from "./decision";
 import { renderNspawn } from "./templates/nspawn";
 import { renderServiceOverride } from "./templates/override";
+
+export const ENSURE_WORKSPACE = "ensure-workspace";
 
 /** The host files ensure-workspace writes, by absolute path. */
 export function nspawnFiles(goal: Resolved): Array<[path: string, content: string]> {
@@ -18,22 +22,18 @@ export function nspawnFiles(goal: Resolved): Array<[path: string, content: strin
   ];
 }
 
-/** Missing, or a directory with nothing in it. */
-export function isEmptyDir(dir: string): boolean {
-  try {
-    return readdirSync(dir).length === 0;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw ioError(`read machine dir ${dir}`, err);
+async function ensureRootfs(goal: Resolved, decision: WorkspaceDecision, ctx: TaskContext): Promise<boolean> {
+  if (decision.kind === "unreadable") {
+    // Readiness stops a real run on this first; a dry run goes on planning the rest.
+    if (!ctx.dryRun) throw new RunError(decision.problem);
+    ctx.log.warn("cannot tell what the machine dir holds", { path: goal.machineDir, error: decision.problem });
+    return false;
   }
-}
-
-async function ensureRootfs(goal: Resolved, ctx: TaskContext): Promise<boolean> {
-  if (!isEmptyDir(goal.machineDir)) {
+  if (decision.kind === "present") {
     ctx.log.debug("rootfs present", { path: goal.machineDir });
     return false;
   }
-  if (goal.bootstrap.method === "none") {
+  if (decision.kind === "create") {
     if (ctx.dryRun) ctx.log.info("would create", { path: goal.machineDir });
     else {
       try {
@@ -45,24 +45,15 @@ async function ensureRootfs(goal: Resolved, ctx: TaskContext): Promise<boolean> 
     }
     return true;
   }
-  const source = rootfsSource(goal);
-  // Stop on a missing tool, keyring or disk space before anything is touched; a dry run only
-  // reports what a real run would stop on.
-  try {
-    await requirePreflight(goal, source.kind === "bootstrap");
-  } catch (err) {
-    if (!ctx.dryRun) throw err;
-    ctx.log.warn("a real run would stop here", { error: (err as Error).message });
-  }
-  await bootstrapRootfs(goal, source, ctx);
+  await bootstrapRootfs(goal, decision, ctx);
   return true;
 }
 
-export function ensureWorkspaceTask(goal: Resolved): Task {
+export function ensureWorkspaceTask(goal: Resolved, decision: () => WorkspaceDecision): Task {
   return {
-    name: "ensure-workspace",
+    name: ENSURE_WORKSPACE,
     async run(ctx) {
-      const created = await ensureRootfs(goal, ctx);
+      const created = await ensureRootfs(goal, decision(), ctx);
       const host = new Target("/", ctx);
       const written = await Promise.all(nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content)));
       // Said when the settings are written, not on every run that finds them in place.

@@ -31,10 +31,10 @@ beforeAll(async () => {
 afterAll(() => {
   upstream?.stop();
   nginx?.stop();
-  removeDir(dir);
-});
+  removeDir(dir); // several rootfs trees: slow on a busy machine
+}, 120_000);
 
-const bootstrap = () => ["--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror];
+const bootstrap = () => ["--bootstrap-tool", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror];
 
 function machine(name: string, extra: string[]) {
   return [

@@ -13,7 +13,7 @@ import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
-import { realHost } from "../../src/doctor";
+import { realHost } from "../../src/readiness/probe";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 import { removeDir } from "../helpers/tmp";
 import { faultTest } from "../faults/fault-test";
@@ -65,7 +65,7 @@ function provisionArgs(name: string, extra: string[] = []): string[] {
   return [
     bin, "provision", "--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
     "--service-override-file", p.override, "--cache-dir", join(dir, "cache"), "--log-format", "json",
-    "--bootstrap-method", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
+    "--bootstrap-tool", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
     "--mirror", artifacts.url, "--containerd-version", containerdVersion,
     ...extra,
   ];

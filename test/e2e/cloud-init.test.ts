@@ -65,7 +65,7 @@ test("installs the pinned executable, provisions with the log in both places, th
   expect(statSync(r.bin).mode & 0o777).toBe(0o755);
   expect(Object.keys(readManifest(join(r.dir, "root")))).toHaveLength(7);
   const last = JSON.parse(r.log.trim().split("\n").at(-1)!);
-  expect(last).toMatchObject({ task: "provision", msg: "completed" });
+  expect(last).toMatchObject({ msg: "done", fields: { outcome: "changed", exitCode: 0 } });
   // What cloud-init-output.log gets (the script's stdout) holds the same lines as the log file.
   expect(r.stdout).toBe(r.log);
   expect(r.systemctl).toBe(`daemon-reload\nenable --now systemd-nspawn@${r.machine}.service\n`);

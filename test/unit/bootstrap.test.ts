@@ -162,7 +162,7 @@ describe("a failing debootstrap", () => {
     const machineDir = join(dir, "kube1");
     const r = await runSource([
       "provision", "--machine", "badmirror-test", "--machine-dir", machineDir, "--cache-dir", join(dir, "cache"), "--bootstrap-suite", "bookworm",
-      "--bootstrap-mirror", `http://127.0.0.1:${port}/debian`, "--nspawn-config-file", join(dir, "k.nspawn"),
+      "--bootstrap-tool", "debootstrap", "--bootstrap-mirror", `http://127.0.0.1:${port}/debian`, "--nspawn-config-file", join(dir, "k.nspawn"),
       "--service-override-file", join(dir, "o.conf"), "--skip-phases", "install",
     ]);
     expect(r.code).toBe(1);

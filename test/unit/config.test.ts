@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIELDS, fieldByFlag } from "../../src/config/fields";
 import { loadGoal } from "../../src/config/load";
-import { crictlFor, resolveGoal } from "../../src/config/resolve";
-import type { HostFacts } from "../../src/config/host";
+import { crictlFor, describeSuite, resolveGoal } from "../../src/config/resolve";
+import { detectSuite, type HostFacts } from "../../src/config/host";
+import { mirrorFor, parseDeb822, parseOneLine } from "../../src/config/apt-sources";
 import { errorOf } from "../helpers/goal";
 
 const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-config-"));
@@ -20,14 +21,15 @@ describe("fields derived from the schema", () => {
   test("every issue-named flag exists and maps to an env name", () => {
     for (const flag of [
       "machine", "machine-dir", "nspawn-config-file", "service-override-file", "arch", "hostname",
-      "kubernetes-version", "bootstrap-method", "bootstrap-suite", "bootstrap-mirror", "skip-phases", "log-format",
+      "kubernetes-version", "bootstrap-method", "bootstrap-tool", "bootstrap-suite", "bootstrap-mirror", "skip-phases", "log-format",
     ]) {
       expect(fieldByFlag.get(flag)).toBeDefined();
     }
     expect(fieldByFlag.get("bootstrap-suite")!.env).toBe("KUBE_ROOTFS_BOOTSTRAP_SUITE");
     expect(fieldByFlag.get("kubernetes-version")!.key).toBe("versions.kubernetes");
     expect(fieldByFlag.get("downloads-kube-proxy-base-url")!.key).toBe("downloads.kubeProxy.baseURL");
-    expect(fieldByFlag.get("bootstrap-method")!.values).toEqual(["debootstrap", "mmdebstrap", "tarball", "none"]);
+    expect(fieldByFlag.get("bootstrap-method")!.values).toEqual(["bootstrap", "tarball", "none"]);
+    expect(fieldByFlag.get("bootstrap-tool")!.values).toEqual(["auto", "debootstrap", "mmdebstrap"]);
   });
 
   test("flag names are unique", () => {
@@ -41,7 +43,7 @@ describe("precedence: defaults < file < env < flags", () => {
   test("defaults", () => {
     const g = loadGoal({});
     expect(g.machine).toBe("kube1");
-    expect(g.bootstrap.method).toBe("debootstrap");
+    expect([g.bootstrap.method, g.bootstrap.tool, g.bootstrap.suite]).toEqual(["bootstrap", "auto", undefined]);
     expect(g.versions.kubernetes).toBe("1.33.1");
   });
 
@@ -144,7 +146,7 @@ describe("resolved goal", () => {
     const g = loadGoal({
       flags: {
         arch: "arm64", hostname: "given", "host-kernel": "k", "host-modules": true, "host-devices": "",
-        "gpu-devices": "", "gpu-libraries": "", "host-resolv-conf": "/x/resolv.conf",
+        "gpu-devices": "", "gpu-libraries": "", "host-resolv-conf": "/x/resolv.conf", "bootstrap-suite": "noble", "bootstrap-tool": "debootstrap",
       },
     });
     const r = resolveGoal(g, () => {
@@ -156,5 +158,62 @@ describe("resolved goal", () => {
   test("crictl follows the Kubernetes minor", () => {
     expect(crictlFor("1.33.1")).toBe("1.33.0");
     expect(resolveGoal(loadGoal({ flags: { "kubernetes-version": "1.30.4" } }), () => facts).versions.crictl).toBe("1.30.0");
+  });
+});
+
+describe("the bootstrap follows the host", () => {
+  const host = (over: Partial<HostFacts> = {}): HostFacts => ({
+    arch: "amd64", hostname: "host1", kernel: "6.1.0", modules: false, devices: [], gpuDevices: [], gpuLibraries: [],
+    resolvConf: "/etc/resolv.conf", ...over,
+  });
+  const resolved = (flags: Record<string, string>, facts: HostFacts) => resolveGoal(loadGoal({ flags }), () => facts).bootstrap;
+
+  test("no suite given: the host's own suite from the host's apt mirror, said so", () => {
+    const b = resolved({}, host({ suite: { suite: "bookworm", mirror: "http://apt.test/debian" } }));
+    expect([b.suite, b.suiteFrom, b.mirror]).toEqual(["bookworm", "host", "http://apt.test/debian"]);
+    expect(describeSuite(b)).toBe("bookworm (the host's)");
+  });
+
+  test("another arch keeps the distribution's archive; a given mirror wins (slashes trimmed)", () => {
+    const facts = host({ suite: { suite: "noble", mirror: "http://apt.test/ubuntu" } });
+    expect(resolved({ arch: "arm64" }, facts).mirror).toBeUndefined();
+    expect(resolved({ "bootstrap-mirror": "http://mine.test/ubuntu//" }, facts).mirror).toBe("http://mine.test/ubuntu");
+  });
+
+  test("a host that is not Debian or Ubuntu: noble; a given suite is used as given", () => {
+    const b = resolved({}, host());
+    expect([b.suite, b.suiteFrom, b.mirror]).toEqual(["noble", "default", undefined]);
+    const given = resolved({ "bootstrap-suite": "trixie" }, host({ suite: { suite: "bookworm" } }));
+    expect([given.suite, given.suiteFrom, describeSuite(given)]).toEqual(["trixie", "given", "trixie"]);
+  });
+
+  test("an unknown suite is a usage error", () => {
+    expect(errorOf(() => resolved({ "bootstrap-suite": "hamm" }, host())).message).toStartWith("bootstrap.suite: unknown suite hamm");
+  });
+
+  test("tool auto: mmdebstrap when installed, else debootstrap; a given tool is kept", () => {
+    expect(resolved({}, host({ mmdebstrap: true })).tool).toBe("mmdebstrap");
+    expect(resolved({}, host({ mmdebstrap: false })).tool).toBe("debootstrap");
+    expect(resolved({ "bootstrap-tool": "debootstrap" }, host({ mmdebstrap: true })).tool).toBe("debootstrap");
+  });
+
+  test("os-release: ID and VERSION_CODENAME of a known Debian or Ubuntu suite, with its apt mirror", () => {
+    const sources = () => [{ uri: "http://apt.test/debian/", suites: ["bookworm", "bookworm-updates"] }];
+    expect(detectSuite('ID=debian\nVERSION_CODENAME=bookworm\n', sources)).toEqual({ suite: "bookworm", mirror: "http://apt.test/debian" });
+    expect(detectSuite('ID="ubuntu"\nVERSION_CODENAME="noble"\n', () => [])).toEqual({ suite: "noble" });
+    expect(detectSuite("ID=linuxmint\nVERSION_CODENAME=wilma\n", sources)).toBeUndefined();
+    expect(detectSuite("ID=debian\nVERSION_CODENAME=noble\n", sources)).toBeUndefined();
+    expect(detectSuite("ID=fedora\n", sources)).toBeUndefined();
+  });
+
+  test("apt sources: one-line and deb822, disabled stanzas and options skipped", () => {
+    expect(parseOneLine("# x\ndeb [arch=amd64 signed-by=/k.gpg] http://a.test/debian bookworm main\ndeb-src http://a.test/debian bookworm main\n")).toEqual([
+      { uri: "http://a.test/debian", suites: ["bookworm"] },
+    ]);
+    const deb822 = "Types: deb\nURIs: http://b.test/debian\nSuites: bookworm bookworm-updates\n\nTypes: deb\nEnabled: no\nURIs: http://c.test/debian\nSuites: trixie\n";
+    const parsed = parseDeb822(deb822);
+    expect(parsed).toEqual([{ uri: "http://b.test/debian", suites: ["bookworm", "bookworm-updates"] }]);
+    expect(mirrorFor("bookworm", [{ uri: "cdrom:[x]/", suites: ["bookworm"] }, ...parsed])).toBe("http://b.test/debian");
+    expect(mirrorFor("trixie", parsed)).toBeUndefined();
   });
 });

@@ -1,18 +1,28 @@
-// doctor: every check against injected host facts, the preflight provision runs, and the real
-// command on this host (which has no /lib/modules).
+// Readiness and doctor: every precondition against injected host facts, chosen from the one
+// workspace decision and the phases left after --skip-phases; the blockers listed together;
+// and the real commands on this host.
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import type { HostFacts } from "../../src/config/host";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
-import { ALL_CHECKS, cgroupCheck, formatReport, type CheckResult, requirePreflight, runChecks, type HostProbe } from "../../src/doctor";
-import { RunError } from "../../src/errors";
+import { doctorChecks } from "../../src/doctor";
+import { NotReady } from "../../src/errors";
+import { provisionPlan } from "../../src/provision";
+import { readinessChecks, readinessTask, type Needs } from "../../src/readiness";
+import { formatReport, runChecks, type Check, type CheckResult } from "../../src/readiness/check";
+import { cgroupCheck } from "../../src/readiness/checks";
+import type { HostProbe } from "../../src/readiness/probe";
+import { decideWorkspace, type WorkspaceDecision } from "../../src/rootfs/decision";
 import { runSource } from "../helpers/binary";
+import { runLogged, tempDir } from "../helpers/goal";
 
 const FACTS: HostFacts = {
   arch: "amd64", hostname: "node1", kernel: "6.1.0-test", modules: false, devices: [],
-  gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf",
+  gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf", mmdebstrap: true,
 };
-const goalOf = (input: GoalInput = {}): Resolved => resolveGoal(GoalSchema.parse({ bootstrap: { suite: "bookworm" }, ...input }), () => FACTS);
+const goalOf = (input: GoalInput = {}): Resolved =>
+  resolveGoal(GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, ...input }), () => FACTS);
 
 const GiB = 1024 ** 3;
 const healthy = (): HostProbe => ({
@@ -21,68 +31,90 @@ const healthy = (): HostProbe => ({
   exists: (p) => ["/lib/modules/6.1.0-test", "/usr/share/keyrings/debian-archive-keyring.gpg", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"].includes(p),
   kernel: () => "6.1.0-test",
   hostArch: () => "x64",
-  cgroups: () => ({ layout: "cgroup2", controllers: ["cpuset", "cpu", "io", "memory", "pids"] }),
+  cgroups: () => ({ layout: "cgroup2", controllers: ["cpu", "memory", "pids"] }),
   freeBytes: () => 50 * GiB,
   reach: async () => undefined,
 });
 
-async function statusOf(goal: Resolved, host: HostProbe) {
-  return Object.fromEntries((await runChecks(ALL_CHECKS, goal, host)).map((r) => [r.name, r]));
+const provisionNeeds = (goal: Resolved, workspace: WorkspaceDecision): Needs => ({ root: true, workspace: () => workspace, artifacts: provisionPlan(goal).artifacts, boots: true });
+const bootstrapping = (goal: Resolved) => decideWorkspace(goal, (p) => healthy().exists(p));
+
+async function statusOf(checks: Check[], host: HostProbe) {
+  return Object.fromEntries((await runChecks(checks, host)).map((r) => [r.name, r]));
 }
 
-describe("checks", () => {
-  test("a healthy host: every check ok", async () => {
-    const reports = await runChecks(ALL_CHECKS, goalOf(), healthy());
-    expect(reports.map((r) => r.name)).toEqual([
-      "root", "systemd-nspawn", "bootstrap tool", "archive keyring", "kernel modules", "cgroup v2",
-      "machine dir space", "cache dir space", "arch", "bootstrap mirror",
-    ]);
+describe("readiness checks follow the workspace decision", () => {
+  test("a bootstrap on a healthy host: every check ok", async () => {
+    const goal = goalOf();
+    const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), healthy());
+    expect(reports.map((r) => r.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups"]);
     expect(reports.filter((r) => r.status !== "ok").map(formatReport)).toEqual([]);
+    expect(reports[1]!.message).toBe("mmdebstrap, tar, zstd present");
   });
 
-  test("each problem is named with its fix", async () => {
+  test("a present rootfs or a created machine dir need root alone (cgroups only warn)", async () => {
+    const goal = goalOf();
+    for (const kind of ["present", "create"] as const) {
+      const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, { kind })), healthy());
+      expect(reports.map((r) => r.name)).toEqual(["root", "cgroups"]);
+    }
+  });
+
+  test("each problem is named with its fix; cgroups only warn", async () => {
     const host: HostProbe = {
       ...healthy(),
       uid: () => 1000,
-      which: (cmd) => (["machinectl", "debootstrap"].includes(cmd) ? null : `/usr/bin/${cmd}`),
+      which: (cmd) => (cmd === "mmdebstrap" ? null : `/usr/bin/${cmd}`),
       exists: () => false,
       cgroups: () => ({ layout: "legacy", controllers: [] }),
-      freeBytes: (p) => (p.startsWith("/var/cache") ? 0.5 * GiB : 2 * GiB),
-      reach: async () => "Connection refused",
+      freeBytes: (p) => (p.endsWith("/cache") ? 0.5 * GiB : 2 * GiB),
     };
-    const r = await statusOf(goalOf({ bootstrap: { suite: "noble" } }), host);
-    expect(r["root"]).toMatchObject({ status: "fail", fix: "run as root (sudo kube-rootfs …)" });
-    expect(r["systemd-nspawn"]).toMatchObject({ status: "fail", message: "machinectl not found", fix: "apt-get install systemd-container" });
-    expect(r["bootstrap tool"]).toMatchObject({ status: "fail", fix: "apt-get install debootstrap" });
+    const goal = goalOf({ bootstrap: { suite: "noble" } });
+    const r = await statusOf(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), host);
+    expect(r["root"]).toMatchObject({ status: "fail", message: "running as uid 1000", fix: "run as root (sudo kube-rootfs …)" });
+    expect(r["tools"]).toMatchObject({ status: "fail", message: "mmdebstrap not found", fix: "apt-get install mmdebstrap" });
     expect(r["archive keyring"]!.status).toBe("fail");
     expect(r["archive keyring"]!.fix).toContain("install ubuntu-keyring");
-    expect(r["kernel modules"]).toMatchObject({ status: "warn" });
-    expect(r["kernel modules"]!.message).toStartWith("/lib/modules/6.1.0-test missing");
-    expect(r["cgroup v2"]!.status).toBe("warn");
+    expect(r["cgroups"]!.status).toBe("warn");
     expect(r["machine dir space"]!.status).toBe("warn");
     expect(r["cache dir space"]!.status).toBe("fail");
-    expect(r["bootstrap mirror"]).toMatchObject({ status: "fail", message: "http://archive.ubuntu.com/ubuntu/dists/noble/Release: Connection refused" });
   });
 
-  test("what a method needs: mmdebstrap, tarball (tar only), none (nothing)", async () => {
-    const host = { ...healthy(), which: (cmd: string) => (cmd === "tar" ? "/usr/bin/tar" : null) };
-    expect((await statusOf(goalOf({ bootstrap: { method: "mmdebstrap" } }), host))["bootstrap tool"]!.message).toBe("mmdebstrap not found (bootstrap.method mmdebstrap)");
-    const tarball = await statusOf(goalOf({ bootstrap: { method: "tarball", tarball: "/srv/base.tar.zst", sha256: "a".repeat(64) } }), host);
-    expect(tarball["bootstrap tool"]!.status).toBe("warn"); // no zstd: gzip
-    expect(tarball["archive keyring"]!.status).toBe("ok");
-    expect(tarball["bootstrap mirror"]!.status).toBe("ok");
-    expect((await statusOf(goalOf({ bootstrap: { method: "none" } }), host))["bootstrap tool"]!.status).toBe("ok");
+  test("restores need tar (and zstd for a .zst snapshot), never a keyring", async () => {
+    const goal = goalOf({ bootstrap: { method: "tarball", tarball: "/srv/base.tar.zst", sha256: "a".repeat(64) } });
+    const noZstd = { ...healthy(), which: (cmd: string) => (cmd === "tar" ? "/usr/bin/tar" : null) };
+    const tarball = await statusOf(readinessChecks(goal, provisionNeeds(goal, decideWorkspace(goal))), noZstd);
+    expect(tarball["tools"]!.status).toBe("warn");
+    expect(tarball["archive keyring"]).toBeUndefined();
+    const plan = (bootstrapping(goalOf()) as Extract<WorkspaceDecision, { kind: "bootstrap" }>).plan;
+    const snapshot = await statusOf(readinessChecks(goal, provisionNeeds(goal, { kind: "snapshot", file: "/c/rootfs/x.tar.zst", plan })), noZstd);
+    expect(snapshot["tools"]).toMatchObject({ status: "fail", message: "zstd not found" });
   });
 
-  test("offline: the mirror is not contacted", async () => {
-    let asked = false;
-    const host = { ...healthy(), reach: async () => ((asked = true), "unreachable") };
-    expect((await statusOf(goalOf({ offline: true }), host))["bootstrap mirror"]!.status).toBe("ok");
-    expect(asked).toBe(false);
+  test("a foreign arch bootstrap needs its binfmt handler", async () => {
+    const goal = goalOf({ arch: "arm64" });
+    const checks = readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal)));
+    expect((await statusOf(checks, healthy()))["binfmt"]).toMatchObject({ status: "fail", fix: "apt-get install qemu-user-static binfmt-support" });
+    const withQemu = { ...healthy(), exists: (p: string) => p === "/proc/sys/fs/binfmt_misc/qemu-aarch64" || healthy().exists(p) };
+    expect((await statusOf(checks, withQemu))["binfmt"]!.status).toBe("ok");
   });
 
+  test("offline: every missing item of the cache in one blocker", async () => {
+    const goal = goalOf({ offline: true });
+    const r = await statusOf(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), healthy());
+    expect(r["offline cache"]!.status).toBe("fail");
+    for (const item of ["kubelet 1.33.1 amd64", "containerd 2.0.4 amd64", "cni 1.5.1 amd64", "rootfs snapshot for bookworm/amd64"]) expect(r["offline cache"]!.message).toContain(item);
+  });
+
+  test("an undecidable workspace is one blocker beside the others", async () => {
+    const goal = goalOf();
+    const needs: Needs = { root: true, workspace: () => ({ kind: "unreadable", problem: "read machine dir /m: permission denied" }), artifacts: [], boots: false };
+    const r = await statusOf(readinessChecks(goal, needs), { ...healthy(), uid: () => 65534 });
+    expect(Object.keys(r)).toEqual(["root", "workspace"]);
+    expect(r["workspace"]).toMatchObject({ status: "fail", message: "read machine dir /m: permission denied" });
+  });
   test("cgroups: without cpu and memory to delegate, pods with limits cannot start (a warning, never a failure)", async () => {
-    const cgroupOn = (cgroups: ReturnType<HostProbe["cgroups"]>) => cgroupCheck.run(goalOf(), { ...healthy(), cgroups: () => cgroups }) as CheckResult;
+    const cgroupOn = (cgroups: ReturnType<HostProbe["cgroups"]>) => cgroupCheck.run({ ...healthy(), cgroups: () => cgroups }) as CheckResult;
     const fix = "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)";
     expect(cgroupOn({ layout: "hybrid", controllers: [] })).toEqual({
       status: "warn",
@@ -97,54 +129,72 @@ describe("checks", () => {
     expect(noMemory.message).toStartWith("the cgroup v2 hierarchy has no memory controller, so");
     expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory"] })).toEqual({ status: "ok", message: "unified cgroup hierarchy (controllers: cpu memory)" });
   });
+});
 
-  test("a foreign arch needs its binfmt handler", async () => {
-    const goal = goalOf({ arch: "arm64" });
-    expect((await statusOf(goal, healthy()))["arch"]).toMatchObject({ status: "fail", fix: "apt-get install qemu-user-static binfmt-support" });
-    const withQemu = { ...healthy(), exists: (p: string) => p === "/proc/sys/fs/binfmt_misc/qemu-aarch64" || healthy().exists(p) };
-    expect((await statusOf(goal, withQemu))["arch"]!.status).toBe("ok");
+describe("the readiness phase", () => {
+  test("lists every blocker at once; warnings are logged and do not block", async () => {
+    const host = { ...healthy(), uid: () => 1000, cgroups: () => ({ layout: "legacy" as const, controllers: [] }), which: (cmd: string) => (cmd === "mmdebstrap" ? null : `/usr/bin/${cmd}`) };
+    const goal = goalOf();
+    const err = await runLogged(readinessTask(() => readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), host)).catch((e) => e);
+    expect(err).toBeInstanceOf(NotReady);
+    expect(err.lines).toEqual([
+      "root: running as uid 1000 (fix: run as root (sudo kube-rootfs …))",
+      "tools: mmdebstrap not found (fix: apt-get install mmdebstrap)",
+    ]);
+    const warned = await runLogged(readinessTask(() => readinessChecks(goal, provisionNeeds(goal, { kind: "present" })), { ...healthy(), cgroups: () => ({ layout: "legacy" as const, controllers: [] }) }));
+    expect(warned.outcome).toBe("skipped");
+    expect(warned.events.find((e) => e.level === "warn")?.msg).toStartWith("cgroups: /sys/fs/cgroup is cgroup v1, so the machine cannot apply pod resource limits");
+  });
+
+  test("what is checked follows --skip-phases", () => {
+    const dir = tempDir("rd-skip");
+    const plan = (skip: string[]) => provisionPlan(goalOf({ machineDir: join(dir, "m"), cacheDir: join(dir, "c"), skipPhases: skip }));
+    expect(plan([]).needs().workspace?.()).toMatchObject({ kind: "bootstrap" });
+    expect(plan(["workspace"]).needs().workspace).toBeUndefined();
+    expect(plan(["ensure-workspace"]).needs().workspace).toBeUndefined();
+    expect(plan(["kube", "cni"]).needs().artifacts.map((a) => a.entry.name)).toEqual(["containerd", "runc"]);
+    expect(plan(["install"]).needs().artifacts).toEqual([]);
   });
 });
 
-describe("preflight", () => {
-  test("stops with the failing lines only", async () => {
-    const host = { ...healthy(), uid: () => 1000, which: (cmd: string) => (cmd === "debootstrap" ? null : `/usr/bin/${cmd}`) };
-    const err = await requirePreflight(goalOf(), true, host).catch((e) => e);
-    expect(err).toBeInstanceOf(RunError);
-    expect(err.message).toBe(
-      "preflight: fail  root: running as uid 1000 (fix: run as root (sudo kube-rootfs …)); fail  bootstrap tool: debootstrap not found (bootstrap.method debootstrap) (fix: apt-get install debootstrap)",
-    );
+describe("doctor", () => {
+  test("provision's readiness list, then the host-wide checks", async () => {
+    const goal = goalOf();
+    const r = await runChecks(doctorChecks(goal), { ...healthy(), reach: async () => "Connection refused" });
+    expect(r.map((x) => x.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", "systemd-nspawn", "kernel modules", "bootstrap mirror"]);
+    expect(r.at(-1)).toMatchObject({ status: "fail", message: "http://deb.debian.org/debian/dists/bookworm/Release: Connection refused" });
   });
 
-  test("a restore needs no keyring", async () => {
-    const host = { ...healthy(), exists: () => false };
-    await expect(requirePreflight(goalOf({ bootstrap: { suite: "noble" } }), false, host)).resolves.toBeArray();
-    await expect(requirePreflight(goalOf({ bootstrap: { suite: "noble" } }), true, host)).rejects.toThrow(/no Ubuntu archive keyring/);
+  test("offline: the mirror is not contacted", async () => {
+    let asked = false;
+    const host = { ...healthy(), reach: async () => ((asked = true), "unreachable") };
+    const r = await runChecks(doctorChecks(goalOf({ offline: true })), host);
+    expect(r.find((x) => x.name === "bootstrap mirror")!.status).toBe("ok");
+    expect(asked).toBe(false);
   });
+});
 
-  test("provision stops before touching anything, with doctor's line", async () => {
-    const dir = `/tmp/kube-rootfs-preflight-${process.pid}`;
-    const r = await runSource([
-      "provision", "--machine", "preflight-test", "--machine-dir", `${dir}/kube1`, "--cache-dir", `${dir}/cache`, "--bootstrap-suite", "noble",
-      "--bootstrap-keyring", "/nonexistent/ubuntu.gpg", "--nspawn-config-file", `${dir}/k.nspawn`,
-      "--service-override-file", `${dir}/o.conf`, "--skip-phases", "install",
-    ]);
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(
-      "kube-rootfs: ensure-workspace: preflight: fail  archive keyring: bootstrap.keyring /nonexistent/ubuntu.gpg does not exist (fix: pass an existing --bootstrap-keyring FILE)",
-    );
-    expect(await Bun.file(dir).exists()).toBe(false);
-  });
+test("provision stops before touching anything, listing the blocker after the plan", async () => {
+  const dir = `/tmp/kube-rootfs-rd-preflight-${process.pid}`;
+  const r = await runSource([
+    "provision", "--machine", "rd-preflight", "--machine-dir", `${dir}/kube1`, "--cache-dir", `${dir}/cache`, "--bootstrap-suite", "noble",
+    "--bootstrap-keyring", "/nonexistent/ubuntu.gpg", "--nspawn-config-file", `${dir}/k.nspawn`,
+    "--service-override-file", `${dir}/o.conf`, "--skip-phases", "install", "--log-format", "json",
+  ]);
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim()).toBe("kube-rootfs: readiness: archive keyring: bootstrap.keyring /nonexistent/ubuntu.gpg does not exist (fix: pass an existing --bootstrap-keyring FILE)");
+  expect(r.stdout).not.toContain("ensure-workspace");
+  expect(await Bun.file(dir).exists()).toBe(false);
 });
 
 test("doctor on this host names the missing /lib/modules", async () => {
   const kernel = (await Bun.file("/proc/sys/kernel/osrelease").text()).trim();
-  const r = await runSource(["doctor", "--bootstrap-suite", "bookworm", "--offline", "--log-format", "pretty"]);
+  const r = await runSource(["doctor", "--offline", "--log-format", "pretty"]);
   const hasModules = await Bun.file(`/lib/modules/${kernel}/modules.dep`).exists();
   if (!hasModules) expect(r.stdout).toContain(`warn  kernel modules: /lib/modules/${kernel} missing`);
+  expect(r.stdout).toMatch(/^ok {4}root: running as root$/m);
+  expect(r.stdout).toMatch(/^(ok|warn) {2,4}cgroups: /m);
   // This machine kind is a hybrid cgroup host: doctor says what that means for pods.
   if (!(await Bun.file("/sys/fs/cgroup/cgroup.controllers").exists())) expect(r.stdout).toContain("pods with CPU or memory limits will fail to start");
-  expect(r.stdout).toMatch(/^ok {4}root: running as root$/m);
-  expect(r.stdout.trim().split("\n")).toHaveLength(ALL_CHECKS.length);
   expect(r.code).toBe(r.stdout.includes("\nfail") || r.stdout.startsWith("fail") ? 1 : 0);
 });

@@ -1,6 +1,6 @@
 // Rendered files against golden files in test/golden (UPDATE_GOLDEN=1 rewrites them).
 import { describe, expect, test } from "bun:test";
-import { aptSources } from "../../src/rootfs/distro";
+import { aptSources } from "../../src/config/distro";
 import { renderNspawn } from "../../src/rootfs/templates/nspawn";
 import { renderHostname, renderKmsgConf, renderModulesLoad, renderResolvConf, renderSourcesList } from "../../src/rootfs/templates/os";
 import { renderServiceOverride } from "../../src/rootfs/templates/override";

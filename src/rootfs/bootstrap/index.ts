@@ -20,9 +20,8 @@ export type RootfsSource =
 
 /** Where an empty machine dir's rootfs comes from (method none never gets here). */
 export function rootfsSource(goal: Resolved, exists: (p: string) => boolean = existsSync): RootfsSource {
-  const { method } = goal.bootstrap;
-  if (method === "tarball") return { kind: "tarball", tarball: tarballSource(goal.bootstrap) };
-  const plan = bootstrapPlan(goal, method === "mmdebstrap" ? "mmdebstrap" : "debootstrap", exists);
+  if (goal.bootstrap.method === "tarball") return { kind: "tarball", tarball: tarballSource(goal.bootstrap) };
+  const plan = bootstrapPlan(goal, goal.bootstrap.tool, exists);
   const file = findSnapshot(goal.cacheDir, plan);
   return file ? { kind: "snapshot", file, plan } : { kind: "bootstrap", plan };
 }
@@ -90,7 +89,9 @@ async function fill(source: RootfsSource, goal: Resolved, staging: string, logFi
 function describe(source: RootfsSource): Record<string, unknown> {
   if (source.kind === "tarball") return { tarball: source.tarball.tarball, sha256: source.tarball.sha256 };
   if (source.kind === "snapshot") return { snapshot: source.file };
-  return { argv: toolArgv(source.plan, "<staging>", "<cache>/debs").join(" ") };
+  // Without a keyring the run stops in readiness; the plan still shows the rest of the command.
+  const plan = source.plan.keyring ? source.plan : { ...source.plan, keyring: "<none found>" };
+  return { argv: toolArgv(plan, "<staging>", "<cache>/debs").join(" ") };
 }
 
 export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx: TaskContext): Promise<void> {

@@ -2,11 +2,9 @@
 // arrays for debootstrap and mmdebstrap. Pure (the filesystem is asked through `exists`), so
 // the Ubuntu-on-Debian path is testable without a network or an Ubuntu keyring.
 import type { Resolved } from "../../config/resolve";
-import type { Arch } from "../../config/schema";
+import type { Arch, BootstrapTool } from "../../config/schema";
 import { RunError } from "../../errors";
-import { defaultComponents, defaultMirror, distroOf, type Distro } from "../distro";
-
-export type BootstrapTool = "debootstrap" | "mmdebstrap";
+import { bootstrapMirror, defaultComponents, distroOf, type Distro } from "../../config/distro";
 
 export interface BootstrapPlan {
   tool: BootstrapTool;
@@ -71,7 +69,7 @@ export function bootstrapPlan(goal: Resolved, tool: BootstrapTool, exists: (p: s
     suite,
     distro: distroOf(suite),
     arch: goal.arch,
-    mirror: (mirror ?? defaultMirror(suite, goal.arch)).replace(/\/+$/, ""),
+    mirror: bootstrapMirror(suite, goal.arch, mirror),
     components: components ?? defaultComponents(suite),
     include: [...include],
     ...keyringOrNothing(suite, keyring, exists),

@@ -1,5 +1,5 @@
 // Small OS files the node needs inside the rootfs.
-import type { AptSource } from "../distro";
+import type { AptSource } from "../../config/distro";
 
 /** systemd-tmpfiles line: kubelet reads /dev/kmsg, which a container lacks. */
 export const renderKmsgConf = () => "L /dev/kmsg - - - - /dev/console\n";

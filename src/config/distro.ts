@@ -1,15 +1,22 @@
 // What a bootstrap suite means: which distribution, which archive, which pockets.
 import { ConfigError } from "../errors";
-import type { Arch } from "../config/schema";
+import type { Arch } from "./schema";
 
 export type Distro = "ubuntu" | "debian";
 
 const UBUNTU = ["focal", "jammy", "noble", "oracular", "plucky", "questing", "resolute"];
 const DEBIAN = ["bullseye", "bookworm", "trixie", "forky", "duke", "sid", "unstable", "testing", "stable", "oldstable"];
 
-export function distroOf(suite: string): Distro {
+/** The distribution of a suite we know, or undefined. */
+export function knownDistro(suite: string): Distro | undefined {
   if (UBUNTU.includes(suite)) return "ubuntu";
   if (DEBIAN.includes(suite)) return "debian";
+  return undefined;
+}
+
+export function distroOf(suite: string): Distro {
+  const distro = knownDistro(suite);
+  if (distro) return distro;
   throw new ConfigError(`bootstrap.suite: unknown suite ${suite} (Ubuntu: ${UBUNTU.join(", ")}; Debian: ${DEBIAN.join(", ")})`);
 }
 
@@ -18,6 +25,12 @@ export function defaultMirror(suite: string, arch: Arch): string {
   if (distroOf(suite) === "debian") return "http://deb.debian.org/debian";
   return arch === "amd64" ? "http://archive.ubuntu.com/ubuntu" : "http://ports.ubuntu.com/ubuntu-ports";
 }
+
+/** A bootstrap mirror as every consumer compares and joins it: no trailing slashes. */
+export const normaliseMirror = (url: string) => url.replace(/\/+$/, "");
+
+/** The archive a bootstrap uses: the configured mirror, else the distribution's own. */
+export const bootstrapMirror = (suite: string, arch: Arch, mirror: string | undefined) => normaliseMirror(mirror ?? defaultMirror(suite, arch));
 
 export function defaultComponents(suite: string): string[] {
   return distroOf(suite) === "ubuntu" ? ["main", "universe"] : ["main"];
@@ -31,7 +44,7 @@ export interface AptSource {
 
 /** The pockets a node needs: release, updates, backports (Ubuntu) and security. */
 export function aptSources(suite: string, arch: Arch, mirror: string | undefined, components: string[]): AptSource[] {
-  const base = (mirror ?? defaultMirror(suite, arch)).replace(/\/+$/, "");
+  const base = bootstrapMirror(suite, arch, mirror);
   const src = (uri: string, s: string): AptSource => ({ uri, suite: s, components });
   if (distroOf(suite) === "ubuntu") {
     // Security updates come from security.ubuntu.com for amd64 and from ports otherwise;

@@ -1,0 +1,41 @@
+// A precondition as data: a name and a run against the host probe, giving ok, warn (shown, not
+// blocking) or fail (a blocker) with its fix.
+import { errorMessage } from "../errors";
+import type { HostProbe } from "./probe";
+
+export type Status = "ok" | "warn" | "fail";
+
+export interface CheckResult {
+  status: Status;
+  message: string;
+  fix?: string;
+}
+
+export interface Check {
+  name: string;
+  run(host: HostProbe): CheckResult | Promise<CheckResult>;
+}
+
+export interface Report extends CheckResult {
+  name: string;
+}
+
+export const ok = (message: string): CheckResult => ({ status: "ok", message });
+export const bad = (status: "warn" | "fail", message: string, fix: string): CheckResult => ({ status, message, fix });
+
+export async function runChecks(checks: Check[], host: HostProbe): Promise<Report[]> {
+  const run = async (c: Check): Promise<CheckResult> => {
+    try {
+      return await c.run(host);
+    } catch (err) {
+      return bad("fail", errorMessage(err), "see the message");
+    }
+  };
+  return Promise.all(checks.map(async (c) => ({ name: c.name, ...(await run(c)) })));
+}
+
+/** `root: running as uid 1000 (fix: run as root …)` */
+export const describeReport = (r: Report) => `${r.name}: ${r.message}${r.fix ? ` (fix: ${r.fix})` : ""}`;
+
+/** One aligned line per check: `fail  root: running as uid 1000 (fix: run as root …)`. */
+export const formatReport = (r: Report) => `${r.status.padEnd(4)}  ${describeReport(r)}`;

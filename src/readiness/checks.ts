@@ -1,0 +1,105 @@
+// Every precondition a run can have, as data. Which of them a run needs is decided in
+// index.ts from what its phases will do; none of them touches the network.
+import { dirname } from "node:path";
+import { archOf } from "../config/host";
+import type { Resolved } from "../config/resolve";
+import type { Arch } from "../config/schema";
+import { lookupKeyring } from "../rootfs/bootstrap/plan";
+import { bad, ok, type Check } from "./check";
+
+const GiB = 1024 ** 3;
+/** Space a bootstrapped rootfs plus the node's binaries need, and a comfortable margin. */
+const SPACE = { fail: 1 * GiB, warn: 3 * GiB };
+
+export const rootCheck: Check = {
+  name: "root",
+  run: (h) => (h.uid() === 0 ? ok("running as root") : bad("fail", `running as uid ${h.uid()}`, "run as root (sudo kube-rootfs …)")),
+};
+
+/** Commands that must be on the host, and ones whose absence only costs speed. */
+export function toolsCheck(need: string[], want: Array<{ cmd: string; without: string }> = []): Check {
+  return {
+    name: "tools",
+    run(h) {
+      const missing = need.filter((c) => !h.which(c));
+      if (missing.length) return bad("fail", `${missing.join(", ")} not found`, `apt-get install ${missing.join(" ")}`);
+      const absent = want.filter((w) => !h.which(w.cmd));
+      if (absent.length) return bad("warn", absent.map((w) => `${w.cmd} not found: ${w.without}`).join("; "), `apt-get install ${absent.map((w) => w.cmd).join(" ")}`);
+      return ok(`${[...need, ...want.map((w) => w.cmd)].join(", ")} present`);
+    },
+  };
+}
+
+export function keyringCheck(suite: string, configured: string | undefined): Check {
+  return {
+    name: "archive keyring",
+    run(h) {
+      const k = lookupKeyring(suite, configured, (p) => h.exists(p));
+      return k.path ? ok(`${k.path} (suite ${suite})`) : bad("fail", k.problem!, k.fix!);
+    },
+  };
+}
+
+/** A bootstrap of another architecture runs its binaries (the second stage) through qemu. */
+export function binfmtCheck(arch: Arch): Check {
+  return {
+    name: "binfmt",
+    run(h) {
+      const host = archOf(h.hostArch());
+      if (host === arch) return ok(`${arch} on an ${host} host`);
+      const qemu = arch === "arm64" ? "qemu-aarch64" : "qemu-x86_64";
+      if (h.exists(`/proc/sys/fs/binfmt_misc/${qemu}`)) return ok(`${arch} on an ${host} host, through ${qemu}`);
+      return bad("fail", `bootstrapping an ${arch} rootfs on an ${host} host needs the ${qemu} binfmt handler`, "apt-get install qemu-user-static binfmt-support");
+    },
+  };
+}
+
+export function spaceCheck(name: string, at: string): Check {
+  return {
+    name,
+    run(h) {
+      const free = h.freeBytes(at);
+      const gib = (free / GiB).toFixed(1);
+      if (free < SPACE.fail) return bad("fail", `${gib} GiB free under ${at}`, `free at least ${SPACE.fail / GiB} GiB there, or choose another dir`);
+      if (free < SPACE.warn) return bad("warn", `${gib} GiB free under ${at}`, `${SPACE.warn / GiB} GiB leaves room for a second machine`);
+      return ok(`${gib} GiB free under ${at}`);
+    },
+  };
+}
+
+export const machineSpaceCheck = (goal: Resolved) => spaceCheck("machine dir space", dirname(goal.machineDir));
+export const cacheSpaceCheck = (goal: Resolved) => spaceCheck("cache dir space", goal.cacheDir);
+
+/**
+ * Pod limits are applied through the cgroup v2 hierarchy the machine gets: without cpu and
+ * memory there, they cannot be. A warning only: provisioning works, the pods are what mind.
+ */
+export const cgroupCheck: Check = {
+  name: "cgroups",
+  run(h) {
+    const { layout, controllers } = h.cgroups();
+    const missing = ["cpu", "memory"].filter((c) => !controllers.includes(c));
+    if (layout === "cgroup2" && !missing.length) return ok(`unified cgroup hierarchy (controllers: ${controllers.join(" ")})`);
+    const what =
+      layout === "legacy" ? "/sys/fs/cgroup is cgroup v1"
+      : layout === "hybrid" ? `hybrid cgroups: /sys/fs/cgroup/unified ${controllers.length ? `delegates only ${controllers.join(" ")}` : "has no controllers"}`
+      : `the cgroup v2 hierarchy has no ${missing.join(" or ")} controller`;
+    return bad(
+      "warn",
+      `${what}, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start`,
+      "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)",
+    );
+  },
+};
+
+/** With --offline, every item the run needs must be in the cache: all missing ones in one line. */
+export function offlineCacheCheck(cacheDir: string, missing: () => string[]): Check {
+  return {
+    name: "offline cache",
+    run() {
+      const lacks = missing();
+      if (!lacks.length) return ok(`everything the run needs is in ${cacheDir}`);
+      return bad("fail", `the cache ${cacheDir} lacks ${lacks.length} item(s): ${lacks.join("; ")}`, "kube-rootfs fetch on a connected machine, then carry the bundle in");
+    },
+  };
+}
