@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # containerd, runc and containernetworking-plugins give real binaries for the loopback
 # mirror; nginx serves a bundle as a mirror; zstd compresses snapshots; attr and libcap2-bin
 # set the xattrs and file capabilities the snapshot tests expect to survive.
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin curl iproute2 util-linux git)
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin curl iproute2 util-linux git docker-registry skopeo umoci openssl apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
