@@ -162,6 +162,9 @@ export async function unpackLayers(layout: ImageLayout, layers: Descriptor[], ro
     const got = `sha256:${hasher.digest("hex")}`;
     if (got !== desc.digest) throw new RunError(`image ${source}: layer ${desc.digest} in ${layout.dir} holds ${got} (corrupt)`);
   }
-  // Deepest first, so setting a child's time does not disturb its parent's afterwards.
-  for (const [dir, mtime] of [...dirTimes].sort((a, b) => b[0].length - a[0].length)) utimesSync(dir, mtime, mtime);
+  // Deepest first, so setting a child's time does not disturb its parent's afterwards; a later
+  // layer's whiteout may have removed the directory.
+  for (const [dir, mtime] of [...dirTimes].sort((a, b) => b[0].length - a[0].length)) {
+    if (lstatOrUndefined(dir)?.isDirectory()) utimesSync(dir, mtime, mtime);
+  }
 }
