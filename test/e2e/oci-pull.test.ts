@@ -4,14 +4,15 @@
 // skopeo. kube-rootfs pulls it and the machine dir equals `umoci unpack`'s rootfs file by file.
 // Faults: a corrupted blob, a tampered manifest, wrong credentials, an untrusted certificate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { startRegistryProxy, type RegistryProxy } from "../helpers/registry-proxy";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { describeTree, treeDiff } from "../helpers/tree";
-import { tempDir } from "../helpers/tmp";
+import { removeDir, tempDir } from "../helpers/tmp";
 
 let bin: string;
 let dir: string;
@@ -63,7 +64,8 @@ function secondLayer(into: string): string {
 beforeAll(async () => {
   bin = await compiledBinary();
   const apt = hostDebianMirror();
-  dir = tempDir("oci-pull");
+  // Four rootfs trees and more: removed here, with time for it, not by the suite's final sweep.
+  dir = mkdtempSync(join(tmpdir(), "kube-rootfs-oci-pull-"));
   // The base rootfs: mmdebstrap through kube-rootfs itself, whose snapshot (GNU tar, xattrs) is the base layer.
   const made = await run(provisionArgs("pullsrc", [
     "--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
@@ -83,6 +85,10 @@ beforeAll(async () => {
   layer2Digest = manifest.layers[1]!.digest;
   sh(["umoci", "unpack", "--image", `${layout}:base`, join(dir, "umoci")]);
   reference = describeTree(join(dir, "umoci", "rootfs"));
+  // The comparison covers what matters: capabilities, user xattrs, device nodes, hardlinks, setuid.
+  const lines = [...reference.values()];
+  for (const needle of ["security.capability=", "user.kube-rootfs=", "link-group=", " 4755 "]) expect(lines.some((l) => l.includes(needle))).toBe(true);
+  expect(lines.some((l) => l.startsWith("20000 "))).toBe(true);
 
   plain = await startRegistry();
   secure = await startRegistry({ tls: true, users: { puller: "right" } });
@@ -102,7 +108,8 @@ afterAll(() => {
   bearer?.stop();
   plain?.stop();
   secure?.stop();
-});
+  removeDir(dir);
+}, 120_000);
 
 function expectSameTree(root: string) {
   // Where kube-rootfs records the image digest, absent from the image itself.
@@ -165,6 +172,13 @@ describe("a bad registry leaves nothing in the machine dir", () => {
     expect(existsSync(paths(name).root)).toBe(false);
     expect(readdirSync(join(dir, "machines")).filter((n) => n.startsWith(`${name}.`))).toEqual([]);
   }
+
+  test("a bad image reference is a usage error (exit 2) before anything is touched", async () => {
+    const r = await run(provisionArgs("pullbad0", ["--bootstrap-method", "image", "--bootstrap-image", `${plain.host}/Pull/Rootfs:base`]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`kube-rootfs: --bootstrap-image: not an image reference: repository must be lowercase letters, digits and . _ - separated by /, got "${plain.host}/Pull/Rootfs:base"`);
+    expect(existsSync(paths("pullbad0").root)).toBe(false);
+  });
 
   test("a corrupted blob: the digest and the registry named", async () => {
     const proxy = startRegistryProxy(plain.url, { corruptBlob: layer2Digest });
