@@ -18,12 +18,14 @@ const OPAQUE = ".wh..wh..opq";
 const WHITEOUT = ".wh.";
 /** Room for honest compression, none for a decompression bomb. */
 const EXPAND_RATIO = 8;
+/** Large reads and decompressed chunks: per-chunk overhead, not bytes, dominates a rootfs unpack. */
+const CHUNK = 1 << 18;
 
 /** The layer's bytes, hashed as they are read and decompressed. */
 function layerStream(layout: ImageLayout, desc: Descriptor, hasher: Bun.CryptoHasher): Readable {
   const compression = layerCompression(desc.mediaType);
   if (!compression) throw new RunError(`layer ${desc.digest}: unsupported media type ${desc.mediaType}`);
-  const input = createReadStream(layout.blobPath(desc.digest));
+  const input = createReadStream(layout.blobPath(desc.digest), { highWaterMark: CHUNK });
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hasher.update(chunk);
@@ -32,7 +34,7 @@ function layerStream(layout: ImageLayout, desc: Descriptor, hasher: Bun.CryptoHa
   });
   // Errors of any stage reach the last stream, where the reader sees them.
   if (compression === "none") return pipeline(input, hashing, () => {});
-  return pipeline(input, hashing, compression === "gzip" ? createGunzip() : createZstdDecompress(), () => {});
+  return pipeline(input, hashing, compression === "gzip" ? createGunzip({ chunkSize: CHUNK }) : createZstdDecompress({ chunkSize: CHUNK }), () => {});
 }
 
 interface LayerState {
