@@ -11,6 +11,8 @@ import { cacheLayout, localImage } from "../../src/oci/pull";
 import { parseImageRef } from "../../src/oci/ref";
 import { Registry, type RegistryOptions } from "../../src/oci/registry";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
+import { offlineMissing } from "../../src/bundle/offline";
+import { testGoal } from "../helpers/goal";
 import { tempDir } from "../helpers/tmp";
 
 const registryOptions: RegistryOptions = {
@@ -71,6 +73,13 @@ describe("localImage", () => {
     expect(String(otherArch)).toContain("is not in the offline cache");
     const unknown = await localImage(parseImageRef(`${registry.host}/pull/other:v1`), "img2", { ...opts, offline: true }).catch((e: Error) => e);
     expect(String(unknown)).toContain(`image img2: offline, and the cache ${cacheDir}/oci holds no image named ${registry.host}/pull/other:v1`);
+  });
+
+  test("provision --offline lists a registry image the cache lacks, and not once it is pulled", async () => {
+    const goal = testGoal({ arch: "arm64", offline: true, skipPhases: ["install"], bootstrap: { method: "image", image: `${registry.host}/pull/multi:v1` } });
+    expect(offlineMissing(goal)).toEqual([`image ${registry.host}/pull/multi:v1 (pull it once online into ${goal.cacheDir}/oci)`]);
+    await localImage(parseImageRef(goal.bootstrap.image!), "img", { arch: "arm64", cacheDir: goal.cacheDir, offline: false, registry: registryOptions });
+    expect(offlineMissing(goal)).toEqual([]);
   });
 
   test("an index without this arch names the platforms it has", async () => {
