@@ -1,6 +1,7 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
+import { rootCertificates } from "node:tls";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
@@ -26,7 +27,7 @@ export interface DownloadOptions {
   onBytes?(received: number): void;
   /** extra request headers (a registry's Authorization) */
   headers?: Record<string, string>;
-  /** trusted CA certificates (PEM) for https */
+  /** CA certificates (PEM) trusted for https besides the default roots */
   ca?: string;
 }
 
@@ -102,12 +103,9 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
 /** A request body that can be sent again (bytes, a Bun.file). */
 export type RequestBody = NonNullable<globalThis.RequestInit["body"]>;
 
-export interface FetchOptions {
+export interface FetchOptions extends Pick<DownloadOptions, "signal" | "headers" | "ca"> {
   method?: string;
-  headers?: Record<string, string>;
   body?: RequestBody;
-  signal: AbortSignal;
-  ca?: string;
 }
 
 /**
@@ -124,7 +122,8 @@ export async function fetchFollowing(url: string, init: FetchOptions): Promise<R
       body: init.body,
       redirect: "manual",
       signal: init.signal,
-      ...(init.ca ? { tls: { ca: init.ca } } : {}),
+      // A given CA is added to the default roots, not put in their place.
+      ...(init.ca ? { tls: { ca: [...rootCertificates, init.ca] } } : {}),
     });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {

@@ -9,10 +9,8 @@ import { DIGEST, MANIFEST_ACCEPT, sha256Digest, type Descriptor } from "./media"
 import { apiHost, isLoopback } from "./ref";
 
 /** The downloader's limits, and who this client is and trusts. */
-export interface RegistryOptions extends Pick<DownloadOptions, "signal" | "limit" | "attempts" | "stallMs" | "totalMs" | "maxBytes"> {
+export interface RegistryOptions extends Pick<DownloadOptions, "signal" | "limit" | "attempts" | "stallMs" | "totalMs" | "maxBytes" | "ca"> {
   credentials: CredentialStore;
-  /** trusted CA certificates (PEM) */
-  ca?: string;
   /** hosts allowed to speak plain HTTP besides loopback */
   insecure: readonly string[];
 }
