@@ -4,7 +4,7 @@
 // skopeo. kube-rootfs pulls it and the machine dir equals `umoci unpack`'s rootfs file by file.
 // Faults: a corrupted blob, a tampered manifest, wrong credentials, an untrusted certificate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
@@ -13,6 +13,7 @@ import { startRegistryProxy, type RegistryProxy } from "../helpers/registry-prox
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { describeTree, treeDiff } from "../helpers/tree";
 import { removeDir, tempDir } from "../helpers/tmp";
+import { faultTest } from "../faults/fault-test";
 
 let bin: string;
 let dir: string;
@@ -163,33 +164,58 @@ describe("pull a rootfs image", () => {
 });
 
 describe("a bad registry leaves nothing in the machine dir", () => {
-  async function fails(name: string, extra: string[], message: RegExp) {
-    const r = await run(provisionArgs(name, ["--bootstrap-method", "image", ...extra], tempDir("pull-cache")));
+  /** Runs with a fresh cache, which it returns. */
+  async function fails(name: string, extra: string[], message: RegExp): Promise<string> {
+    const cache = tempDir("pull-cache");
+    const r = await run(provisionArgs(name, ["--bootstrap-method", "image", ...extra], cache));
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
     expect(existsSync(paths(name).root)).toBe(false);
     expect(readdirSync(join(dir, "machines")).filter((n) => n.startsWith(`${name}.`))).toEqual([]);
+    return cache;
   }
 
-  test("a bad image reference is a usage error (exit 2) before anything is touched", async () => {
+  faultTest("image-symlink-out", async () => {
+    const outside = tempDir("pull-outside");
+    const layout = join(dir, "evil-layout");
+    const layer = (name: string, files: Record<string, string>) => {
+      const tree = join(dir, name);
+      for (const [rel, target] of Object.entries(files)) {
+        mkdirSync(dirname(join(tree, rel)), { recursive: true });
+        if (target.startsWith("-> ")) symlinkSync(target.slice(3), join(tree, rel));
+        else writeFileSync(join(tree, rel), target);
+      }
+      sh(["tar", "--create", `--file=${tree}.tar`, `--directory=${tree}`, ...Object.keys(files)]);
+      return `${tree}.tar`;
+    };
+    sh(["umoci", "init", "--layout", layout]);
+    sh(["umoci", "new", "--image", `${layout}:evil`]);
+    sh(["umoci", "raw", "add-layer", "--image", `${layout}:evil`, layer("evil1", { escape: `-> ../../../../../../../..${outside}` })]);
+    sh(["umoci", "raw", "add-layer", "--image", `${layout}:evil`, layer("evil2", { "escape/planted": "x" })]);
+    await fails("pullbad5", ["--bootstrap-image", `oci-layout:${layout}:evil`], /image oci-layout:.*: layer sha256:[0-9a-f]{64}, entry escape\/planted: .*leads out of the rootfs/);
+    expect(readdirSync(outside)).toEqual([]);
+  }, 120_000);
+
+  faultTest("registry-bad-ref", async () => {
     const r = await run(provisionArgs("pullbad0", ["--bootstrap-method", "image", "--bootstrap-image", `${plain.host}/Pull/Rootfs:base`]));
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`kube-rootfs: --bootstrap-image: not an image reference: repository must be lowercase letters, digits and . _ - separated by /, got "${plain.host}/Pull/Rootfs:base"`);
     expect(existsSync(paths("pullbad0").root)).toBe(false);
   });
 
-  test("a corrupted blob: the digest and the registry named", async () => {
+  faultTest("registry-corrupt-blob", async () => {
     const proxy = startRegistryProxy(plain.url, { corruptBlob: layer2Digest });
     try {
-      await fails("pullbad1", ["--bootstrap-image", `${proxy.host}/pull/rootfs:base`], new RegExp(`blob ${layer2Digest} from registry ${proxy.host}: digest mismatch`));
+      const cache = await fails("pullbad1", ["--bootstrap-image", `${proxy.host}/pull/rootfs:base`], new RegExp(`blob ${layer2Digest} from registry ${proxy.host}: digest mismatch`));
+      expect(readdirSync(join(cache, "oci", "blobs", "sha256")).filter((n) => n.startsWith(layer2Digest.slice("sha256:".length)))).toEqual([]);
     } finally {
       proxy.stop();
     }
   }, 120_000);
 
-  test("a manifest that does not match its digest", async () => {
+  faultTest("registry-wrong-manifest", async () => {
     const proxy = startRegistryProxy(plain.url, { wrongManifest: true });
     try {
       await fails("pullbad2", ["--bootstrap-image", `${proxy.host}/pull/rootfs:base`], new RegExp(`registry ${proxy.host}: manifest pull/rootfs:base has digest sha256:[0-9a-f]{64}, expected sha256:`));
@@ -198,11 +224,11 @@ describe("a bad registry leaves nothing in the machine dir", () => {
     }
   }, 120_000);
 
-  test("wrong credentials", async () => {
+  faultTest("registry-wrong-credentials", async () => {
     await fails("pullbad3", ["--bootstrap-image", `${secure.host}/pull/rootfs:zstd`, "--registry-ca", secure.caFile!, "--registry-auth", wrongAuthFile], new RegExp(`registry ${secure.host}: credentials for puller rejected`));
   }, 120_000);
 
-  test("a certificate from a CA not given with --registry-ca", async () => {
+  faultTest("registry-untrusted-cert", async () => {
     await fails("pullbad4", ["--bootstrap-image", `${secure.host}/pull/rootfs:zstd`, "--registry-auth", authFile], new RegExp(`registry ${secure.host}: TLS certificate not trusted .*--registry-ca FILE`));
   }, 120_000);
 });
