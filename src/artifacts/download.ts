@@ -21,6 +21,8 @@ export interface DownloadOptions {
   stallMs: number;
   totalMs: number;
   maxBytes: number;
+  /** what sets maxBytes, for messages (default maxDownloadBytes) */
+  capName?: string;
   /** first retry delay; doubles per attempt */
   backoffMs?: number;
   onResponse?(total: number | undefined): void;
@@ -78,14 +80,14 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
       if (err instanceof RunError || opts.signal.aborted || deadline.aborted) throw err;
       throw transient(`connection failed: ${(err as Error).message}`);
     });
-    const total = expectedTotal(url, res, sink, opts.maxBytes);
+    const total = expectedTotal(url, res, sink, opts);
     opts.onResponse?.(total);
     if (!res.body) throw new Transient("empty response");
     try {
       for await (const chunk of res.body) {
         arm();
         if (sink.received + chunk.byteLength > opts.maxBytes) {
-          throw new RunError(`${url}: response larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+          throw new RunError(`${url}: response larger than ${cap(opts)}`);
         }
         sink.write(chunk);
         opts.onBytes?.(sink.received);
@@ -144,7 +146,9 @@ const withoutAuthorization = (headers: Record<string, string>) =>
   Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
 
 /** Check the status, handle a resume the server did or did not honour, and return the full size. */
-function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number): number | undefined {
+const cap = (opts: Pick<DownloadOptions, "maxBytes" | "capName">) => `the ${opts.maxBytes}-byte cap (${opts.capName ?? "maxDownloadBytes"})`;
+
+function expectedTotal(url: string, res: Response, sink: Sink, opts: Pick<DownloadOptions, "maxBytes" | "capName">): number | undefined {
   if (res.status === 416 || (res.status === 200 && sink.received > 0)) {
     // The server ignores or rejects our Range: start over from byte 0.
     sink.reset();
@@ -162,7 +166,7 @@ function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number)
     }
     if (range[2] !== "*") total = Number(range[2]);
   }
-  if (total !== undefined && total > maxBytes) throw new RunError(`${url}: ${total} bytes is larger than the ${maxBytes}-byte cap (maxDownloadBytes)`);
+  if (total !== undefined && total > opts.maxBytes) throw new RunError(`${url}: ${total} bytes is larger than ${cap(opts)}`);
   return total;
 }
 
@@ -170,7 +174,7 @@ function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number)
 async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promise<void> {
   const file = Bun.file(new URL(url).pathname);
   if (!(await file.exists())) throw new RunError(`${url}: not found`);
-  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than ${cap(opts)}`);
   if (sink.received > file.size) sink.reset();
   opts.onResponse?.(file.size);
   for await (const chunk of file.slice(sink.received).stream()) {

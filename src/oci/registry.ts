@@ -171,7 +171,7 @@ export class Registry {
     const authorization = this.auth.get(scopeOf(repo, "pull"));
     await download(`${await this.base()}${path}`, sink, {
       ...this.opts,
-      maxBytes: Math.min(desc.size, this.opts.maxBytes),
+      ...(desc.size < this.opts.maxBytes ? { maxBytes: desc.size, capName: "its size in the manifest" } : {}),
       headers: authorization ? { authorization } : {},
     }).catch((err: unknown) => Promise.reject(this.fail(`blob ${desc.digest}: ${(err as Error).message}`)));
   }

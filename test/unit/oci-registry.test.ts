@@ -112,6 +112,18 @@ describe("registry client, plain HTTP on loopback", () => {
     }
   });
 
+  test("a blob longer than its descriptor is cut off at the descriptor's size", async () => {
+    await pushImage(new Registry(registry.host, options()), "pull/padded");
+    const padded = startRegistryProxy(registry.url, { padBlob: sha256Digest(layer) });
+    try {
+      const err = await new Registry(padded.host, options()).fetchBlob("pull/padded", desc(MEDIA.ociLayer, layer), new Bytes()).catch((e: Error) => e);
+      expect(String(err)).toContain(`registry ${padded.host}: blob ${sha256Digest(layer)}: `);
+      expect(String(err)).toContain(`larger than the ${layer.byteLength}-byte cap (its size in the manifest)`);
+    } finally {
+      padded.stop();
+    }
+  });
+
   // The host's own name usually resolves to loopback without being a loopback name.
   const hostName = hostname();
   const resolvesLocally = /^127\./.test(Bun.spawnSync(["getent", "ahostsv4", hostName]).stdout.toString());
