@@ -138,6 +138,11 @@ describe("pull a rootfs image", () => {
     expect(again.code).toBe(0);
     expect(events(again.stdout).find((e) => e.task === "ensure-workspace" && e.msg === "skipped")).toBeDefined();
     expect(bearer.seen.length).toBe(requests);
+
+    // Another image named for a filled machine dir: left as it is, with a warning naming both.
+    const other = await run(args.map((a) => (a === `${bearer.host}/pull/rootfs:base` ? `${plain.host}/pull/rootfs:base` : a)));
+    expect(other.code).toBe(0);
+    expect(events(other.stdout).find((e) => e.msg === "machine dir holds another image; left as it is")?.fields).toMatchObject({ holds: `${bearer.host}/pull/rootfs:base`, digest });
   }, 300_000);
 
   test("zstd layers by digest over TLS with --registry-ca and --registry-auth; then --offline from the cache", async () => {
