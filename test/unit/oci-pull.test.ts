@@ -10,6 +10,7 @@ import { pickPlatform } from "../../src/oci/platform";
 import { cacheLayout, localImage } from "../../src/oci/pull";
 import { parseImageRef } from "../../src/oci/ref";
 import { Registry, type RegistryOptions } from "../../src/oci/registry";
+import { unpackLayers } from "../../src/oci/unpack-layers";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { offlineMissing } from "../../src/bundle/offline";
 import { testGoal } from "../helpers/goal";
@@ -89,6 +90,18 @@ describe("localImage", () => {
     await reg.putManifest("pull/multi", "amd64-only", MEDIA.ociIndex, amd64Only);
     const err = await localImage(parseImageRef(tagged.replace(":v1", ":amd64-only")), "img", { arch: "arm64", cacheDir: tempDir("oci-cache"), offline: false, registry: registryOptions }).catch((e: Error) => e);
     expect(String(err)).toContain("image img has no linux/arm64 manifest (it has linux/amd64)");
+  });
+
+  test("Docker schema 2 images (manifest and gzip layer media types) are read too", async () => {
+    const copy = Bun.spawnSync(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", "--override-arch", "arm64", "--format", "v2s2", `docker://${registry.host}/pull/multi:v1`, `docker://${registry.host}/pull/docker:v1`], { stderr: "pipe" });
+    expect(copy.stderr.toString()).toBe("");
+    const image = await localImage(parseImageRef(`${registry.host}/pull/docker:v1`), "img", { arch: "arm64", cacheDir: tempDir("oci-cache"), offline: false, registry: registryOptions });
+    const manifest = image.layout.readJSON<{ mediaType: string }>({ mediaType: "", digest: image.digest, size: 0 });
+    expect(manifest.mediaType).toBe(MEDIA.dockerManifest);
+    expect(image.manifest.layers.map((l) => l.mediaType)).toEqual([MEDIA.dockerLayerGzip]);
+    const root = tempDir("oci-root");
+    await unpackLayers(image.layout, image.manifest.layers, root, "img");
+    expect(readdirSync(root)).toEqual(["hostname"]);
   });
 
   test("an oci-archive written by skopeo is read from a temp layout removed afterwards", async () => {
