@@ -78,8 +78,12 @@ function whiteout(rel: string, name: string, s: LayerState) {
   if (!s.written.has(target)) removeAll(resolveInside(s.root, target));
 }
 
+/** SELinux labels belong to the host's policy, not the image (and fail where SELinux is off). */
+const HOST_OWNED_XATTRS = new Set(["security.selinux"]);
+
 function setXattrs(host: string, xattrs: Map<string, Buffer>) {
   for (const [name, value] of xattrs) {
+    if (HOST_OWNED_XATTRS.has(name)) continue;
     const r = Bun.spawnSync(["setfattr", "-h", "-n", name, "-v", `0x${value.toString("hex")}`, host], { stderr: "pipe" });
     if (r.exitCode !== 0) throw new RunError(`set xattr ${name} on ${host}: ${r.stderr.toString().trim()}`);
   }

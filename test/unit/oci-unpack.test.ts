@@ -47,6 +47,17 @@ describe("unpackLayers", () => {
     expect(readFileSync(join(root, "etc/motd"), "utf8")).toBe("back\n");
   });
 
+  test("xattrs from PAX headers are set, except SELinux labels (the host's policy)", async () => {
+    const { layout, root } = setup();
+    const l1 = await layer(layout, { "usr/bin/tool": "x" }, "gzip", [
+      "--format=posix", "--pax-option=SCHILY.xattr.user.origin:=image", "--pax-option=SCHILY.xattr.security.selinux:=system_u:object_r:bin_t:s0",
+    ]);
+    await unpackLayers(layout, [l1], root, "img");
+    const attrs = Bun.spawnSync(["getfattr", "--absolute-names", "--dump", "--match=-", join(root, "usr/bin/tool")]).stdout.toString();
+    expect(attrs).toContain('user.origin="image"');
+    expect(attrs).not.toContain("selinux");
+  });
+
   test("an entry through a symlink that leads out of the rootfs is refused, naming layer and entry", async () => {
     const { layout, root } = setup();
     const outside = tempDir("oci-outside");
