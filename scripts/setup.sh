@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # runs the x64 executable on an emulated CPU without AVX2 (test/e2e/cpu-floor.test.ts);
 # busybox-static gives the nested and boot tests a tiny real userland;
 # tmux is the pseudo-terminal the terminal display test drives; openssl makes the
-# test CAs and certificates.
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static curl iproute2 util-linux git busybox-static tmux openssl)
+# test CAs and certificates; docker-registry, skopeo and umoci are the registry, the
+# client and the unpacker the OCI tests check against (apache2-utils: htpasswd).
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

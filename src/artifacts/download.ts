@@ -1,6 +1,7 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
+import { rootCertificates } from "node:tls";
 import { buildInfo } from "../build-info";
 import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
@@ -22,11 +23,17 @@ export interface DownloadOptions {
   stallMs: number;
   totalMs: number;
   maxBytes: number;
+  /** what sets maxBytes, for messages (default maxDownloadBytes) */
+  capName?: string;
   /** first retry delay; doubles per attempt */
   backoffMs?: number;
   /** The response came: `total` bytes in all (if known), `offset` of them already received (a resume). */
   onResponse?(total: number | undefined, offset: number): void;
   onBytes?(received: number): void;
+  /** extra request headers (a registry's Authorization) */
+  headers?: Record<string, string>;
+  /** CA certificates (PEM) trusted for https besides the default roots */
+  ca?: string;
 }
 
 /** A download steered by the goal's retries, timeouts and size cap. */
@@ -41,7 +48,6 @@ export const downloadOptions = (goal: Resolved, signal: AbortSignal, limit: Limi
 
 const MAX_REDIRECTS = 10;
 
-/** Every request says what sent it, so a mirror's operator can tell it apart in the access log. */
 export const USER_AGENT = `kube-rootfs/${buildInfo.version}`;
 
 /** A failure worth another attempt (5xx, reset, truncation, stall). */
@@ -84,18 +90,19 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
   const transient = (what: string) => new Transient(stall.signal.aborted ? `no data for ${opts.stallMs / 1000}s (stalled)` : what);
   arm();
   try {
-    const res = await request(url, sink.received, signal).catch((err) => {
+    const headers = { ...opts.headers, ...(sink.received > 0 ? { range: `bytes=${sink.received}-` } : {}) };
+    const res = await fetchFollowing(url, { signal, headers, ca: opts.ca }).catch((err) => {
       if (err instanceof RunError || opts.signal.aborted || deadline.aborted) throw err;
       throw transient(`connection failed: ${(err as Error).message}`);
     });
-    const total = expectedTotal(url, res, sink, opts.maxBytes);
+    const total = expectedTotal(url, res, sink, opts);
     opts.onResponse?.(total, sink.received);
     if (!res.body) throw new Transient("empty response");
     try {
       for await (const chunk of res.body) {
         arm();
         if (sink.received + chunk.byteLength > opts.maxBytes) {
-          throw new RunError(`${url}: response larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+          throw new RunError(`${url}: response larger than ${cap(opts)}`);
         }
         sink.write(chunk);
         opts.onBytes?.(sink.received);
@@ -110,16 +117,38 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
   }
 }
 
-/** GET with manual, bounded redirects and a Range header when resuming. */
-async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
+/** A request body that can be sent again (bytes, a Bun.file). */
+export type RequestBody = NonNullable<globalThis.RequestInit["body"]>;
+
+export interface FetchOptions extends Pick<DownloadOptions, "signal" | "headers" | "ca"> {
+  method?: string;
+  body?: RequestBody;
+}
+
+/**
+ * A request with manual, bounded redirects. Credentials never follow a redirect to another
+ * host (a registry sends blob reads to its storage with a signed URL of their own).
+ */
+export async function fetchFollowing(url: string, init: FetchOptions): Promise<Response> {
   let current = url;
+  // Every request says what sent it, so a mirror's operator can tell it apart in the access log.
+  let headers: Record<string, string> = { "user-agent": USER_AGENT, ...init.headers };
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const headers: Record<string, string> = { "user-agent": USER_AGENT, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) };
-    const res = await fetch(current, { redirect: "manual", signal, headers });
+    const res = await fetch(current, {
+      method: init.method ?? "GET",
+      headers,
+      body: init.body,
+      redirect: "manual",
+      signal: init.signal,
+      // A given CA is added to the default roots, not put in their place.
+      ...(init.ca ? { tls: { ca: [...rootCertificates, init.ca] } } : {}),
+    });
     const location = res.headers.get("location");
-    if (res.status >= 300 && res.status < 400 && location) {
+    if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {
       await res.body?.cancel();
-      current = new URL(location, current).href;
+      const next = new URL(location, current);
+      if (next.host !== new URL(current).host) headers = withoutAuthorization(headers);
+      current = next.href;
       continue;
     }
     return res;
@@ -127,8 +156,15 @@ async function request(url: string, offset: number, signal: AbortSignal): Promis
   throw new RunError(`${url}: more than ${MAX_REDIRECTS} redirects`);
 }
 
+const FOLLOWED = { GET: true, HEAD: true };
+
+const withoutAuthorization = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+
+const cap = (opts: Pick<DownloadOptions, "maxBytes" | "capName">) => `the ${opts.maxBytes}-byte cap (${opts.capName ?? "maxDownloadBytes"})`;
+
 /** Check the status, handle a resume the server did or did not honour, and return the full size. */
-function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number): number | undefined {
+function expectedTotal(url: string, res: Response, sink: Sink, opts: Pick<DownloadOptions, "maxBytes" | "capName">): number | undefined {
   if (res.status === 416 || (res.status === 200 && sink.received > 0)) {
     // The server ignores or rejects our Range: start over from byte 0.
     sink.reset();
@@ -146,7 +182,7 @@ function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number)
     }
     if (range[2] !== "*") total = Number(range[2]);
   }
-  if (total !== undefined && total > maxBytes) throw new RunError(`${url}: ${total} bytes is larger than the ${maxBytes}-byte cap (maxDownloadBytes)`);
+  if (total !== undefined && total > opts.maxBytes) throw new RunError(`${url}: ${total} bytes is larger than ${cap(opts)}`);
   return total;
 }
 
@@ -154,7 +190,7 @@ function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number)
 async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promise<void> {
   const file = Bun.file(new URL(url).pathname);
   if (!(await file.exists())) throw new RunError(`${url}: not found`);
-  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than ${cap(opts)}`);
   if (sink.received > file.size) sink.reset();
   opts.onResponse?.(file.size, sink.received);
   for await (const chunk of file.slice(sink.received).stream()) {

@@ -1,6 +1,7 @@
 // The goal state: the one source of truth for every setting. Flags, env names and the
 // README's config reference are derived from this schema (see fields.ts), never listed twice.
 import { z } from "zod";
+import { parseImageRef } from "../oci/ref";
 import { ARCH_NAMES, toArch } from "./arch";
 
 export { ARCHES, type Arch } from "./arch";
@@ -9,7 +10,7 @@ export { ARCHES, type Arch } from "./arch";
 export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containerd", "runc", "cni"] as const;
 export type ArtifactName = (typeof ARTIFACTS)[number];
 
-export const BOOTSTRAP_METHODS = ["bootstrap", "tarball", "none"] as const;
+export const BOOTSTRAP_METHODS = ["bootstrap", "tarball", "image", "none"] as const;
 export const BOOTSTRAP_TOOLS = ["auto", "debootstrap", "mmdebstrap"] as const;
 /** The tool a bootstrap runs, once `auto` is decided. */
 export type BootstrapTool = Exclude<(typeof BOOTSTRAP_TOOLS)[number], "auto">;
@@ -128,8 +129,22 @@ export const GoalSchema = z.strictObject({
       keyring: absPath().optional().describe("archive keyring for the bootstrap"),
       tarball: z.string().min(1).optional().describe("rootfs snapshot (path or URL) for method tarball"),
       sha256: sha256().optional().describe("sha256 of bootstrap.tarball"),
+      image: z
+        .string()
+        .min(1)
+        .superRefine((ref, ctx) => {
+          try {
+            parseImageRef(ref);
+          } catch (err) {
+            ctx.addIssue({ code: "custom", input: ref, message: (err as Error).message.replace(`image reference ${ref}: `, "not an image reference: ") });
+          }
+        })
+        .optional()
+        .describe("rootfs image for method image: registry/repo:tag, registry/repo@sha256:…, oci-layout:DIR[:tag], oci-archive:FILE"),
     })
     .superRefine((b, ctx) => {
+      if (b.method === "image" && !b.image) ctx.addIssue({ code: "custom", path: ["image"], message: "required with bootstrap.method image (an image reference)" });
+
       // The air-gapped path restores exactly the snapshot that was carried in, or nothing.
       if (b.method !== "tarball") return;
       if (!b.tarball) ctx.addIssue({ code: "custom", path: ["tarball"], message: "required with bootstrap.method tarball (a path or URL)" });
@@ -158,6 +173,18 @@ export const GoalSchema = z.strictObject({
       bootstrapKubeconfig: absPath()
         .optional()
         .describe("bootstrap kubeconfig on the host (join material), copied in as etc/kubernetes/bootstrap-kubelet.conf"),
+    })
+    .prefault({}),
+
+  registry: z
+    .strictObject({
+      auth: absPath().optional().describe("Docker config.json with registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)"),
+      ca: absPath().optional().describe("CA certificates (PEM) trusted for registries"),
+      insecure: z
+        .array(z.string().min(1))
+        .default([])
+        .meta({ flag: "insecure-registry" })
+        .describe("registry hosts allowed plain HTTP (loopback always is)"),
     })
     .prefault({}),
 

@@ -16,15 +16,19 @@ export const rootCheck: Check = {
   run: (h) => (h.uid() === 0 ? ok("running as root") : bad("fail", `running as uid ${h.uid()}`, "run as root (sudo kube-rootfs …)")),
 };
 
+/** Debian's package of a command, where it is not named after it. */
+const PACKAGE_OF: Record<string, string> = { setfattr: "attr" };
+const install = (cmds: string[]) => `apt-get install ${cmds.map((c) => PACKAGE_OF[c] ?? c).join(" ")}`;
+
 /** Commands that must be on the host, and ones whose absence only costs speed. */
 export function toolsCheck(need: string[], want: Array<{ cmd: string; without: string }> = []): Check {
   return {
     name: "tools",
     run(h) {
       const missing = need.filter((c) => !h.which(c));
-      if (missing.length) return bad("fail", `${missing.join(", ")} not found`, `apt-get install ${missing.join(" ")}`);
+      if (missing.length) return bad("fail", `${missing.join(", ")} not found`, install(missing));
       const absent = want.filter((w) => !h.which(w.cmd));
-      if (absent.length) return bad("warn", absent.map((w) => `${w.cmd} not found: ${w.without}`).join("; "), `apt-get install ${absent.map((w) => w.cmd).join(" ")}`);
+      if (absent.length) return bad("warn", absent.map((w) => `${w.cmd} not found: ${w.without}`).join("; "), install(absent.map((w) => w.cmd)));
       return ok(`${[...need, ...want.map((w) => w.cmd)].join(", ")} present`);
     },
   };

@@ -36,6 +36,9 @@ function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
       return [];
     case "tarball":
       return [toolsCheck(["tar"], [{ cmd: "zstd", without: "a zstd-compressed tarball cannot be restored" }]), machineSpaceCheck(goal)];
+    case "image":
+      // xattrs (file capabilities among them) are set with setfattr, from Debian's attr package
+      return [toolsCheck(["setfattr"]), machineSpaceCheck(goal)];
     case "snapshot":
       return [toolsCheck(["tar", ...(w.file.endsWith(".zst") ? ["zstd"] : [])]), machineSpaceCheck(goal)];
     case "bootstrap":

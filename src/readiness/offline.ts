@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { Cache } from "../artifacts/cache";
 import type { ArtifactPlan } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
+import { offlineImageMissing } from "../rootfs/bootstrap/image";
 import { localTarball } from "../rootfs/bootstrap/tarball";
 import type { WorkspaceDecision } from "../rootfs/decision";
 
@@ -16,6 +17,10 @@ export function offlineMissing(goal: Resolved, artifacts: ArtifactPlan[], worksp
     else if (!plan.pinned && !cache.checksum(plan)) missing.push(`${what} checksum (${plan.cacheChecksum})`);
   }
   if (workspace?.kind === "bootstrap") missing.push(`rootfs snapshot for ${goal.bootstrap.suite}/${goal.arch} (kube-rootfs fetch --with-rootfs)`);
+  if (workspace?.kind === "image") {
+    const problem = offlineImageMissing(workspace.image, goal.cacheDir);
+    if (problem) missing.push(problem);
+  }
   if (workspace?.kind === "tarball") {
     const { tarball } = workspace.tarball;
     const file = localTarball(tarball);

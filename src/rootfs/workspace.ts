@@ -9,6 +9,7 @@ import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
 import { bootstrapRootfs } from "./bootstrap";
 import type { WorkspaceDecision } from "./decision";
+import { readImageRecord } from "./bootstrap/image";
 import { renderNspawn } from "./templates/nspawn";
 import { renderServiceOverride } from "./templates/override";
 
@@ -22,6 +23,16 @@ export function nspawnFiles(goal: Resolved): Array<[path: string, content: strin
   ];
 }
 
+/** A filled machine dir is never replaced; say so when it was made from another image than the one named now. */
+function warnOtherImage(goal: Resolved, ctx: TaskContext) {
+  const made = goal.bootstrap.method === "image" ? readImageRecord(goal.machineDir) : undefined;
+  if (!made || made.image === goal.bootstrap.image) return;
+  ctx.log.warn("machine dir holds another image; left as it is", {
+    path: goal.machineDir, holds: made.image, digest: made.digest, wanted: goal.bootstrap.image,
+    fix: "provision another machine (or empty this machine dir) to use the new image",
+  });
+}
+
 async function ensureRootfs(goal: Resolved, decision: WorkspaceDecision, ctx: TaskContext): Promise<boolean> {
   if (decision.kind === "unreadable") {
     // Readiness stops a real run on this first; a dry run goes on planning the rest.
@@ -31,6 +42,7 @@ async function ensureRootfs(goal: Resolved, decision: WorkspaceDecision, ctx: Ta
   }
   if (decision.kind === "present") {
     ctx.log.debug("rootfs present", { path: goal.machineDir });
+    warnOtherImage(goal, ctx);
     return false;
   }
   if (decision.kind === "create") {

@@ -89,6 +89,10 @@ describe("readiness checks follow the workspace decision", () => {
     const plan = (bootstrapping(goalOf()) as Extract<WorkspaceDecision, { kind: "bootstrap" }>).plan;
     const snapshot = await statusOf(readinessChecks(goal, provisionNeeds(goal, { kind: "snapshot", file: "/c/rootfs/x.tar.zst", plan })), noZstd);
     expect(snapshot["tools"]).toMatchObject({ status: "fail", message: "zstd not found" });
+    const imageGoal = goalOf({ bootstrap: { method: "image", image: "registry.example/rootfs:1" } });
+    const image = await statusOf(readinessChecks(imageGoal, provisionNeeds(imageGoal, decideWorkspace(imageGoal))), noZstd);
+    expect(image["tools"]).toMatchObject({ status: "fail", message: "setfattr not found", fix: "apt-get install attr" });
+    expect(image["archive keyring"]).toBeUndefined();
   });
 
   test("a foreign arch bootstrap needs its binfmt handler", async () => {
