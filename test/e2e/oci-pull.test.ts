@@ -37,7 +37,7 @@ function provisionArgs(name: string, extra: string[], cache = join(dir, "cache")
   const p = paths(name);
   return [
     bin, "provision", "--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
-    "--service-override-file", p.override, "--cache-dir", cache, "--log-format", "json", "--skip-phases", "install",
+    "--service-override-file", p.override, "--cache-dir", cache, "--log-format", "json", "--skip-phases", "install,runtime,record",
     ...extra,
   ];
 }
