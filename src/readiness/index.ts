@@ -21,6 +21,8 @@ export interface Needs {
   workspace?: () => WorkspaceDecision;
   /** artifacts it installs or fetches */
   artifacts: ArtifactPlan[];
+  /** container images it pre-loads or fetches */
+  images: string[];
   /** the machine will boot on this host (its cgroups matter) */
   boots: boolean;
 }
@@ -59,7 +61,7 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
   return [
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
-    ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, workspace))] : []),
+    ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, needs.images, workspace))] : []),
     ...(needs.boots ? [cgroupCheck] : []),
   ];
 }

@@ -36,7 +36,7 @@ const healthy = (): HostProbe => ({
   reach: async () => undefined,
 });
 
-const provisionNeeds = (goal: Resolved, workspace: WorkspaceDecision): Needs => ({ root: true, workspace: () => workspace, artifacts: provisionPlan(goal).artifacts, boots: true });
+const provisionNeeds = (goal: Resolved, workspace: WorkspaceDecision): Needs => ({ root: true, workspace: () => workspace, artifacts: provisionPlan(goal).artifacts, images: [], boots: true });
 const bootstrapping = (goal: Resolved) => decideWorkspace(goal, (p) => healthy().exists(p));
 
 async function statusOf(checks: Check[], host: HostProbe) {
@@ -112,7 +112,7 @@ describe("readiness checks follow the workspace decision", () => {
 
   test("an undecidable workspace is one blocker beside the others", async () => {
     const goal = goalOf();
-    const needs: Needs = { root: true, workspace: () => ({ kind: "unreadable", problem: "read machine dir /m: permission denied" }), artifacts: [], boots: false };
+    const needs: Needs = { root: true, workspace: () => ({ kind: "unreadable", problem: "read machine dir /m: permission denied" }), artifacts: [], images: [], boots: false };
     const r = await statusOf(readinessChecks(goal, needs), { ...healthy(), uid: () => 65534 });
     expect(Object.keys(r)).toEqual(["root", "workspace"]);
     expect(r["workspace"]).toMatchObject({ status: "fail", message: "read machine dir /m: permission denied" });
