@@ -50,7 +50,7 @@ function imagesTask(goal: Resolved, lock: Lock): Task {
       const layout = imagesLayout(goal.cacheDir);
       for (const image of preloadImages(goal)) {
         if (ctx.dryRun) {
-          ctx.log.info(holdsPreload(layout, image) ? "image in bundle" : "would pull image", { image, arch: goal.arch, layout: layout.dir });
+          ctx.log.info(holdsPreload(goal, layout, image) ? "image in bundle" : "would pull image", { image, arch: goal.arch, layout: layout.dir });
           continue;
         }
         const { desc } = await ensureImage(goal, image, goal.arch, ctx.signal);

@@ -10,6 +10,7 @@ import { ConfigError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic";
 import { CATALOG } from "../artifacts/catalog";
 import { artifactVersion } from "../artifacts/plan";
+import { preloadImages } from "../oci/preload";
 import { stableJSON } from "../stable-json";
 
 export const LOCK_FILE = "kube-rootfs.lock";
@@ -85,8 +86,9 @@ export async function mergeIntoLockFile(path: string, add: Lock): Promise<void> 
 }
 
 /**
- * Pin every artifact of the goal to the lock's sha256. A lock without the artifact, at another
- * version, or disagreeing with a sha256 pinned in the goal is a config error, listing each.
+ * Pin every artifact of the goal to the lock's sha256, and every image it pre-loads to the lock's
+ * digest. A lock without the artifact or image, at another version, or disagreeing with a sha256
+ * pinned in the goal is a config error, listing each.
  */
 export function applyLock(goal: Resolved, lock: Lock, lockPath: string): Resolved {
   const problems: string[] = [];
@@ -100,8 +102,14 @@ export function applyLock(goal: Resolved, lock: Lock, lockPath: string): Resolve
     else if (dl.sha256 && dl.sha256 !== locked.sha256) problems.push(`downloads.${entry.name}.sha256 ${dl.sha256} disagrees with lock ${lockPath} (${locked.sha256})`);
     else downloads[entry.name] = { ...dl, sha256: locked.sha256 };
   }
+  const imagePins: Record<string, string> = {};
+  for (const image of preloadImages(goal)) {
+    const locked = lock.images[image]?.[goal.arch];
+    if (!locked) problems.push(`lock ${lockPath}: no image ${image} for ${goal.arch}`);
+    else imagePins[image] = locked.digest;
+  }
   if (problems.length) throw new ConfigError(problems[0]!, problems);
-  return { ...goal, downloads };
+  return { ...goal, downloads, imagePins };
 }
 
 /** The goal with its --lock applied, if it names one (a relative path is taken from the cwd). */

@@ -10,7 +10,7 @@ import { ImageLayout } from "./layout";
 import { MEDIA, type Descriptor, type ImageManifest } from "./media";
 import { registryOptions } from "./options";
 import { holdsImage, localImage } from "./pull";
-import { formatRegistryRef, parseRegistryRef } from "./ref";
+import { formatRegistryRef, parseRegistryRef, type RegistryRef } from "./ref";
 
 export const IMAGES_DIR = "images";
 
@@ -32,15 +32,23 @@ export interface PreloadImage {
   manifest: ImageManifest;
 }
 
-/** The layout holds what `image` names (blobs are checked when read). */
-export const holdsPreload = (layout: ImageLayout, image: string) => holdsImage(layout, parseRegistryRef(image));
+/** The reference an image is taken by: its platform manifest's digest when --lock pins one. */
+function pinnedRef(goal: Pick<Resolved, "imagePins">, image: string): RegistryRef {
+  const ref = parseRegistryRef(image);
+  const pin = goal.imagePins?.[image];
+  return pin ? { ...ref, tag: undefined, digest: pin } : ref;
+}
+
+/** The layout holds what `image` names, or the digest pinned for it (blobs are checked when read). */
+export const holdsPreload = (goal: Pick<Resolved, "imagePins">, layout: ImageLayout, image: string) => holdsImage(layout, pinnedRef(goal, image));
 
 /**
  * The image's manifest for `arch` with every blob in the layout: from the layout when it holds
- * them all (no request), else pulled from its registry (unless offline: then the error says what lacks).
+ * them all (no request), else pulled from its registry (unless offline: then the error says what
+ * lacks). With --lock, the manifest the lock pins for this arch is the one taken.
  */
 export async function ensureImage(goal: Resolved, image: string, arch: Arch, signal: AbortSignal): Promise<PreloadImage> {
-  const ref = parseRegistryRef(image);
+  const ref = pinnedRef(goal, image);
   const layout = imagesLayout(goal.cacheDir);
   const opts = { arch, cacheDir: goal.cacheDir, registry: registryOptions(goal, signal), layout };
   const held = holdsImage(layout, ref);
@@ -59,5 +67,5 @@ export async function ensureImage(goal: Resolved, image: string, arch: Arch, sig
     size: statSync(layout.blobPath(local.digest)).size,
     platform: { os: "linux", architecture: arch, ...(arch === "arm64" ? { variant: "v8" } : {}) },
   };
-  return { image, name: formatRegistryRef(ref), desc, manifest: local.manifest };
+  return { image, name: formatRegistryRef(parseRegistryRef(image)), desc, manifest: local.manifest };
 }

@@ -18,7 +18,7 @@ export function offlineMissing(goal: Resolved, artifacts: ArtifactPlan[], images
     else if (!plan.pinned && !cache.checksum(plan)) missing.push(`${what} checksum (${plan.cacheChecksum})`);
   }
   const layout = imagesLayout(goal.cacheDir);
-  for (const image of images) if (!holdsPreload(layout, image)) missing.push(`image ${image} (${layout.dir})`);
+  for (const image of images) if (!holdsPreload(goal, layout, image)) missing.push(`image ${image} (${layout.dir})`);
   if (workspace?.kind === "bootstrap") missing.push(`rootfs snapshot for ${goal.bootstrap.suite}/${goal.arch} (kube-rootfs fetch --with-rootfs)`);
   if (workspace?.kind === "image") {
     const problem = offlineImageMissing(workspace.image, goal.cacheDir);

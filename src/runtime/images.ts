@@ -63,7 +63,7 @@ export function imagesTask(goal: Resolved): Task {
       const entries: ImageEntry[] = [];
       let changed = false;
       for (const image of preloadImages(goal)) {
-        if (ctx.dryRun && !holdsPreload(layout, image)) {
+        if (ctx.dryRun && !holdsPreload(goal, layout, image)) {
           ctx.log.info("would pull image", { image, layout: layout.dir });
           changed = true;
           continue;

@@ -159,6 +159,23 @@ describe("images for an air-gapped node", () => {
     expect(() => readFileSync(machine().nspawn)).toThrow();
   });
 
+  test("--lock pins each image: a lock without it is a usage error, a digest the bundle lacks is listed as missing", async () => {
+    const lock = readLock(join(bundle, LOCK_FILE));
+    const without = join(dir, "no-images.lock");
+    writeFileSync(without, JSON.stringify({ ...lock, images: {} }));
+    const r = await run([bin, "provision", ...machineArgs(), "--lock", without]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([sandbox, app].map((i) => `kube-rootfs: lock ${without}: no image ${i} for amd64`));
+
+    const other = join(dir, "other-digest.lock");
+    const digest = `sha256:${"1".repeat(64)}`;
+    writeFileSync(other, JSON.stringify({ ...lock, images: { ...lock.images, [app]: { amd64: { digest, size: 1 } } } }));
+    const missing = await run(["unshare", "--net", bin, "provision", ...machineArgs(), "--lock", other]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`image ${app} (${join(bundle, "images")})`);
+    expect(() => readFileSync(machine().nspawn)).toThrow();
+  });
+
   test("provision --offline inside unshare --net copies the images in; verify is clean", async () => {
     const started = performance.now();
     const r = await run(["unshare", "--net", bin, "provision", ...machineArgs(), "--lock", join(bundle, LOCK_FILE)]);

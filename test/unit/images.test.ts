@@ -157,6 +157,15 @@ describe("the lock and fetch --check", () => {
   });
 });
 
+test("pinned by --lock, an image is taken by its platform manifest's digest, under its own name", async () => {
+  const signal = new AbortController().signal;
+  const img = await ensureImage(goalWith([APP]), APP, "amd64", signal);
+  const pinned = await ensureImage({ ...goalWith([APP]), imagePins: { [APP]: img.desc.digest } }, APP, "amd64", signal);
+  expect([pinned.name, pinned.desc.digest]).toEqual([APP, img.desc.digest]);
+  const other = `sha256:${"0".repeat(64)}`;
+  await expect(ensureImage({ ...goalWith([APP]), imagePins: { [APP]: other } }, APP, "amd64", signal)).rejects.toThrow(`image ${APP}: offline, and ${join(cacheDir, "images")} does not hold it`);
+});
+
 test("--offline readiness lists each image the cache lacks", () => {
   const goal = goalWith(["127.0.0.1:5000/missing:1"]);
   expect(offlineMissing(goal, [], preloadImages(goal), undefined)).toEqual([`image 127.0.0.1:5000/missing:1 (${join(cacheDir, "images")})`]);
