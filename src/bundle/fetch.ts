@@ -53,7 +53,7 @@ function imagesTask(goal: Resolved, lock: Lock): Task {
           ctx.log.info(holdsPreload(goal, layout, image) ? "image in bundle" : "would pull image", { image, arch: goal.arch, layout: layout.dir });
           continue;
         }
-        const { desc } = await ensureImage(goal, image, goal.arch, ctx.signal);
+        const { desc } = await ensureImage(goal, image, ctx.signal);
         (lock.images[image] ??= {})[goal.arch] = { digest: desc.digest, size: desc.size };
         ctx.log.info("image in bundle", { image, arch: goal.arch, digest: desc.digest });
       }

@@ -1,8 +1,10 @@
 // One image as an OCI archive (a tar of an image layout: oci-layout, index.json, its blobs), the
 // form `ctr images import` reads. Written by this code alone (ustar, fixed owner and mtime), so
-// the same image gives the same bytes, streamed blob by blob, atomically.
+// the same image gives the same bytes, streamed blob by blob (each re-hashed against its digest
+// on the way: a corrupt cache never reaches a machine), atomically.
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { RunError } from "../errors";
 import { ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeAll } from "../fs/atomic";
 import type { ImageLayout } from "./layout";
 import { REF_NAME } from "./layout";
@@ -17,6 +19,8 @@ interface Entry {
   size: number;
   /** the bytes, or the blob file they are streamed from */
   content: Uint8Array | string;
+  /** a blob's digest, checked as it is copied */
+  digest?: string;
 }
 
 function octal(n: number, width: number): string {
@@ -60,7 +64,7 @@ function entries(layout: ImageLayout, name: string, manifestDesc: Descriptor, ma
     text("index.json", index),
     dir("blobs/"),
     dir("blobs/sha256/"),
-    ...blobs.map((d) => ({ name: `blobs/sha256/${d.digest.slice("sha256:".length)}`, size: d.size, content: layout.blobPath(d.digest) })),
+    ...blobs.map((d) => ({ name: `blobs/sha256/${d.digest.slice("sha256:".length)}`, size: d.size, content: layout.blobPath(d.digest), digest: d.digest })),
   ];
 }
 
@@ -89,13 +93,19 @@ export function writeImageArchive(path: string, layout: ImageLayout, name: strin
     for (const e of entries(layout, name, manifestDesc, manifest)) {
       put(header(e.name, e.size));
       if (typeof e.content === "string") {
-        if (statSync(e.content).size !== e.size) throw new Error(`${e.content}: not ${e.size} bytes as its descriptor says`);
+        if (statSync(e.content).size !== e.size) throw new RunError(`image layout ${layout.dir}: blob ${e.digest} is not ${e.size} bytes as its descriptor says`);
+        const blob = new Bun.CryptoHasher("sha256");
         const src = openSync(e.content, "r");
         try {
-          for (let n; (n = readSync(src, buffer, 0, buffer.length, null)) > 0; ) put(buffer.subarray(0, n));
+          for (let n; (n = readSync(src, buffer, 0, buffer.length, null)) > 0; ) {
+            blob.update(buffer.subarray(0, n));
+            put(buffer.subarray(0, n));
+          }
         } finally {
           closeSync(src);
         }
+        const got = `sha256:${blob.digest("hex")}`;
+        if (got !== e.digest) throw new RunError(`image layout ${layout.dir}: blob ${e.digest} holds ${got} (corrupt)`);
       } else put(e.content);
       put(new Uint8Array(padded(e.size) - e.size));
     }
@@ -107,7 +117,7 @@ export function writeImageArchive(path: string, layout: ImageLayout, name: strin
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     removeQuietly(temp);
-    throw ioError(`write image archive ${path}`, err);
+    throw err instanceof RunError ? err : ioError(`write image archive ${path}`, err);
   }
   return hash.digest("hex");
 }

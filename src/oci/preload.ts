@@ -4,7 +4,6 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
-import type { Arch } from "../config/schema";
 import { RunError } from "../errors";
 import { ImageLayout } from "./layout";
 import { MEDIA, type Descriptor, type ImageManifest } from "./media";
@@ -12,9 +11,7 @@ import { registryOptions } from "./options";
 import { holdsImage, localImage } from "./pull";
 import { formatRegistryRef, parseRegistryRef, type RegistryRef } from "./ref";
 
-export const IMAGES_DIR = "images";
-
-export const imagesLayout = (cacheDir: string) => new ImageLayout(join(cacheDir, IMAGES_DIR));
+export const imagesLayout = (cacheDir: string) => new ImageLayout(join(cacheDir, "images"));
 
 /** The images to pre-load: none unless `images` lists some; then those and the sandbox image, once each. */
 export function preloadImages(goal: Pick<Resolved, "images" | "runtime">): string[] {
@@ -47,7 +44,8 @@ export const holdsPreload = (goal: Pick<Resolved, "imagePins">, layout: ImageLay
  * them all (no request), else pulled from its registry (unless offline: then the error says what
  * lacks). With --lock, the manifest the lock pins for this arch is the one taken.
  */
-export async function ensureImage(goal: Resolved, image: string, arch: Arch, signal: AbortSignal): Promise<PreloadImage> {
+export async function ensureImage(goal: Resolved, image: string, signal: AbortSignal): Promise<PreloadImage> {
+  const arch = goal.arch;
   const ref = pinnedRef(goal, image);
   const layout = imagesLayout(goal.cacheDir);
   const opts = { arch, cacheDir: goal.cacheDir, registry: registryOptions(goal, signal), layout };

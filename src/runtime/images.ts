@@ -68,7 +68,7 @@ export function imagesTask(goal: Resolved): Task {
           changed = true;
           continue;
         }
-        const img = await ensureImage(goal, image, goal.arch, ctx.signal);
+        const img = await ensureImage(goal, image, ctx.signal);
         const archive = archiveName(img);
         const rel = `${dirRel}/${archive}`;
         const size = archiveSize(layout, img.name, img.desc, img.manifest);

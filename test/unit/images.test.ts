@@ -3,7 +3,7 @@
 // section, fetch --check of image blobs, and the offline readiness list. The registry and the
 // boot are in test/e2e/images.test.ts.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkBundle } from "../../src/bundle/check";
 import { emptyLock, mergeLock, readLock, type Lock } from "../../src/bundle/lock";
@@ -49,7 +49,7 @@ test("images: a bad reference is a config error naming the field", () => {
 describe("the OCI archive of one image", () => {
   test("has the size computed beforehand, the same bytes every time, and blobs that hash to their names", async () => {
     const goal = goalWith([APP]);
-    const img = await ensureImage(goal, APP, "amd64", new AbortController().signal);
+    const img = await ensureImage(goal, APP, new AbortController().signal);
     const layout = imagesLayout(cacheDir);
     const dir = tempDir("archive");
     const a = join(dir, "a.tar");
@@ -70,6 +70,25 @@ describe("the OCI archive of one image", () => {
     const index = JSON.parse(readFileSync(join(out, "index.json"), "utf8")) as { manifests: Descriptor[] };
     expect(index.manifests).toEqual([{ ...img.desc, annotations: { "io.containerd.image.name": APP, "org.opencontainers.image.ref.name": APP } }]);
     expect(index.manifests[0]!.platform).toEqual({ os: "linux", architecture: "amd64" });
+  });
+
+  test("a blob that does not hash to its digest is refused, and no archive is left", async () => {
+    const img = await ensureImage(goalWith([APP]), APP, new AbortController().signal);
+    const layout = imagesLayout(cacheDir);
+    const layer = layout.blobPath(img.manifest.layers[0]!.digest);
+    const original = readFileSync(layer);
+    const flipped = Buffer.from(original);
+    flipped[100] = flipped[100]! ^ 1;
+    writeFileSync(layer, flipped);
+    const dir = tempDir("archive");
+    try {
+      expect(() => writeImageArchive(join(dir, "a.tar"), layout, img.name, img.desc, img.manifest)).toThrow(
+        `image layout ${layout.dir}: blob ${img.manifest.layers[0]!.digest} holds sha256:${new Bun.CryptoHasher("sha256").update(flipped).digest("hex")} (corrupt)`,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      writeFileSync(layer, original);
+    }
   });
 });
 
@@ -139,7 +158,7 @@ describe("the lock and fetch --check", () => {
   });
 
   test("every blob of a locked image is re-hashed; one flipped byte is named", async () => {
-    const img = await ensureImage(goalWith([APP]), APP, "amd64", new AbortController().signal);
+    const img = await ensureImage(goalWith([APP]), APP, new AbortController().signal);
     const lock: Lock = { ...emptyLock(), images: { [APP]: { amd64: { digest: img.desc.digest, size: img.desc.size } } } };
     expect(await checkBundle(cacheDir, lock)).toEqual({ problems: [], checked: 1 });
     const layer = imagesLayout(cacheDir).blobPath(img.manifest.layers[0]!.digest);
@@ -159,11 +178,11 @@ describe("the lock and fetch --check", () => {
 
 test("pinned by --lock, an image is taken by its platform manifest's digest, under its own name", async () => {
   const signal = new AbortController().signal;
-  const img = await ensureImage(goalWith([APP]), APP, "amd64", signal);
-  const pinned = await ensureImage({ ...goalWith([APP]), imagePins: { [APP]: img.desc.digest } }, APP, "amd64", signal);
+  const img = await ensureImage(goalWith([APP]), APP, signal);
+  const pinned = await ensureImage({ ...goalWith([APP]), imagePins: { [APP]: img.desc.digest } }, APP, signal);
   expect([pinned.name, pinned.desc.digest]).toEqual([APP, img.desc.digest]);
   const other = `sha256:${"0".repeat(64)}`;
-  await expect(ensureImage({ ...goalWith([APP]), imagePins: { [APP]: other } }, APP, "amd64", signal)).rejects.toThrow(`image ${APP}: offline, and ${join(cacheDir, "images")} does not hold it`);
+  await expect(ensureImage({ ...goalWith([APP]), imagePins: { [APP]: other } }, APP, signal)).rejects.toThrow(`image ${APP}: offline, and ${join(cacheDir, "images")} does not hold it`);
 });
 
 test("--offline readiness lists each image the cache lacks", () => {
