@@ -4,7 +4,8 @@
 // for amd64 and arm64 beside the artifacts and the rootfs snapshot (one mmdebstrap), pins them in
 // the lock and asks the registry nothing the second time; `provision --offline` inside
 // `unshare --net` copies them into the machine; the machine boots, its import unit puts them
-// into containerd's k8s.io namespace, and a second boot does not import again.
+// into containerd's k8s.io namespace, a second boot does not import again, and the boot after a
+// provision that changed the set does.
 // Needs root, mmdebstrap, systemd-container, docker-registry, skopeo and the host's Debian mirror.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -108,6 +109,12 @@ const ok = (r: RunResult) => expect({ code: r.code, stderr: r.stderr }).toEqual(
 
 describe("images for an air-gapped node", () => {
   test("fetch --bundle pulls each image for both arches, pins it in the lock, and a second fetch asks the registry nothing", async () => {
+    const plan = await run([...fetchArgs(), "--dry-run"]);
+    ok(plan);
+    const planned = events(plan.stdout).filter((e) => e.msg === "would pull image").map((e) => `${e.fields!.image} ${e.fields!.arch}`);
+    expect(planned.sort()).toEqual([app, sandbox].flatMap((i) => [`${i} amd64`, `${i} arm64`]).sort());
+    expect(proxy.seen).toEqual([]);
+
     const started = performance.now();
     ok(await run(fetchArgs()));
     console.log(`fetch with rootfs and images: ${((performance.now() - started) / 1000).toFixed(1)}s`);
@@ -193,7 +200,7 @@ describe("images for an air-gapped node", () => {
     expect(readFileSync(join(machine().root, IMAGES_RECORD), "utf8")).toContain(sandbox);
   }, 300_000);
 
-  test("the machine boots, imports the images into containerd once, and a second boot does not import again", async () => {
+  test("the machine boots, imports the images into containerd once, a second boot does not import again, a changed set does", async () => {
     // The names imported, and the CRI plugin's own reference by image id (the config's digest): kubelet sees them too.
     const config = imagesLayout(bundle).readJSON<{ config: { digest: string } }>({ mediaType: "", ...readLock(join(bundle, LOCK_FILE)).images[sandbox]!.amd64! }).config.digest;
     const ctrImages = async (m: Booted) => (await m.exec(["/usr/local/bin/ctr", "-n", "k8s.io", "images", "ls", "-q"])).stdout.trim().split("\n").sort();
@@ -219,6 +226,18 @@ describe("images for an air-gapped node", () => {
     expect(await m.settled()).toBe("running");
     expect(await unit(m)).toContain("ConditionResult=no\n");
     expect(await ctrImages(m)).toEqual(expected);
+    expect(await m.poweroff()).toBe(0);
+    booted.splice(booted.indexOf(m), 1);
+
+    // A provision that changes the set (the app dropped): its archive goes, and the next boot imports again.
+    ok(await run(["unshare", "--net", bin, "provision", ...machineArgs(), "--images", sandbox]));
+    expect(readImagesRecord(machine().root)!.map((e) => e.image)).toEqual([sandbox]);
+    m = await boot(MACHINE, machine().root, machine());
+    booted.push(m);
+    expect(await m.settled()).toBe("running");
+    expect(await unit(m)).toContain("ConditionResult=yes\n");
+    expect(await unit(m)).toContain("Result=success\n");
+    expect((await m.exec(["ls", "/var/lib/kube-rootfs/images"])).stdout.trim().split("\n").filter((n) => n.endsWith(".tar"))).toEqual([readImagesRecord(machine().root)![0]!.archive]);
     expect(await m.poweroff()).toBe(0);
     booted.splice(booted.indexOf(m), 1);
   }, 300_000);
