@@ -169,6 +169,17 @@ describe("doctor", () => {
     expect(r.at(-1)).toMatchObject({ status: "fail", message: "http://deb.debian.org/debian/dists/bookworm/Release: Connection refused" });
   });
 
+  test("offline without pre-loaded images: a warning that pods need the sandbox image, unless a mirror serves it or images are listed", async () => {
+    const status = async (input: Parameters<typeof goalOf>[0]) => {
+      const goal = goalOf({ offline: true, ...input });
+      return (await statusOf(readinessChecks(goal, provisionPlan(goal).needs()), healthy()))["sandbox image"];
+    };
+    expect(await status({})).toMatchObject({ status: "warn", fix: "--images registry.k8s.io/pause:3.10, fetched into the bundle with kube-rootfs fetch --images registry.k8s.io/pause:3.10" });
+    expect((await status({ runtime: { registryMirrors: { "registry.k8s.io": ["https://mirror.internal"] } } }))!.status).toBe("ok");
+    expect(await status({ images: ["registry.k8s.io/pause:3.10"] })).toBeUndefined();
+    expect(await status({ offline: false })).toBeUndefined();
+  });
+
   test("offline: the mirror is not contacted", async () => {
     let asked = false;
     const host = { ...healthy(), reach: async () => ((asked = true), "unreachable") };
