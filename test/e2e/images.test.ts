@@ -200,6 +200,20 @@ describe("images for an air-gapped node", () => {
     expect(readFileSync(join(machine().root, IMAGES_RECORD), "utf8")).toContain(sandbox);
   }, 300_000);
 
+  test("provision without --offline pulls into its own cache what it lacks, and copies it in", async () => {
+    const root = join(dir, "online");
+    const seen = proxy.seen.length;
+    ok(await run([
+      bin, "provision", "--machine", `img2-${process.pid}`, "--machine-dir", join(root, "machine"), "--nspawn-config-file", join(root, "m.nspawn"),
+      "--service-override-file", join(root, "o.conf"), "--hostname", "node2", "--arch", "arm64", "--cache-dir", join(root, "cache"),
+      "--bootstrap-method", "none", "--skip-phases", "kube,cri,cni", "--images", app, "--runtime-sandbox-image", sandbox, "--log-format", "json",
+    ]));
+    expect(proxy.seen.length).toBeGreaterThan(seen);
+    const lock = readLock(join(bundle, LOCK_FILE));
+    expect(readImagesRecord(join(root, "machine"))!.map((e) => [e.image, e.digest])).toEqual([sandbox, app].map((i) => [i, lock.images[i]!.arm64!.digest]));
+    expect(imagesLayout(join(root, "cache")).index().manifests.length).toBe(2);
+  });
+
   test("the machine boots, imports the images into containerd once, a second boot does not import again, a changed set does", async () => {
     // The names imported, and the CRI plugin's own reference by image id (the config's digest): kubelet sees them too.
     const config = imagesLayout(bundle).readJSON<{ config: { digest: string } }>({ mediaType: "", ...readLock(join(bundle, LOCK_FILE)).images[sandbox]!.amd64! }).config.digest;
