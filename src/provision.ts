@@ -14,7 +14,9 @@ import { configureOsTask } from "./rootfs/os";
 import { recordGoalTask } from "./rootfs/record";
 import { disableResolvedTask } from "./rootfs/resolved";
 import { ENSURE_WORKSPACE, ensureWorkspaceTask } from "./rootfs/workspace";
+import { IMAGES_TASK, imagesTask } from "./runtime/images";
 import { runtimeTask } from "./runtime/task";
+import { preloadImages } from "./oci/preload";
 
 export interface Phase {
   name: string;
@@ -42,7 +44,7 @@ export function provisionPhases(goal: Resolved, workspace: () => WorkspaceDecisi
       disableResolvedTask(goal),
     )
     // After the binaries it configures: a run that fails to install them sets up nothing.
-    .append("runtime", runtimeTask(goal))
+    .append("runtime", runtimeTask(goal), imagesTask(goal))
     .append("record", recordGoalTask(goal)).phases;
 }
 
@@ -78,7 +80,8 @@ export function provisionPlan(goal: Resolved): ProvisionPlan {
   const phases = withoutSkipped(provisionPhases(goal, workspace), goal.skipPhases);
   const runs = (task: string) => phases.some((p) => p.tasks.some((t) => t.name === task));
   const artifacts = INSTALL_GROUPS.filter(runs).flatMap((g) => planGroup(goal, g));
-  const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, boots: true });
+  const images = runs(IMAGES_TASK) ? preloadImages(goal) : [];
+  const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, images, boots: true });
   return {
     phases,
     artifacts,

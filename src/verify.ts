@@ -1,5 +1,5 @@
 // verify: compare an existing machine with the goal state, file by file, and list each drift.
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { installDrift, readManifest } from "./artifacts/manifest";
 import { provisionPlan } from "./provision";
 import type { Resolved } from "./config/resolve";
@@ -10,6 +10,10 @@ import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
 import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./runtime/files";
+import { IMAGES_LINK, IMAGES_RECORD, IMAGES_TASK, IMAGES_UNIT_FILE, readImagesRecord } from "./runtime/images";
+import { IMAGES_MACHINE_DIR, renderImagesUnit } from "./runtime/templates/images";
+import { preloadImages } from "./oci/preload";
+import { sha256File } from "./fs/hash";
 
 export type { Drift } from "./fs/drift";
 
@@ -39,6 +43,16 @@ function firstDiffLine(a: string, b: string): number {
   return i + 1;
 }
 
+function linkDrift(path: string, target: string, what: string): Drift[] {
+  let found = "missing";
+  try {
+    found = lstatSync(path).isSymbolicLink() ? `symlink to ${readlinkSync(path)}` : "not a symlink";
+  } catch {
+    // missing
+  }
+  return found === `symlink to ${target}` ? [] : [{ path, expected: `symlink to ${target} (${what})`, found }];
+}
+
 export function configDrift(goal: Resolved): Drift[] {
   const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
   const rendered: Array<[path: string, content: string, mode?: number]> = [
@@ -53,16 +67,7 @@ export function configDrift(goal: Resolved): Drift[] {
   if (runtime) {
     for (const rel of staleRuntimeFiles(goal.machineDir, files)) drifts.push({ path: inRoot(rel), expected: "absent (not in runtime.registryMirrors)", found: "present" });
   }
-  const expectLink = (rel: string, target: string, what: string) => {
-    const path = inRoot(rel);
-    let found = "missing";
-    try {
-      found = lstatSync(path).isSymbolicLink() ? `symlink to ${readlinkSync(path)}` : "not a symlink";
-    } catch {
-      // missing
-    }
-    if (found !== `symlink to ${target}`) drifts.push({ path, expected: `symlink to ${target} (${what})`, found });
-  };
+  const expectLink = (rel: string, target: string, what: string) => drifts.push(...linkDrift(inRoot(rel), target, what));
   expectLink(RESOLVED_MASK, "/dev/null", "systemd-resolved masked");
   for (const l of runtime ? RUNTIME_LINKS : []) expectLink(l.path, l.target, "unit enabled");
   return drifts;
@@ -75,7 +80,26 @@ export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
   return each.flat();
 }
 
-/** Every drift of the machine: configuration files, then installed artifacts. */
+/** The pre-loaded images: the record names the goal's images, each archive re-hashed, the import unit as rendered and enabled. */
+export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
+  if (goal.skipPhases.includes("runtime") || goal.skipPhases.includes(IMAGES_TASK)) return [];
+  const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
+  const wanted = preloadImages(goal);
+  const entries = readImagesRecord(goal.machineDir) ?? [];
+  const drifts: Drift[] = [];
+  const recorded = entries.map((e) => e.image).sort().join(", ");
+  if (recorded !== [...wanted].sort().join(", ")) drifts.push({ path: inRoot(IMAGES_RECORD), expected: `images ${wanted.join(", ") || "none"}`, found: recorded ? `images ${recorded}` : "none" });
+  for (const e of entries) {
+    const path = inRoot(`${IMAGES_MACHINE_DIR.slice(1)}/${e.archive}`);
+    const sha = existsSync(path) ? await sha256File(path) : "missing";
+    if (sha !== e.sha256) drifts.push({ path, expected: `archive of ${e.image} with sha256 ${e.sha256}`, found: sha === "missing" ? sha : `sha256 ${sha}` });
+  }
+  if (!wanted.length) return drifts;
+  drifts.push(...renderedDrift(inRoot(IMAGES_UNIT_FILE), renderImagesUnit(entries.map((e) => e.archive))));
+  return [...drifts, ...linkDrift(inRoot(IMAGES_LINK.path), IMAGES_LINK.target, "unit enabled")];
+}
+
+/** Every drift of the machine: configuration files, pre-loaded images, then installed artifacts. */
 export async function verifyMachine(goal: Resolved): Promise<Drift[]> {
-  return [...configDrift(goal), ...(await artifactDrift(goal))];
+  return [...configDrift(goal), ...(await imagesDrift(goal)), ...(await artifactDrift(goal))];
 }

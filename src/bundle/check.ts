@@ -1,14 +1,17 @@
 // fetch --check: a carried-in bundle against its lock: every file present, its size and sha256,
-// and each artifact's checksum file agreeing. Returns every problem, one line each.
+// each artifact's checksum file agreeing, and every blob of each pre-loaded image hashing to its
+// digest. Returns every problem, one line each.
 import { existsSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { CATALOG } from "../artifacts/catalog";
 import { parseChecksum } from "../artifacts/checksum";
 import { sha256File } from "../fs/hash";
 import { checksumFor } from "../artifacts/plan";
 import type { ArtifactName } from "../config/schema";
 import { ConfigError } from "../errors";
-import { LOCK_FILE, readLock, type Lock, type LockedFile } from "./lock";
+import type { ImageManifest } from "../oci/media";
+import { imagesLayout } from "../oci/preload";
+import { LOCK_FILE, readLock, type Lock, type LockedFile, type LockedImage } from "./lock";
 
 async function checkFile(bundle: string, what: string, f: LockedFile): Promise<string | undefined> {
   const path = join(bundle, f.path);
@@ -21,6 +24,22 @@ async function checkFile(bundle: string, what: string, f: LockedFile): Promise<s
   if (size !== f.size) return `${what}: ${f.path} is ${size} bytes, the lock says ${f.size}`;
   const sha = await sha256File(path);
   return sha === f.sha256 ? undefined : `${what}: ${f.path} has sha256 ${sha}, the lock says ${f.sha256}`;
+}
+
+/** The platform manifest and every blob it names, each re-hashed against its digest. */
+async function checkImage(bundle: string, what: string, locked: LockedImage): Promise<string[]> {
+  const layout = imagesLayout(bundle);
+  let manifest: ImageManifest;
+  try {
+    manifest = layout.readJSON<ImageManifest>({ mediaType: "", ...locked });
+  } catch (err) {
+    return [`${what}: manifest ${locked.digest}: ${(err as Error).message}`];
+  }
+  const blobs = [manifest.config, ...manifest.layers];
+  const problems = await Promise.all(
+    blobs.map((d) => checkFile(bundle, `${what} blob`, { path: relative(bundle, layout.blobPath(d.digest)), size: d.size, sha256: d.digest.slice("sha256:".length) })),
+  );
+  return problems.filter((p) => p !== undefined);
 }
 
 export async function checkBundle(bundle: string, lock: Lock): Promise<{ problems: string[]; checked: number }> {
@@ -50,6 +69,12 @@ export async function checkBundle(bundle: string, lock: Lock): Promise<{ problem
     checked++;
     const bad = await checkFile(bundle, `rootfs ${f.suite} ${arch}`, f);
     if (bad) problems.push(bad);
+  }
+  for (const [image, byArch] of Object.entries(lock.images)) {
+    for (const [arch, locked] of Object.entries(byArch)) {
+      checked++;
+      problems.push(...(await checkImage(bundle, `image ${image} ${arch}`, locked)));
+    }
   }
   return { problems, checked };
 }

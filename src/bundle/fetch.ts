@@ -1,5 +1,6 @@
 // fetch: fill a bundle (a cache dir in upstream layout) with every artifact of the goal for
-// one or more arches, optionally the base rootfs snapshot, and describe it in a lock.
+// one or more arches, the images to pre-load, optionally the base rootfs snapshot, and describe
+// it in a lock.
 import { rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
@@ -14,6 +15,7 @@ import { bootstrapRootfs, rootfsSource, type RootfsSource } from "../rootfs/boot
 import { findSnapshot, readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
 import { removeTree } from "../rootfs/bootstrap/staging";
 import { decidedOnce } from "../rootfs/decision";
+import { ensureImage, holdsPreload, imagesLayout, preloadImages } from "../oci/preload";
 import { emptyLock, mergeIntoLockFile, type Lock } from "./lock";
 
 /** fetch's architectures: --arch, else KUBE_ROOTFS_ARCH, else (undefined) the host's. */
@@ -36,6 +38,25 @@ function artifactsTask(goal: Resolved, lock: Lock): Task {
         (lock.artifacts[plan.entry.name] ??= {})[goal.arch] = { version: plan.version, path: plan.cacheAsset, size, sha256 };
         ctx.log.info("in bundle", { artifact: plan.entry.name, path: plan.cacheAsset, sha256 });
       });
+    },
+  };
+}
+
+/** Each image to pre-load, for this arch, into the bundle's image layout; pinned in the lock. */
+function imagesTask(goal: Resolved, lock: Lock): Task {
+  return {
+    name: `images-${goal.arch}`,
+    async run(ctx) {
+      const layout = imagesLayout(goal.cacheDir);
+      for (const image of preloadImages(goal)) {
+        if (ctx.dryRun) {
+          ctx.log.info(holdsPreload(goal, layout, image) ? "image in bundle" : "would pull image", { image, arch: goal.arch, layout: layout.dir });
+          continue;
+        }
+        const { desc } = await ensureImage(goal, image, ctx.signal);
+        (lock.images[image] ??= {})[goal.arch] = { digest: desc.digest, size: desc.size };
+        ctx.log.info("image in bundle", { image, arch: goal.arch, digest: desc.digest });
+      }
     },
   };
 }
@@ -96,13 +117,19 @@ export async function fetchBundle(goals: Resolved[], withRootfs: boolean, lockPa
   const sources = goals.map((g) => decidedOnce(() => rootfsSource(g)));
   const work = serial(
     "fetch",
-    goals.map((g, i) => parallel(`fetch-${g.arch}`, [artifactsTask(g, lock), ...(withRootfs ? [rootfsTask(g, sources[i]!, lock)] : [])])),
+    goals.map((g, i) =>
+      parallel(`fetch-${g.arch}`, [
+        artifactsTask(g, lock),
+        ...(preloadImages(g).length ? [imagesTask(g, lock)] : []),
+        ...(withRootfs ? [rootfsTask(g, sources[i]!, lock)] : []),
+      ]),
+    ),
   );
   const checks = () => {
     const all = goals.flatMap((g, i) => {
       const rootfs = withRootfs && isHostArch(g);
       const scratch = { ...g, machineDir: join(scratchDir(g), g.arch) };
-      return readinessChecks(scratch, { root: rootfs, workspace: rootfs ? sources[i] : undefined, artifacts: planAll(g), boots: false });
+      return readinessChecks(scratch, { root: rootfs, workspace: rootfs ? sources[i] : undefined, artifacts: planAll(g), images: preloadImages(g), boots: false });
     });
     return all.filter((c, i) => all.findIndex((d) => d.name === c.name) === i); // the host's checks, once
   };

@@ -1,6 +1,7 @@
 // kube-rootfs.lock: per artifact and arch the version, the path in the bundle, size and sha256,
-// and per arch the rootfs snapshot. JSON with sorted keys, so it diffs well. With --lock, every
-// artifact's sha256 comes from it and beats any checksum file.
+// per arch the rootfs snapshot, and per pre-loaded image and arch its platform manifest's digest.
+// JSON with sorted keys, so it diffs well. With --lock, every artifact's sha256 comes from it and
+// beats any checksum file.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Resolved } from "../config/resolve";
@@ -9,6 +10,7 @@ import { ConfigError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic";
 import { CATALOG } from "../artifacts/catalog";
 import { artifactVersion } from "../artifacts/plan";
+import { preloadImages } from "../oci/preload";
 import { stableJSON } from "../stable-json";
 
 export const LOCK_FILE = "kube-rootfs.lock";
@@ -28,13 +30,24 @@ export interface LockedRootfs extends LockedFile {
   suite: string;
 }
 
+/**
+ * An image for one arch: its platform manifest (what the machine imports, and what names every
+ * blob fetch --check re-hashes), not the index, which changes when the registry adds an arch.
+ */
+export interface LockedImage {
+  digest: string;
+  size: number;
+}
+
 export interface Lock {
   schema: 1;
   artifacts: Partial<Record<ArtifactName, Record<string, LockedArtifact>>>;
   rootfs: Record<string, LockedRootfs>;
+  /** image reference → arch → its platform manifest */
+  images: Record<string, Record<string, LockedImage>>;
 }
 
-export const emptyLock = (): Lock => ({ schema: 1, artifacts: {}, rootfs: {} });
+export const emptyLock = (): Lock => ({ schema: 1, artifacts: {}, rootfs: {}, images: {} });
 
 export function readLock(path: string): Lock {
   let text: string;
@@ -46,7 +59,7 @@ export function readLock(path: string): Lock {
   try {
     const lock = JSON.parse(text) as Lock;
     if (lock.schema !== 1 || typeof lock.artifacts !== "object") throw new Error("not a kube-rootfs lock (schema 1)");
-    return { ...lock, rootfs: lock.rootfs ?? {} };
+    return { ...lock, rootfs: lock.rootfs ?? {}, images: lock.images ?? {} };
   } catch (err) {
     throw new ConfigError(`lock ${path}: ${(err as Error).message}`);
   }
@@ -62,7 +75,9 @@ export function mergeLock(base: Lock, add: Lock): Lock {
   for (const [name, byArch] of Object.entries(add.artifacts) as Array<[ArtifactName, Record<string, LockedArtifact>]>) {
     artifacts[name] = { ...artifacts[name], ...byArch };
   }
-  return { schema: 1, artifacts, rootfs: { ...base.rootfs, ...add.rootfs } };
+  const images = { ...base.images };
+  for (const [image, byArch] of Object.entries(add.images)) images[image] = { ...images[image], ...byArch };
+  return { schema: 1, artifacts, rootfs: { ...base.rootfs, ...add.rootfs }, images };
 }
 
 /** Merge `add` into the lock file at `path` (created when missing). */
@@ -71,8 +86,9 @@ export async function mergeIntoLockFile(path: string, add: Lock): Promise<void> 
 }
 
 /**
- * Pin every artifact of the goal to the lock's sha256. A lock without the artifact, at another
- * version, or disagreeing with a sha256 pinned in the goal is a config error, listing each.
+ * Pin every artifact of the goal to the lock's sha256, and every image it pre-loads to the lock's
+ * digest. A lock without the artifact or image, at another version, or disagreeing with a sha256
+ * pinned in the goal is a config error, listing each.
  */
 export function applyLock(goal: Resolved, lock: Lock, lockPath: string): Resolved {
   const problems: string[] = [];
@@ -86,8 +102,14 @@ export function applyLock(goal: Resolved, lock: Lock, lockPath: string): Resolve
     else if (dl.sha256 && dl.sha256 !== locked.sha256) problems.push(`downloads.${entry.name}.sha256 ${dl.sha256} disagrees with lock ${lockPath} (${locked.sha256})`);
     else downloads[entry.name] = { ...dl, sha256: locked.sha256 };
   }
+  const imagePins: Record<string, string> = {};
+  for (const image of preloadImages(goal)) {
+    const locked = lock.images[image]?.[goal.arch];
+    if (!locked) problems.push(`lock ${lockPath}: no image ${image} for ${goal.arch}`);
+    else imagePins[image] = locked.digest;
+  }
   if (problems.length) throw new ConfigError(problems[0]!, problems);
-  return { ...goal, downloads };
+  return { ...goal, downloads, imagePins };
 }
 
 /** The goal with its --lock applied, if it names one (a relative path is taken from the cwd). */

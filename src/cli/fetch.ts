@@ -16,12 +16,12 @@ const args = {
   arch: { type: "string", description: "architectures to fetch, comma-separated (default: the host's) [KUBE_ROOTFS_ARCH]", valueHint: "amd64,arm64" },
   bundle: { type: "string", description: "bundle directory, in the cache's upstream layout (default: --cache-dir)", valueHint: "dir" },
   "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot for the suite (host arch; needs root and the bootstrap tool)" },
-  check: { type: "boolean", description: "verify a bundle against its lock (every file, size and sha256) instead of fetching; exit 1 on any problem" },
+  check: { type: "boolean", description: "verify a bundle against its lock (every file, size and sha256, every image blob) instead of fetching; exit 1 on any problem" },
   "dry-run": { type: "boolean", description: "print every URL and path that would be fetched, then what would stop a real run; change nothing" },
 } as const;
 
 export const fetchCommand = defineCommand({
-  meta: { name: "fetch", description: "Fill a bundle (cache dir) with every artifact for one or more arches, and write kube-rootfs.lock; or --check one" },
+  meta: { name: "fetch", description: "Fill a bundle (cache dir) with every artifact and pre-loaded image for one or more arches, and write kube-rootfs.lock; or --check one" },
   args,
   async run({ args: parsed, rawArgs }) {
     checkFlags(rawArgs, args);
@@ -60,11 +60,12 @@ export const fetchCommand = defineCommand({
 
 /** What fills a bundle (for --help); the machine's own settings play no part. */
 export const fetchUses = [
-  "arch", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "retries", "concurrency", "timeouts", "maxDownloadBytes", "logFormat",
+  "arch", "versions", "mirror", "downloads", "bootstrap", "images", "runtime", "registry", "cacheDir", "offline", "lock", "retries", "concurrency", "timeouts", "maxDownloadBytes", "logFormat",
 ];
 
 export const fetchExamples = [
   "kube-rootfs fetch --bundle /srv/bundle --arch amd64,arm64 --with-rootfs",
+  "kube-rootfs fetch --bundle /srv/bundle --images registry.example:5000/cni/flannel:v0.26.1",
   "kube-rootfs fetch --check --bundle /media/usb/bundle",
   "kube-rootfs fetch --bundle /srv/bundle --lock kube-rootfs.lock --kubernetes-version 1.33.1",
 ];

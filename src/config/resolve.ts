@@ -30,6 +30,8 @@ export interface Resolved extends Goal {
   hostResolvConf: string;
   versions: Goal["versions"] & { crictl: string };
   bootstrap: ResolvedBootstrap;
+  /** pre-loaded image → its platform manifest's digest for this arch, from --lock */
+  imagePins?: Record<string, string>;
 }
 
 /** crictl follows the Kubernetes minor: 1.33.1 → 1.33.0. */

@@ -152,6 +152,11 @@ export const GoalSchema = z.strictObject({
     })
     .prefault({}),
 
+  images: z
+    .array(z.string().regex(IMAGE, "expected an image reference like registry.example:5000/app:1.0"))
+    .default([])
+    .describe("container images pre-loaded into containerd (from the bundle with --offline); when any are listed, runtime.sandboxImage is too"),
+
   runtime: z
     .strictObject({
       sandboxImage: z

@@ -29,6 +29,8 @@ export interface PullOptions {
   cacheDir: string;
   offline: boolean;
   registry: RegistryOptions;
+  /** where registry images are kept (default the cache's layout) */
+  layout?: ImageLayout;
 }
 
 export const cacheLayout = (cacheDir: string) => new ImageLayout(join(cacheDir, "oci"));
@@ -76,7 +78,7 @@ async function fromLayout(layout: ImageLayout, name: string | undefined, source:
 }
 
 async function fromRegistry(ref: RegistryRef, source: string, opts: PullOptions): Promise<{ digest: string; manifest: ImageManifest }> {
-  const cache = cacheLayout(opts.cacheDir);
+  const cache = opts.layout ?? cacheLayout(opts.cacheDir);
   const name = formatRegistryRef(ref);
   if (opts.offline) {
     // Offline, a tag is what the cache last pulled under that name; a digest is its blob.
@@ -108,6 +110,12 @@ async function fromRegistry(ref: RegistryRef, source: string, opts: PullOptions)
   return { digest: desc.digest, manifest };
 }
 
+/** The layout holds the image's top manifest or index under its name or digest (its blobs are checked when read). */
+export function holdsImage(layout: ImageLayout, ref: RegistryRef): boolean {
+  if (ref.digest) return existsSync(layout.blobPath(ref.digest));
+  return existsSync(join(layout.dir, "index.json")) && layout.resolve(formatRegistryRef(ref)) !== undefined;
+}
+
 /** The descriptor of a cached manifest or index known only by digest (an offline pull by digest). */
 function cachedDescriptor(layout: ImageLayout, digest: string): Descriptor | undefined {
   if (!existsSync(layout.blobPath(digest))) return undefined;
@@ -134,7 +142,7 @@ function unpackArchive(file: string, cacheDir: string): string {
 }
 
 export async function localImage(ref: ImageRef, source: string, opts: PullOptions): Promise<LocalImage> {
-  if (ref.kind === "registry") return { source, layout: cacheLayout(opts.cacheDir), ...(await fromRegistry(ref, source, opts)), cleanup() {} };
+  if (ref.kind === "registry") return { source, layout: opts.layout ?? cacheLayout(opts.cacheDir), ...(await fromRegistry(ref, source, opts)), cleanup() {} };
   if (ref.kind === "layout") return { source, layout: new ImageLayout(ref.dir), ...(await fromLayout(new ImageLayout(ref.dir), ref.tag, source, opts.arch)), cleanup() {} };
   const dir = unpackArchive(ref.file, opts.cacheDir);
   try {

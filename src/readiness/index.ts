@@ -7,7 +7,7 @@ import { runTask, type Outcome, type Task, type TaskContext } from "../engine/ta
 import { NotReady } from "../errors";
 import type { WorkspaceDecision } from "../rootfs/decision";
 import { bad, describeReport, runChecks, type Check, type Report } from "./check";
-import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
+import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, sandboxImageCheck, toolsCheck } from "./checks";
 import { offlineMissing } from "./offline";
 import { realHost, type HostProbe } from "./probe";
 
@@ -21,6 +21,8 @@ export interface Needs {
   workspace?: () => WorkspaceDecision;
   /** artifacts it installs or fetches */
   artifacts: ArtifactPlan[];
+  /** container images it pre-loads or fetches */
+  images: string[];
   /** the machine will boot on this host (its cgroups matter) */
   boots: boolean;
 }
@@ -59,7 +61,8 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
   return [
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
-    ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, workspace))] : []),
+    ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, needs.images, workspace))] : []),
+    ...(goal.offline && needs.boots && !needs.images.length ? [sandboxImageCheck(goal)] : []),
     ...(needs.boots ? [cgroupCheck] : []),
   ];
 }

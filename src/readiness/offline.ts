@@ -1,14 +1,15 @@
 // What an --offline run would miss in its cache: artifacts (and their checksum files unless
-// pinned), and the rootfs when the workspace decision needs one.
+// pinned), the images it pre-loads, and the rootfs when the workspace decision needs one.
 import { existsSync } from "node:fs";
 import { Cache } from "../artifacts/cache";
 import type { ArtifactPlan } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
+import { holdsPreload, imagesLayout } from "../oci/preload";
 import { offlineImageMissing } from "../rootfs/bootstrap/image";
 import { localTarball } from "../rootfs/bootstrap/tarball";
 import type { WorkspaceDecision } from "../rootfs/decision";
 
-export function offlineMissing(goal: Resolved, artifacts: ArtifactPlan[], workspace: WorkspaceDecision | undefined): string[] {
+export function offlineMissing(goal: Resolved, artifacts: ArtifactPlan[], images: string[], workspace: WorkspaceDecision | undefined): string[] {
   const missing: string[] = [];
   const cache = new Cache(goal.cacheDir);
   for (const plan of artifacts) {
@@ -16,6 +17,8 @@ export function offlineMissing(goal: Resolved, artifacts: ArtifactPlan[], worksp
     if (!cache.has(plan.cacheAsset)) missing.push(`${what} (${plan.cacheAsset})`);
     else if (!plan.pinned && !cache.checksum(plan)) missing.push(`${what} checksum (${plan.cacheChecksum})`);
   }
+  const layout = imagesLayout(goal.cacheDir);
+  for (const image of images) if (!holdsPreload(goal, layout, image)) missing.push(`image ${image} (${layout.dir})`);
   if (workspace?.kind === "bootstrap") missing.push(`rootfs snapshot for ${goal.bootstrap.suite}/${goal.arch} (kube-rootfs fetch --with-rootfs)`);
   if (workspace?.kind === "image") {
     const problem = offlineImageMissing(workspace.image, goal.cacheDir);

@@ -79,9 +79,9 @@ describe("localImage", () => {
 
   test("provision --offline lists a registry image the cache lacks, and not once it is pulled", async () => {
     const goal = testGoal({ arch: "arm64", offline: true, skipPhases: ["install"], bootstrap: { method: "image", image: `${registry.host}/pull/multi:v1` } });
-    expect(offlineMissing(goal, [], decideWorkspace(goal))).toEqual([`image ${registry.host}/pull/multi:v1 (pull it once online into ${goal.cacheDir}/oci)`]);
+    expect(offlineMissing(goal, [], [], decideWorkspace(goal))).toEqual([`image ${registry.host}/pull/multi:v1 (pull it once online into ${goal.cacheDir}/oci)`]);
     await localImage(parseImageRef(goal.bootstrap.image!), "img", { arch: "arm64", cacheDir: goal.cacheDir, offline: false, registry: registryOptions });
-    expect(offlineMissing(goal, [], decideWorkspace(goal))).toEqual([]);
+    expect(offlineMissing(goal, [], [], decideWorkspace(goal))).toEqual([]);
   });
 
   test("an index without this arch names the platforms it has", async () => {

@@ -1,15 +1,15 @@
 // The image method: the rootfs comes from an OCI image (a registry, an oci-layout dir or an
 // oci-archive), its layers unpacked into the staging dir. The image's digest is recorded inside
 // the rootfs, so a later run can tell what the machine was made from.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError } from "../../errors";
 import type { TaskContext } from "../../engine/task";
 import { writeFileAtomic } from "../../fs/atomic";
 import { resolveInside } from "../../fs/inside";
-import { cacheLayout, localImage } from "../../oci/pull";
-import { formatRegistryRef, parseImageRef, type ImageRef } from "../../oci/ref";
+import { cacheLayout, holdsImage, localImage } from "../../oci/pull";
+import { parseImageRef, type ImageRef } from "../../oci/ref";
 import { registryOptions } from "../../oci/options";
 import { unpackLayers } from "../../oci/unpack-layers";
 
@@ -62,6 +62,5 @@ export function readImageRecord(machineDir: string): ImageRecord | undefined {
 export function offlineImageMissing(src: ImageSource, cacheDir: string): string | undefined {
   if (src.ref.kind !== "registry") return undefined;
   const cache = cacheLayout(cacheDir);
-  const found = src.ref.digest ? existsSync(cache.blobPath(src.ref.digest)) : existsSync(join(cache.dir, "index.json")) && cache.resolve(formatRegistryRef(src.ref)) !== undefined;
-  return found ? undefined : `image ${src.image} (pull it once online into ${cache.dir})`;
+  return holdsImage(cache, src.ref) ? undefined : `image ${src.image} (pull it once online into ${cache.dir})`;
 }
