@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # debootstrap/mmdebstrap bootstrap real rootfs trees; systemd-container boots them;
 # containerd, runc and containernetworking-plugins give real binaries for the loopback
 # mirror; nginx serves a bundle as a mirror; zstd compresses snapshots; attr and libcap2-bin
-# set the xattrs and file capabilities the snapshot tests expect to survive.
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin curl iproute2 util-linux git)
+# set the xattrs and file capabilities the snapshot tests expect to survive; qemu-user-static
+# and binfmt-support run the other architecture's rootfs (arm64 on x64) under emulation.
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin curl iproute2 util-linux git qemu-user-static binfmt-support)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -23,5 +24,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The nginx package starts a default server on port 80; the tests start their own.
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+# The other arch's binfmt handler (registered with the F flag by Debian's qemu-user-static). A host
+# without systemd neither mounts binfmt_misc nor registers handlers at boot: do both, once.
+if [ "$(id -u)" -eq 0 ]; then
+  case "$(uname -m)" in x86_64) foreign=qemu-aarch64 ;; aarch64) foreign=qemu-x86_64 ;; *) foreign= ;; esac
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
+  if [ -n "$foreign" ] && ! grep -qx enabled "$binfmt/$foreign" 2>/dev/null; then update-binfmts --enable "$foreign"; fi
+fi
 
 npm ci --no-audit --no-fund --loglevel=error

@@ -8,6 +8,8 @@ import { archOf } from "./config/host";
 import { RunError, errorMessage } from "./errors";
 import { defaultMirror, distroOf } from "./rootfs/distro";
 import { lookupKeyring } from "./rootfs/bootstrap/plan";
+import { emulationProblem, QEMU_HANDLER, readText } from "./rootfs/binfmt";
+import type { Arch } from "./config/schema";
 
 export type Status = "ok" | "warn" | "fail";
 
@@ -21,6 +23,8 @@ export interface HostProbe {
   uid(): number;
   which(cmd: string): string | null;
   exists(path: string): boolean;
+  /** a file's text, undefined when it cannot be read */
+  read(path: string): string | undefined;
   kernel(): string;
   hostArch(): string;
   /** "cgroup2" when /sys/fs/cgroup is the unified hierarchy */
@@ -122,16 +126,15 @@ export const cacheSpaceCheck = spaceCheck("cache dir space", (g) => g.cacheDir);
 export const archCheck: Check = {
   name: "arch",
   run(goal, h) {
-    let host: string;
+    let host: Arch;
     try {
       host = archOf(h.hostArch());
     } catch (err) {
       return bad("fail", errorMessage(err), "run on an amd64 or arm64 host");
     }
     if (host === goal.arch) return ok(`${goal.arch}`);
-    const qemu = goal.arch === "arm64" ? "qemu-aarch64" : "qemu-x86_64";
-    if (h.exists(`/proc/sys/fs/binfmt_misc/${qemu}`)) return ok(`${goal.arch} on a ${host} host, through ${qemu}`);
-    return bad("fail", `${goal.arch} rootfs on a ${host} host without ${qemu} binfmt`, "apt-get install qemu-user-static binfmt-support");
+    const p = emulationProblem(goal.arch, host, (path) => h.read(path));
+    return p ? bad("fail", p.problem, p.fix) : ok(`${goal.arch} on an ${host} host, through the ${QEMU_HANDLER[goal.arch]} binfmt handler`);
   },
 };
 
@@ -204,6 +207,7 @@ export const realHost: HostProbe = {
   uid: () => process.getuid?.() ?? -1,
   which: (cmd) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` }),
   exists: existsSync,
+  read: readText,
   kernel: () => readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
   hostArch: () => process.arch,
   cgroupFs: () => (existsSync("/sys/fs/cgroup/cgroup.controllers") ? "cgroup2" : "legacy"),

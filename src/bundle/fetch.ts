@@ -4,7 +4,6 @@ import { rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
 import { planAll } from "../artifacts/plan";
-import { archOf } from "../config/host";
 import type { Resolved } from "../config/resolve";
 import { parallel, serial, type Task, type TaskContext } from "../engine/task";
 import { RunError } from "../errors";
@@ -58,11 +57,6 @@ function rootfsTask(goal: Resolved, lock: Lock): Task {
   return {
     name: `rootfs-${goal.arch}`,
     async run(ctx) {
-      // debootstrap's second stage runs the target's binaries: only the host's own arch works here.
-      if (goal.arch !== archOf(process.arch)) {
-        ctx.log.warn(`rootfs snapshot skipped: bootstrapping another architecture needs binfmt emulation; fetch it on an ${goal.arch} host`, { arch: goal.arch });
-        return "skipped";
-      }
       const snapshot = await ensureSnapshot(goal, ctx);
       if (!snapshot) return "completed";
       const { file, plan } = snapshot;

@@ -24,6 +24,7 @@ const healthy = (): HostProbe => ({
   cgroupFs: () => "cgroup2",
   freeBytes: () => 50 * GiB,
   reach: async () => undefined,
+  read: () => undefined,
 });
 
 async function statusOf(goal: Resolved, host: HostProbe) {
@@ -81,11 +82,15 @@ describe("checks", () => {
     expect(asked).toBe(false);
   });
 
-  test("a foreign arch needs its binfmt handler", async () => {
+  test("a foreign arch needs its binfmt handler, and says how to get it", async () => {
     const goal = goalOf({ arch: "arm64" });
-    expect((await statusOf(goal, healthy()))["arch"]).toMatchObject({ status: "fail", fix: "apt-get install qemu-user-static binfmt-support" });
-    const withQemu = { ...healthy(), exists: (p: string) => p === "/proc/sys/fs/binfmt_misc/qemu-aarch64" || healthy().exists(p) };
-    expect((await statusOf(goal, withQemu))["arch"]!.status).toBe("ok");
+    expect((await statusOf(goal, healthy()))["arch"]).toMatchObject({
+      status: "fail",
+      fix: "apt-get install qemu-user-static binfmt-support; mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64",
+    });
+    const files: Record<string, string> = { "/proc/sys/fs/binfmt_misc/status": "enabled\n", "/proc/sys/fs/binfmt_misc/qemu-aarch64": "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n" };
+    const withQemu = { ...healthy(), read: (p: string) => files[p] };
+    expect((await statusOf(goal, withQemu))["arch"]).toMatchObject({ status: "ok", message: "arm64 on an amd64 host, through the qemu-aarch64 binfmt handler" });
   });
 });
 

@@ -3,10 +3,12 @@
 // and renames it into place when complete; a fresh bootstrap is then kept as a snapshot.
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { archOf } from "../../config/host";
 import type { Resolved } from "../../config/resolve";
 import { errorMessage } from "../../errors";
 import type { TaskContext } from "../../engine/task";
 import { ioError, removeQuietly } from "../../fs/atomic";
+import { requireEmulation } from "../binfmt";
 import { bootstrapPlan, toolArgv, type BootstrapPlan } from "./plan";
 import { compressionOf, createSnapshot, findSnapshot, readSidecar, restoreSnapshot, sidecarOf, snapshotPath, verifySnapshot } from "./snapshot";
 import { appendLog, runLogged, tailLines, toolFailed } from "./spawn";
@@ -44,6 +46,8 @@ export function debCacheDir(cacheDir: string, plan: BootstrapPlan): string {
 }
 
 async function runTool(plan: BootstrapPlan, goal: Resolved, staging: string, logFile: string, ctx: TaskContext): Promise<void> {
+  // The tools run the target's maintainer scripts: another arch's only through qemu-user.
+  requireEmulation(plan.arch, archOf(process.arch));
   const argv = toolArgv(plan, staging, debCacheDir(goal.cacheDir, plan));
   ctx.log.info("bootstrapping", { tool: plan.tool, suite: plan.suite, arch: plan.arch, mirror: plan.mirror, log: logFile });
   const code = await runLogged(argv, logFile, ctx.signal);
