@@ -24,6 +24,10 @@ export interface DownloadOptions {
   backoffMs?: number;
   onResponse?(total: number | undefined): void;
   onBytes?(received: number): void;
+  /** extra request headers (a registry's Authorization) */
+  headers?: Record<string, string>;
+  /** trusted CA certificates (PEM) for https */
+  ca?: string;
 }
 
 const MAX_REDIRECTS = 10;
@@ -68,7 +72,8 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
   const transient = (what: string) => new Transient(stall.signal.aborted ? `no data for ${opts.stallMs / 1000}s (stalled)` : what);
   arm();
   try {
-    const res = await request(url, sink.received, signal).catch((err) => {
+    const headers = { ...opts.headers, ...(sink.received > 0 ? { range: `bytes=${sink.received}-` } : {}) };
+    const res = await fetchFollowing(url, { signal, headers, ca: opts.ca }).catch((err) => {
       if (err instanceof RunError || opts.signal.aborted || deadline.aborted) throw err;
       throw transient(`connection failed: ${(err as Error).message}`);
     });
@@ -94,22 +99,50 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
   }
 }
 
-/** GET with manual, bounded redirects and a Range header when resuming. */
-async function request(url: string, offset: number, signal: AbortSignal): Promise<Response> {
+/** A request body that can be sent again (bytes, a Bun.file). */
+export type RequestBody = NonNullable<globalThis.RequestInit["body"]>;
+
+export interface FetchOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  signal: AbortSignal;
+  ca?: string;
+}
+
+/**
+ * A request with manual, bounded redirects. Credentials never follow a redirect to another
+ * host (a registry sends blob reads to its storage with a signed URL of their own).
+ */
+export async function fetchFollowing(url: string, init: FetchOptions): Promise<Response> {
   let current = url;
+  let headers = init.headers ?? {};
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const res = await fetch(current, { redirect: "manual", signal, headers });
+    const res = await fetch(current, {
+      method: init.method ?? "GET",
+      headers,
+      body: init.body,
+      redirect: "manual",
+      signal: init.signal,
+      ...(init.ca ? { tls: { ca: init.ca } } : {}),
+    });
     const location = res.headers.get("location");
-    if (res.status >= 300 && res.status < 400 && location) {
+    if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {
       await res.body?.cancel();
-      current = new URL(location, current).href;
+      const next = new URL(location, current);
+      if (next.host !== new URL(current).host) headers = withoutAuthorization(headers);
+      current = next.href;
       continue;
     }
     return res;
   }
   throw new RunError(`${url}: more than ${MAX_REDIRECTS} redirects`);
 }
+
+const FOLLOWED = { GET: true, HEAD: true };
+
+const withoutAuthorization = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
 
 /** Check the status, handle a resume the server did or did not honour, and return the full size. */
 function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number): number | undefined {
