@@ -1,15 +1,13 @@
 // fetch: fill a bundle (a cache dir in upstream layout) with every artifact of the goal for
 // one or more arches, optionally the base rootfs snapshot, and describe it in a lock.
-import { rmSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { statSync } from "node:fs";
+import { relative } from "node:path";
 import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
 import { planAll } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
-import { parallel, serial, type Task, type TaskContext } from "../engine/task";
-import { RunError } from "../errors";
-import { bootstrapRootfs, rootfsSource, type RootfsSource } from "../rootfs/bootstrap";
+import { parallel, serial, type Task } from "../engine/task";
+import { ensureSnapshot } from "../rootfs/bootstrap";
 import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
-import { removeTree } from "../rootfs/bootstrap/staging";
 import { emptyLock, type Lock } from "./lock";
 
 function artifactsTask(goal: Resolved, lock: Lock): Task {
@@ -28,29 +26,6 @@ function artifactsTask(goal: Resolved, lock: Lock): Task {
       });
     },
   };
-}
-
-type Snapshot = Extract<RootfsSource, { kind: "snapshot" }>;
-
-/** The bundle's snapshot, bootstrapping a throwaway rootfs inside it only to keep one; none in a dry run. */
-async function ensureSnapshot(goal: Resolved, ctx: TaskContext): Promise<Snapshot | undefined> {
-  const found = rootfsSource(goal);
-  if (found.kind === "snapshot") return found;
-  if (found.kind !== "bootstrap") throw new RunError(`--with-rootfs: bootstrap.method ${goal.bootstrap.method} makes no snapshot`);
-  if (ctx.dryRun) {
-    ctx.log.info("would bootstrap and keep a snapshot", { suite: goal.bootstrap.suite, arch: goal.arch });
-    return undefined;
-  }
-  const scratch = join(goal.cacheDir, `.rootfs-build-${process.pid}`);
-  try {
-    await bootstrapRootfs({ ...goal, machineDir: join(scratch, goal.arch) }, found, ctx);
-  } finally {
-    removeTree(join(scratch, goal.arch));
-    rmSync(scratch, { recursive: true, force: true });
-  }
-  const kept = rootfsSource(goal);
-  if (kept.kind !== "snapshot") throw new RunError(`--with-rootfs: the snapshot of ${goal.bootstrap.suite}/${goal.arch} was not kept (see the log above)`);
-  return kept;
 }
 
 function rootfsTask(goal: Resolved, lock: Lock): Task {

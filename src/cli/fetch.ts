@@ -4,42 +4,29 @@ import { join, resolve } from "node:path";
 import { checkBundle } from "../bundle/check";
 import { fetchTask } from "../bundle/fetch";
 import { emptyLock, LOCK_FILE, mergeLock, readLock, writeLock } from "../bundle/lock";
-import { ARCHES } from "../config/schema";
 import { interruptible } from "../engine/interrupt";
 import { runTask } from "../engine/task";
 import { ConfigError, EXIT, Interrupted } from "../errors";
 import { checkFlags, commonArgs, goalArgs } from "./args";
-import { goalFrom, loggerFor } from "./goal";
+import { goalsPerArch, loggerFor } from "./goal";
 
 const args = {
   ...goalArgs,
   ...commonArgs,
   arch: { type: "string", description: "architectures to fetch, comma-separated (default: the host's) [KUBE_ROOTFS_ARCH]", valueHint: "amd64,arm64" },
   bundle: { type: "string", description: "bundle directory, in the cache's upstream layout (default: --cache-dir)", valueHint: "dir" },
-  "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot for the suite (host arch; needs root and debootstrap)" },
+  "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot of the suite for each arch (needs root and the bootstrap tool; another arch needs its qemu binfmt handler)" },
   check: { type: "boolean", description: "verify a bundle against its lock (every file, size and sha256) instead of fetching; exit 1 on any problem" },
   "dry-run": { type: "boolean", description: "print every URL and path that would be fetched; change nothing" },
 } as const;
-
-function archList(value: unknown): string[] | undefined {
-  const raw = typeof value === "string" ? value : process.env.KUBE_ROOTFS_ARCH;
-  if (!raw) return undefined;
-  const list = [...new Set(raw.split(",").map((a) => a.trim()).filter(Boolean))];
-  const bad = list.filter((a) => !(ARCHES as readonly string[]).includes(a));
-  if (bad.length || !list.length) throw new ConfigError(`--arch: expected a list of ${ARCHES.join("|")}, got ${raw}`);
-  return list;
-}
 
 export const fetchCommand = defineCommand({
   meta: { name: "fetch", description: "Fill a bundle (cache dir) with every artifact for one or more arches, and write kube-rootfs.lock; or --check one" },
   args,
   async run({ args: parsed, rawArgs }) {
     checkFlags(rawArgs, args);
-    const arches = archList(parsed.arch);
     // The bundle is the cache dir of every per-arch goal.
-    const bundleFlag: Record<string, string> = typeof parsed.bundle === "string" ? { "cache-dir": resolve(parsed.bundle) } : {};
-    const goalArgv = rawArgs.filter((t) => !/^--arch(=|$)/.test(t));
-    const goals = (arches ?? [undefined]).map((arch) => goalFrom(parsed, goalArgv, arch ? { ...bundleFlag, arch } : bundleFlag));
+    const goals = goalsPerArch(parsed, rawArgs, typeof parsed.bundle === "string" ? { "cache-dir": resolve(parsed.bundle) } : {});
     const bundle = goals[0]!.cacheDir;
     const logger = await loggerFor(goals[0]!, parsed);
     const lockPath = join(bundle, LOCK_FILE);

@@ -3,6 +3,8 @@ import type { ArgsDef } from "citty";
 import { withLock } from "../bundle/lock";
 import { loadGoal } from "../config/load";
 import { resolveGoal, type Resolved } from "../config/resolve";
+import { ARCHES, type Arch } from "../config/schema";
+import { ConfigError } from "../errors";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
 import { checkFlags, givenGoalFlags } from "./args";
 
@@ -21,6 +23,21 @@ export function goalFrom(args: Record<string, unknown>, rawArgs: string[], overr
     }),
   );
   return withLock(goal);
+}
+
+function archList(value: unknown): Arch[] | undefined {
+  const raw = typeof value === "string" ? value : process.env.KUBE_ROOTFS_ARCH;
+  if (!raw) return undefined;
+  const list = [...new Set(raw.split(",").map((a) => a.trim()).filter(Boolean))];
+  const bad = list.filter((a) => !(ARCHES as readonly string[]).includes(a));
+  if (bad.length || !list.length) throw new ConfigError(`--arch: expected a list of ${ARCHES.join("|")}, got ${raw}`);
+  return list as Arch[];
+}
+
+/** One goal per `--arch` in a comma-separated list (default: the host's), each with `overrides`. */
+export function goalsPerArch(args: Record<string, unknown>, rawArgs: string[], overrides: Record<string, string> = {}): Resolved[] {
+  const goalArgv = rawArgs.filter((t) => !/^--arch(=|$)/.test(t));
+  return (archList(args.arch) ?? [undefined]).map((arch) => goalFrom(args, goalArgv, arch ? { ...overrides, arch } : overrides));
 }
 
 export const loggerFor = (goal: Resolved, args: Record<string, unknown>) => createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));

@@ -13,6 +13,7 @@ interface Loaded {
 // The casts erase each command's own argument types.
 const commands: Record<string, () => Promise<Loaded>> = {
   fetch: () => import("./fetch").then((m) => ({ cmd: m.fetchCommand as CommandDef, examples: m.fetchExamples })),
+  image: () => import("./image").then((m) => ({ cmd: m.imageCommand as CommandDef, examples: m.imageExamples })),
   doctor: () => import("./doctor").then((m) => ({ cmd: m.doctorCommand as CommandDef, examples: m.doctorExamples })),
   provision: () => import("./provision").then((m) => ({ cmd: m.provisionCommand as CommandDef, examples: m.provisionExamples })),
   render: () => import("./render").then((m) => ({ cmd: m.renderCommand as CommandDef, examples: m.renderExamples })),

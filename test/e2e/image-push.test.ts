@@ -1,14 +1,21 @@
-// One x64 host makes the rootfs of both arches: `fetch --with-rootfs --arch amd64,arm64`
-// bootstraps arm64 with mmdebstrap under qemu-user (binfmt_misc, set up by scripts/setup.sh),
-// and the arm64 tree runs through systemd-nspawn. Needs root, mmdebstrap, qemu-user-static with
-// its binfmt handler, systemd-container and the host's Debian mirror.
+// One x64 host makes the rootfs of both arches and publishes them: `fetch --with-rootfs --arch
+// amd64,arm64` bootstraps arm64 with mmdebstrap under qemu-user (binfmt_misc, set up by
+// scripts/setup.sh), the arm64 tree runs through systemd-nspawn, and `image push` turns both
+// snapshots into one multi-arch image on Debian's docker-registry, which skopeo reads and umoci
+// unpacks to the very trees the snapshots hold. Needs root, mmdebstrap, qemu-user-static with its
+// binfmt handler, systemd-container, docker-registry, skopeo, umoci and the host's Debian mirror.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_FILE, readLock } from "../../src/bundle/lock";
+import { MEDIA, sha256Digest } from "../../src/oci/media";
+import { restoreSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
+import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { removeDir, tempDir } from "../helpers/tmp";
+import { treeOf } from "../helpers/tree";
 
 // Small on purpose: arm64 maintainer scripts run under emulation. Enough for a boot.
 const INCLUDE = "systemd,systemd-sysv,dbus";
@@ -18,6 +25,7 @@ let dir: string;
 let bundle: string;
 let apt: { mirror: string; suite: string };
 let artifacts: Served;
+let registry: TestRegistry;
 
 beforeAll(async () => {
   bin = await compiledBinary();
@@ -25,19 +33,23 @@ beforeAll(async () => {
   dir = tempDir("xa-image");
   bundle = join(dir, "bundle");
   artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"] })).dir);
+  registry = await startRegistry();
 }, 120_000);
 
 afterAll(() => {
   artifacts?.stop();
+  registry?.stop();
   removeDir(dir);
 });
 
 const ok = (r: RunResult) => expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
 const bootstrap = () => ["--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror, "--bootstrap-include", INCLUDE];
 
-/** Run argv in the tree with systemd-nspawn (no boot, no host systemd needed). */
-async function inside(root: string, argv: string[]): Promise<RunResult> {
-  return run(["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "-D", root, ...argv]);
+/** Run argv in the tree with systemd-nspawn (no boot, no host systemd needed); fails unless it exits 0. */
+async function inside(root: string, argv: string[]): Promise<string> {
+  const r = await run(["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "-D", root, ...argv]);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} in ${root}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
 }
 
 describe("cross-arch on one x64 host", () => {
@@ -66,9 +78,97 @@ describe("cross-arch on one x64 host", () => {
     ]);
     ok(restore);
     expect(restore.stdout).toContain('"restored from snapshot"');
-    ok(await inside(root, ["/bin/true"]));
-    const uname = await inside(root, ["uname", "-m"]);
-    expect(uname.stdout.trim()).toBe("aarch64");
-    expect((await inside(root, ["dpkg", "--print-architecture"])).stdout.trim()).toBe("arm64");
+    await inside(root, ["/bin/true"]);
+    expect((await inside(root, ["uname", "-m"])).trim()).toBe("aarch64");
+    expect((await inside(root, ["dpkg", "--print-architecture"])).trim()).toBe("arm64");
   }, 120_000);
+});
+
+/** `image push` of the bundle's snapshots; the digest it prints, and its JSON events. */
+async function push(ref: string, extra: string[] = []) {
+  const r = await run([bin, "image", "push", `${registry.host}/${ref}`, "--cache-dir", bundle, "--log-format", "json", ...bootstrap(), ...extra]);
+  ok(r);
+  const digest = r.stdout.split("\n").find((l) => l.startsWith("sha256:"));
+  return { digest, events: events(r.stdout) };
+}
+
+const skopeo = async (...argv: string[]) => {
+  const r = await run(["skopeo", ...argv]);
+  if (r.code !== 0) throw new Error(`skopeo ${argv.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+
+/** The image as umoci unpacks it (after skopeo copies it into an OCI layout, as gzip: this umoci reads no zstd). */
+async function umociTree(ref: string, arch: string): Promise<ReturnType<typeof treeOf>> {
+  const name = `${arch}-${ref.replace(/\W/g, "-")}`;
+  mkdirSync(join(dir, "oci"), { recursive: true });
+  await skopeo("copy", "--quiet", "--src-tls-verify=false", "--override-arch", arch, "--dest-compress-format", "gzip", `docker://${registry.host}/${ref}`, `oci:${join(dir, "oci", name)}:x`);
+  const r = await run(["umoci", "unpack", "--image", `${join(dir, "oci", name)}:x`, join(dir, "umoci", name)]);
+  if (r.code !== 0) throw new Error(`umoci unpack: ${r.stderr}`);
+  return treeOf(join(dir, "umoci", name, "rootfs"));
+}
+
+/** The tree a bundle snapshot holds, restored the way provision restores it. */
+async function snapshotTree(arch: "amd64" | "arm64"): Promise<ReturnType<typeof treeOf>> {
+  const into = join(dir, "snapshot-trees", arch);
+  mkdirSync(into, { recursive: true });
+  await restoreSnapshot(join(bundle, readLock(join(bundle, LOCK_FILE)).rootfs[arch]!.path), into, join(dir, "restore.log"), new AbortController().signal);
+  return treeOf(into);
+}
+
+describe("image push", () => {
+  let multi: string | undefined;
+
+  test("--arch amd64,arm64 pushes an index of both; skopeo reads it", async () => {
+    const pushed = await push("xa/rootfs:multi", ["--arch", "amd64,arm64"]);
+    multi = pushed.digest;
+    expect(multi).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const raw = await skopeo("inspect", "--raw", "--tls-verify=false", `docker://${registry.host}/xa/rootfs:multi`);
+    expect(sha256Digest(raw)).toBe(multi!);
+    const index = JSON.parse(raw);
+    expect(index.mediaType).toBe(MEDIA.ociIndex);
+    expect(index.manifests.map((m: { platform: unknown }) => m.platform)).toEqual([
+      { architecture: "amd64", os: "linux" },
+      { architecture: "arm64", os: "linux", variant: "v8" },
+    ]);
+    const arm = JSON.parse(await skopeo("inspect", "--tls-verify=false", "--override-arch", "arm64", "--override-variant", "v8", `docker://${registry.host}/xa/rootfs:multi`));
+    expect(arm).toMatchObject({ Architecture: "arm64", Os: "linux", Layers: [expect.stringMatching(/^sha256:/)] });
+    const manifest = JSON.parse(await skopeo("inspect", "--raw", "--tls-verify=false", `docker://${registry.host}/xa/rootfs@${index.manifests[1].digest}`));
+    expect(manifest.layers).toEqual([expect.objectContaining({ mediaType: MEDIA.ociLayerZstd })]);
+  }, 120_000);
+
+  test("pushing the same snapshots again uploads nothing and gives the same digest", async () => {
+    const again = await push("xa/rootfs:multi", ["--arch", "amd64,arm64"]);
+    expect(again.digest).toBe(multi!);
+    expect(again.events.filter((e) => e.msg === "blob uploaded")).toEqual([]);
+    expect(again.events.filter((e) => e.msg === "blob present")).toHaveLength(4);
+  }, 120_000);
+
+  test("umoci unpacks the arm64 image (zstd layer) to the tree of its snapshot, file by file", async () => {
+    expect(await umociTree("xa/rootfs:multi", "arm64")).toEqual(await snapshotTree("arm64"));
+  }, 120_000);
+
+  test("--compression gzip: a gzip layer, and umoci unpacks it to the snapshot's tree", async () => {
+    const pushed = await push("xa/rootfs:gzip", ["--compression", "gzip", "--arch", "amd64"]);
+    const raw = await skopeo("inspect", "--raw", "--tls-verify=false", `docker://${registry.host}/xa/rootfs:gzip`);
+    expect(sha256Digest(raw)).toBe(pushed.digest!);
+    const manifest = JSON.parse(raw);
+    expect(manifest.layers).toEqual([expect.objectContaining({ mediaType: MEDIA.ociLayerGzip })]);
+    expect(await umociTree("xa/rootfs:gzip", "amd64")).toEqual(await snapshotTree("amd64"));
+  }, 120_000);
+
+  test("bad usage: one line, exit 2", async () => {
+    const digestRef = await run([bin, "image", "push", `${registry.host}/xa/rootfs@sha256:${"0".repeat(64)}`, "--cache-dir", bundle, ...bootstrap()]);
+    expect({ code: digestRef.code, stderr: digestRef.stderr }).toEqual({ code: 2, stderr: `kube-rootfs: image push ${registry.host}/xa/rootfs@sha256:${"0".repeat(64)}: give a tag (host/repo:tag), not a digest\n` });
+    const compression = await run([bin, "image", "push", `${registry.host}/xa/rootfs:1`, "--compression", "xz"]);
+    expect({ code: compression.code, stderr: compression.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: --compression: expected zstd|gzip, got xz\n" });
+    const action = await run([bin, "image", "pull", `${registry.host}/xa/rootfs:1`]);
+    expect({ code: action.code, stderr: action.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: image: expected the action push, got pull (kube-rootfs image push REF)\n" });
+  });
+
+  test("a registry that is not there: one line naming it, exit 1", async () => {
+    const r = await run([bin, "image", "push", "127.0.0.1:9/xa/rootfs:1", "--cache-dir", bundle, "--retries", "1", "--log-format", "json", ...bootstrap()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^kube-rootfs: registry 127\.0\.0\.1:9: GET https:\/\/127\.0\.0\.1:9\/v2\/: .*\(gave up after 1 attempts\)$/)]);
+  });
 });

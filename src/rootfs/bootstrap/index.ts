@@ -1,11 +1,11 @@
 // Bootstrap an empty machine dir into a rootfs: from a given tarball, from the cache's snapshot
 // of the same bootstrap, or by running debootstrap/mmdebstrap. Every way builds in a staging dir
 // and renames it into place when complete; a fresh bootstrap is then kept as a snapshot.
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { archOf } from "../../config/host";
 import type { Resolved } from "../../config/resolve";
-import { errorMessage } from "../../errors";
+import { errorMessage, RunError } from "../../errors";
 import type { TaskContext } from "../../engine/task";
 import { ioError, removeQuietly } from "../../fs/atomic";
 import { requireEmulation } from "../binfmt";
@@ -128,4 +128,27 @@ async function keepSnapshot(plan: BootstrapPlan, goal: Resolved, logFile: string
     if (ctx.signal.aborted) throw err;
     ctx.log.warn("snapshot not kept", { path: file, error: errorMessage(err) });
   }
+}
+
+type Snapshot = Extract<RootfsSource, { kind: "snapshot" }>;
+
+/** The cache's snapshot for the goal, bootstrapping a throwaway rootfs in it only to keep one; none in a dry run. */
+export async function ensureSnapshot(goal: Resolved, ctx: TaskContext): Promise<Snapshot | undefined> {
+  const found = rootfsSource(goal);
+  if (found.kind === "snapshot") return found;
+  if (found.kind !== "bootstrap") throw new RunError(`bootstrap.method ${goal.bootstrap.method} makes no snapshot: use debootstrap or mmdebstrap`);
+  if (ctx.dryRun) {
+    ctx.log.info("would bootstrap and keep a snapshot", { suite: goal.bootstrap.suite, arch: goal.arch });
+    return undefined;
+  }
+  const scratch = join(goal.cacheDir, `.rootfs-build-${process.pid}`);
+  try {
+    await bootstrapRootfs({ ...goal, machineDir: join(scratch, goal.arch) }, found, ctx);
+  } finally {
+    removeTree(join(scratch, goal.arch));
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const kept = rootfsSource(goal);
+  if (kept.kind !== "snapshot") throw new RunError(`the snapshot of ${goal.bootstrap.suite}/${goal.arch} was not kept (see the log above)`);
+  return kept;
 }
