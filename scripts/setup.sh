@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # mirror; nginx serves a bundle as a mirror; zstd compresses snapshots; attr and libcap2-bin
 # set the xattrs and file capabilities the snapshot tests expect to survive; qemu-user-static
 # and binfmt-support run the other architecture's rootfs (arm64 on x64) under emulation.
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin curl iproute2 util-linux git qemu-user-static binfmt-support)
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin curl iproute2 util-linux git qemu-user-static binfmt-support docker-registry skopeo umoci openssl apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -68,9 +68,9 @@ export const bootstrapToolCheck: Check = {
     const { method } = goal.bootstrap;
     if (method === "none") return ok("bootstrap.method none: the machine dir is brought by you");
     // tarball restores and snapshots need GNU tar and a decompressor; bootstraps need their tool.
-    const need = method === "tarball" ? ["tar"] : [method, "tar"];
+    const need = method === "tarball" ? ["tar"] : method === "image" ? ["setfattr"] : [method, "tar"];
     const missing = need.filter((c) => !h.which(c));
-    if (missing.length) return bad("fail", `${missing.join(", ")} not found (bootstrap.method ${method})`, `apt-get install ${missing.join(" ")}`);
+    if (missing.length) return bad("fail", `${missing.join(", ")} not found (bootstrap.method ${method})`, `apt-get install ${missing.map((c) => (c === "setfattr" ? "attr" : c)).join(" ")}`);
     if (!h.which("zstd")) return bad("warn", "zstd not found: snapshots use gzip, slower", "apt-get install zstd");
     return ok(`${need.join(", ")} and zstd present`);
   },

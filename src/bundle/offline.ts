@@ -7,6 +7,7 @@ import type { Resolved } from "../config/resolve";
 import type { Task } from "../engine/task";
 import { RunError } from "../errors";
 import { rootfsSource } from "../rootfs/bootstrap";
+import { imageSource, offlineImageMissing } from "../rootfs/bootstrap/image";
 import { localTarball } from "../rootfs/bootstrap/tarball";
 import { isEmptyDir } from "../rootfs/workspace";
 
@@ -25,6 +26,9 @@ export function offlineMissing(goal: Resolved): string[] {
       const file = localTarball(t);
       if (file === undefined) missing.push(`bootstrap.tarball ${t} is a URL (offline needs a path)`);
       else if (t && !existsSync(file)) missing.push(`bootstrap.tarball ${t}`);
+    } else if (goal.bootstrap.method === "image") {
+      const problem = offlineImageMissing(imageSource(goal.bootstrap), goal.cacheDir);
+      if (problem) missing.push(problem);
     } else if (rootfsSource(goal).kind !== "snapshot") {
       missing.push(`rootfs snapshot for ${goal.bootstrap.suite}/${goal.arch} (kube-rootfs fetch --with-rootfs)`);
     }

@@ -2,7 +2,6 @@ import { defineCommand } from "citty";
 import { interruptible } from "../engine/interrupt";
 import { runTask } from "../engine/task";
 import { ConfigError, EXIT, Interrupted } from "../errors";
-import { registryConnector } from "../oci/connect";
 import { imagePushTask, type Pushed } from "../oci/push";
 import { parseRegistryRef } from "../oci/ref";
 import { checkFlags, commonArgs, goalArgs } from "./args";
@@ -17,9 +16,6 @@ const args = {
   ...commonArgs,
   arch: { type: "string", description: "architectures in the image, comma-separated; several make an index (default: the host's) [KUBE_ROOTFS_ARCH]", valueHint: "amd64,arm64" },
   compression: { type: "string", description: "layer compression: zstd, or gzip for runtimes without zstd (default zstd)", valueHint: "zstd|gzip" },
-  "registry-auth": { type: "string", description: "Docker config.json with the registry's credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)", valueHint: "file" },
-  "registry-ca": { type: "string", description: "CA certificates (PEM) that signed the registry's certificate", valueHint: "file" },
-  "insecure-registry": { type: "string", description: "registry hosts allowed plain HTTP, comma-separated (loopback always is)", valueHint: "host:port" },
   "dry-run": { type: "boolean", description: "say what would be bootstrapped and pushed; change nothing" },
 } as const;
 
@@ -34,16 +30,11 @@ export const imageCommand = defineCommand({
     const compression = parsed.compression ?? "zstd";
     if (!(COMPRESSIONS as readonly string[]).includes(compression)) throw new ConfigError(`--compression: expected ${COMPRESSIONS.join("|")}, got ${compression}`);
     const goals = goalsPerArch(parsed, rawArgs);
-    const connect = registryConnector(ref.host, goals[0]!, {
-      auth: parsed["registry-auth"],
-      ca: parsed["registry-ca"],
-      insecure: (parsed["insecure-registry"] ?? "").split(",").map((h) => h.trim()).filter(Boolean),
-    });
     const logger = await loggerFor(goals[0]!, parsed);
     const run = interruptible(logger);
     let pushed: Pushed | undefined;
     try {
-      const task = imagePushTask(goals, ref, compression as (typeof COMPRESSIONS)[number], connect, (p) => (pushed = p));
+      const task = imagePushTask(goals, ref, compression as (typeof COMPRESSIONS)[number], (p) => (pushed = p));
       await runTask(task, { signal: run.signal, logger: run.logger, dryRun: Boolean(parsed["dry-run"]) });
     } catch (err) {
       const stopped = run.interrupted();

@@ -9,7 +9,7 @@ export type ArtifactName = (typeof ARTIFACTS)[number];
 export const ARCHES = ["amd64", "arm64"] as const;
 export type Arch = (typeof ARCHES)[number];
 
-export const BOOTSTRAP_METHODS = ["debootstrap", "mmdebstrap", "tarball", "none"] as const;
+export const BOOTSTRAP_METHODS = ["debootstrap", "mmdebstrap", "tarball", "image", "none"] as const;
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
@@ -100,12 +100,30 @@ export const GoalSchema = z.strictObject({
       keyring: absPath().optional().describe("archive keyring for the bootstrap"),
       tarball: z.string().min(1).optional().describe("rootfs snapshot (path or URL) for method tarball"),
       sha256: sha256().optional().describe("sha256 of bootstrap.tarball"),
+      image: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("rootfs image for method image: registry/repo:tag, registry/repo@sha256:…, oci-layout:DIR[:tag], oci-archive:FILE"),
     })
     .superRefine((b, ctx) => {
+      if (b.method === "image" && !b.image) ctx.addIssue({ code: "custom", path: ["image"], message: "required with bootstrap.method image (--bootstrap-image REF)" });
       // The air-gapped path restores exactly the snapshot that was carried in, or nothing.
       if (b.method !== "tarball") return;
       if (!b.tarball) ctx.addIssue({ code: "custom", path: ["tarball"], message: "required with bootstrap.method tarball (a path or URL)" });
       if (!b.sha256) ctx.addIssue({ code: "custom", path: ["sha256"], message: "required with bootstrap.method tarball (64 hex digits)" });
+    })
+    .prefault({}),
+
+  registry: z
+    .strictObject({
+      auth: absPath().optional().describe("Docker config.json with registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)"),
+      ca: absPath().optional().describe("CA certificates (PEM) trusted for registries"),
+      insecure: z
+        .array(z.string().min(1))
+        .default([])
+        .meta({ flag: "insecure-registry" })
+        .describe("registry hosts allowed plain HTTP (loopback always is)"),
     })
     .prefault({}),
 

@@ -11,7 +11,8 @@ import { readSidecar, verifySnapshot, type Compression } from "../rootfs/bootstr
 import { buildImage, imageIndex, type Doc, type Image } from "./build";
 import type { Descriptor } from "./media";
 import { formatRegistryRef, type RegistryRef } from "./ref";
-import type { Registry } from "./registry";
+import { registryOptions } from "../rootfs/bootstrap/image";
+import { Registry } from "./registry";
 
 export interface Pushed {
   /** the digest the tag now names: the index's for several arches, else the manifest's */
@@ -55,7 +56,7 @@ export async function pushImages(registry: Registry, ref: RegistryRef, images: I
  * Push the bootstrap snapshot of each goal's arch (bootstrapping it first when the cache has
  * none) as one image. `done` receives the pushed digest.
  */
-export function imagePushTask(goals: Resolved[], ref: RegistryRef, compression: Compression, connect: (signal: AbortSignal) => Registry, done: (p: Pushed) => void): Task {
+export function imagePushTask(goals: Resolved[], ref: RegistryRef, compression: Compression, done: (p: Pushed) => void): Task {
   return {
     name: "image-push",
     async run(ctx) {
@@ -79,7 +80,7 @@ export function imagePushTask(goals: Resolved[], ref: RegistryRef, compression: 
         }
         if (ctx.dryRun) return "skipped";
         const started = performance.now();
-        const pushed = await pushImages(connect(ctx.signal), ref, images, (d, uploaded) => ctx.log.info(uploaded ? "blob uploaded" : "blob present", { digest: d.digest, size: d.size }));
+        const pushed = await pushImages(new Registry(ref.host, registryOptions(goals[0]!, ctx.signal)), ref, images, (d, uploaded) => ctx.log.info(uploaded ? "blob uploaded" : "blob present", { digest: d.digest, size: d.size }));
         ctx.log.info("pushed", { ref: formatRegistryRef(ref), digest: pushed.digest, arches: goals.map((g) => g.arch), seconds: seconds(started) });
         done(pushed);
         return pushed.uploaded.length ? "completed" : "skipped";

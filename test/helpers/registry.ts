@@ -1,6 +1,6 @@
 // Debian's docker-registry (distribution 2.8) on 127.0.0.1 for a test: storage in a temp dir,
 // optionally TLS with a CA and server certificate made here with openssl, and htpasswd basic auth.
-import { writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./goal";
 import { freePort } from "./nginx";
@@ -12,6 +12,8 @@ export interface TestRegistry {
   dir: string;
   /** the CA that signed the server certificate (TLS only) */
   caFile?: string;
+  /** a directory holding only that CA as ca.crt, as skopeo's --cert-dir wants it */
+  certDir?: string;
   stop(): void;
 }
 
@@ -35,6 +37,11 @@ export async function startRegistry(opts: { tls?: boolean; users?: Record<string
   const dir = tempDir("registry");
   const port = await freePort();
   const certs = opts.tls ? makeCertificates(dir) : undefined;
+  const certDir = certs ? join(dir, "client-certs") : undefined;
+  if (certs && certDir) {
+    mkdirSync(certDir);
+    copyFileSync(certs.ca, join(certDir, "ca.crt"));
+  }
   let auth = "";
   if (opts.users) {
     const lines = Object.entries(opts.users).map(([u, p]) => run(["htpasswd", "-Bbn", u, p]).trim());
@@ -62,7 +69,7 @@ ${certs ? `  tls:\n    certificate: ${certs.cert}\n    key: ${certs.key}\n` : ""
   for (let i = 0; i < 200; i++) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited ${proc.exitCode}: see ${dir}/registry.log`);
     const up = await fetch(`${url}/v2/`, ca ? { tls: { ca } } : {}).then(() => true, () => false);
-    if (up) return { host: `127.0.0.1:${port}`, url, dir, caFile: certs?.ca, stop: () => proc.kill() };
+    if (up) return { host: `127.0.0.1:${port}`, url, dir, caFile: certs?.ca, certDir, stop: () => proc.kill() };
     await Bun.sleep(50);
   }
   proc.kill();

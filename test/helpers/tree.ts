@@ -1,54 +1,52 @@
-// A directory tree as comparable data, file by file: type, mode, owner, content hash, link
-// target, device number, and which paths are hardlinks of one another. Two trees are the same
-// rootfs when their lists are equal.
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+// A rootfs tree as comparable lines, one per path: type, mode, owner, and per type the content
+// hash, link target or device number; xattrs (getfattr, hex) and hardlink groups included.
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 
-export interface TreeEntry {
-  path: string;
-  type: "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket";
-  mode: string;
-  uid: number;
-  gid: number;
-  /** sha256 of a file, target of a symlink, rdev of a device */
-  content?: string;
-  /** for a file with several links: the first path (sorted) of its inode */
-  linkOf?: string;
+function xattrsOf(root: string): Map<string, string> {
+  const r = Bun.spawnSync(["getfattr", "--recursive", "--physical", "--no-dereference", "--dump", "--match=-", "--encoding=hex", "--absolute-names", root], { stdout: "pipe", stderr: "pipe" });
+  const out = new Map<string, string>();
+  for (const block of r.stdout.toString().split("\n\n")) {
+    const [head, ...attrs] = block.trim().split("\n");
+    if (!head?.startsWith("# file: ")) continue;
+    out.set(head.slice("# file: ".length).slice(root.length + 1), attrs.sort().join(","));
+  }
+  return out;
 }
 
-function typeOf(s: Stats): TreeEntry["type"] {
-  if (s.isSymbolicLink()) return "symlink";
-  if (s.isDirectory()) return "dir";
-  if (s.isFile()) return "file";
-  if (s.isCharacterDevice()) return "char";
-  if (s.isBlockDevice()) return "block";
-  if (s.isFIFO()) return "fifo";
-  return "socket";
-}
-
-/** Every entry below `root` (not root itself), sorted by path. */
-export function treeOf(root: string): TreeEntry[] {
-  const entries: TreeEntry[] = [];
-  const firstPathOfInode = new Map<number, string>();
+/** path → description; `ignore` lists paths (relative) left out. */
+export function describeTree(root: string, ignore: string[] = []): Map<string, string> {
+  const xattrs = xattrsOf(root);
+  const firstOfInode = new Map<number, string>();
+  const out = new Map<string, string>();
   const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel)).sort()) {
       const path = rel ? `${rel}/${name}` : name;
-      const full = join(root, path);
-      const s = lstatSync(full);
-      const type = typeOf(s);
-      const entry: TreeEntry = { path, type, mode: (s.mode & 0o7777).toString(8), uid: s.uid, gid: s.gid };
-      if (type === "file") entry.content = new Bun.CryptoHasher("sha256").update(readFileSync(full)).digest("hex");
-      if (type === "symlink") entry.content = readlinkSync(full);
-      if (type === "char" || type === "block") entry.content = String(s.rdev);
-      if (type === "file" && s.nlink > 1) {
-        const first = firstPathOfInode.get(s.ino);
-        if (first) entry.linkOf = first;
-        else firstPathOfInode.set(s.ino, path);
-      }
-      entries.push(entry);
-      if (type === "dir") walk(path);
+      if (ignore.includes(path)) continue;
+      const host = join(root, path);
+      const st = lstatSync(host);
+      const head = `${(st.mode & 0o170000).toString(8)} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
+      let what = "";
+      if (st.isFile()) {
+        what = `${st.size} ${new Bun.CryptoHasher("sha256").update(readFileSync(host)).digest("hex")}`;
+        if (st.nlink > 1) {
+          if (!firstOfInode.has(st.ino)) firstOfInode.set(st.ino, path);
+          what += ` link-group=${firstOfInode.get(st.ino)}`;
+        }
+      } else if (st.isSymbolicLink()) what = `-> ${readlinkSync(host)}`;
+      else if (st.isCharacterDevice() || st.isBlockDevice()) what = `dev ${st.rdev}`;
+      out.set(path, `${head} ${what} ${xattrs.get(path) ?? ""}`.trim());
+      if (st.isDirectory()) walk(path);
     }
   };
   walk("");
-  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out;
+}
+
+/** The differences between two trees, as readable lines (empty when equal). */
+export function treeDiff(a: Map<string, string>, b: Map<string, string>, names = ["ours", "theirs"]): string[] {
+  const lines: string[] = [];
+  for (const [p, d] of a) if (b.get(p) !== d) lines.push(`${p}: ${names[0]} ${d} | ${names[1]} ${b.get(p) ?? "(missing)"}`);
+  for (const [p, d] of b) if (!a.has(p)) lines.push(`${p}: ${names[0]} (missing) | ${names[1]} ${d}`);
+  return lines;
 }

@@ -1,5 +1,5 @@
-// Bootstrap an empty machine dir into a rootfs: from a given tarball, from the cache's snapshot
-// of the same bootstrap, or by running debootstrap/mmdebstrap. Every way builds in a staging dir
+// Bootstrap an empty machine dir into a rootfs: from a given tarball, an OCI image, the cache's
+// snapshot of the same bootstrap, or by running debootstrap/mmdebstrap. Every way builds in a staging dir
 // and renames it into place when complete; a fresh bootstrap is then kept as a snapshot.
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -13,10 +13,12 @@ import { bootstrapPlan, toolArgv, type BootstrapPlan } from "./plan";
 import { compressionOf, createSnapshot, findSnapshot, readSidecar, restoreSnapshot, sidecarOf, snapshotPath, verifySnapshot } from "./snapshot";
 import { appendLog, runLogged, tailLines, toolFailed } from "./spawn";
 import { freshStagingDir, promote, removeTree } from "./staging";
+import { imageSource, unpackImage, type ImageSource } from "./image";
 import { fetchTarball, tarballSource, type TarballSource } from "./tarball";
 
 export type RootfsSource =
   | { kind: "tarball"; tarball: TarballSource }
+  | { kind: "image"; image: ImageSource }
   | { kind: "snapshot"; file: string; plan: BootstrapPlan }
   | { kind: "bootstrap"; plan: BootstrapPlan };
 
@@ -24,6 +26,7 @@ export type RootfsSource =
 export function rootfsSource(goal: Resolved, exists: (p: string) => boolean = existsSync): RootfsSource {
   const { method } = goal.bootstrap;
   if (method === "tarball") return { kind: "tarball", tarball: tarballSource(goal.bootstrap) };
+  if (method === "image") return { kind: "image", image: imageSource(goal.bootstrap) };
   const plan = bootstrapPlan(goal, method === "mmdebstrap" ? "mmdebstrap" : "debootstrap", exists);
   const file = findSnapshot(goal.cacheDir, plan);
   return file ? { kind: "snapshot", file, plan } : { kind: "bootstrap", plan };
@@ -71,7 +74,14 @@ async function usableSnapshot(file: string, ctx: TaskContext): Promise<boolean> 
   }
 }
 
-async function fill(source: RootfsSource, goal: Resolved, staging: string, logFile: string, ctx: TaskContext): Promise<"bootstrapped" | "restored"> {
+type Made = "bootstrapped" | "restored" | "unpacked";
+
+async function fill(source: RootfsSource, goal: Resolved, staging: string, logFile: string, ctx: TaskContext): Promise<Made> {
+  if (source.kind === "image") {
+    const record = await unpackImage(source.image, goal, staging, ctx);
+    ctx.log.info("unpacked image", { image: record.image, digest: record.digest });
+    return "unpacked";
+  }
   if (source.kind === "tarball") {
     const fetched = await fetchTarball(source.tarball, goal, ctx.signal);
     try {
@@ -94,6 +104,7 @@ async function fill(source: RootfsSource, goal: Resolved, staging: string, logFi
 function describe(source: RootfsSource): Record<string, unknown> {
   if (source.kind === "tarball") return { tarball: source.tarball.tarball, sha256: source.tarball.sha256 };
   if (source.kind === "snapshot") return { snapshot: source.file };
+  if (source.kind === "image") return { image: source.image.image };
   return { argv: toolArgv(source.plan, "<staging>", "<cache>/debs").join(" ") };
 }
 
@@ -105,7 +116,7 @@ export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx:
   }
   const { dir: staging, removed } = freshStagingDir(goal.machineDir);
   for (const path of removed) ctx.log.info("removed leftover staging dir", { path });
-  let made: "bootstrapped" | "restored";
+  let made: Made;
   try {
     made = await fill(source, goal, staging, logFile, ctx);
     await promote(staging, goal.machineDir);
@@ -114,7 +125,7 @@ export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx:
     throw err;
   }
   ctx.log.info(made, { path: goal.machineDir });
-  if (made === "bootstrapped" && source.kind !== "tarball") await keepSnapshot(source.plan, goal, logFile, ctx);
+  if (made === "bootstrapped" && source.kind === "bootstrap") await keepSnapshot(source.plan, goal, logFile, ctx);
 }
 
 /** A failed snapshot costs the next machine a bootstrap, not this run its rootfs: warn only. */
