@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
+import { checkNode } from "../helpers/node-checks";
 import { boot, type Booted } from "../helpers/nspawn";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 import { removeDir } from "../helpers/tmp";
@@ -59,31 +60,11 @@ async function provision(name: string, extra: string[] = []) {
   return events(r.stdout);
 }
 
-/** Everything the issue lists, checked inside the running machine. */
-async function checkInside(m: Booted) {
-  const state = await m.settled();
-  if (state !== "running") {
-    const failed = await m.exec(["systemctl", "--failed", "--no-legend", "--plain"]);
-    console.log(`${m.name}: systemd is ${state}; failed units:\n${failed.stdout}`);
-  }
-  expect(["running", "degraded"]).toContain(state);
-  expect((await m.exec(["systemctl", "is-enabled", "systemd-resolved.service"])).stdout.trim()).toBe("masked");
-  expect((await m.exec(["cat", "/etc/resolv.conf"])).stdout).toContain("by kube-rootfs");
-  expect((await m.exec(["readlink", "/dev/kmsg"])).stdout.trim()).toBe("/dev/console");
-  const containerd = await m.exec(["/usr/local/bin/containerd", "--version"]);
-  expect(containerd.code).toBe(0);
-  expect(containerd.stdout).toContain("containerd");
-  const runc = await m.exec(["/usr/local/bin/runc", "--version"]);
-  expect(runc.code).toBe(0);
-  expect(runc.stdout).toContain("runc version");
-  expect((await m.exec(["test", "-x", "/opt/cni/bin/bridge"])).code).toBe(0);
-}
-
 async function bootAndCheck(name: string) {
   const started = performance.now();
   const m = await boot(name, paths(name).root, paths(name).nspawn);
   booted.push(m);
-  await checkInside(m);
+  await checkNode(m);
   const code = await m.poweroff();
   booted.splice(booted.indexOf(m), 1);
   // nspawn exits with the container's status: 0 after systemd's own poweroff.

@@ -16,6 +16,8 @@ import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { removeDir, tempDir } from "../helpers/tmp";
 import { describeTree, treeDiff } from "../helpers/tree";
+import { checkNode } from "../helpers/node-checks";
+import { boot, type Booted } from "../helpers/nspawn";
 
 // Small on purpose: arm64 maintainer scripts run under emulation. Enough for a boot.
 const INCLUDE = "systemd,systemd-sysv,dbus";
@@ -26,6 +28,7 @@ let bundle: string;
 let apt: { mirror: string; suite: string };
 let artifacts: Served;
 let registry: TestRegistry;
+let booted: Booted | undefined;
 
 beforeAll(async () => {
   bin = await compiledBinary();
@@ -36,7 +39,8 @@ beforeAll(async () => {
   registry = await startRegistry();
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await booted?.poweroff(30_000).catch(() => {});
   artifacts?.stop();
   registry?.stop();
   removeDir(dir);
@@ -156,6 +160,25 @@ describe("image push", () => {
     expect(manifest.layers).toEqual([expect.objectContaining({ mediaType: MEDIA.ociLayerGzip })]);
     expect(treeDiff(await umociTree("xa/rootfs:gzip", "amd64"), await snapshotTree("amd64"), ["umoci", "snapshot"])).toEqual([]);
   }, 120_000);
+
+  test("a machine provisioned from the pushed image boots and passes the boot checks", async () => {
+    const name = `xa-boot-${process.pid}`;
+    const root = join(dir, "machines", name);
+    const nspawn = join(dir, `${name}.nspawn`);
+    const r = await run([
+      bin, "provision", "--machine", name, "--machine-dir", root, "--nspawn-config-file", nspawn, "--service-override-file", join(dir, `${name}.conf`),
+      "--cache-dir", join(dir, "pull-cache"), "--mirror", artifacts.url, "--log-format", "json",
+      "--bootstrap-method", "image", "--bootstrap-image", `${registry.host}/xa/rootfs:multi`,
+    ]);
+    ok(r);
+    expect(events(r.stdout).find((e) => e.msg === "unpacked image")?.fields?.image).toBe(`${registry.host}/xa/rootfs:multi`);
+    booted = await boot(name, root, nspawn);
+    await checkNode(booted);
+    expect((await booted.exec(["dpkg", "--print-architecture"])).stdout.trim()).toBe("amd64");
+    const code = await booted.poweroff();
+    booted = undefined;
+    expect(code).toBe(0);
+  }, 300_000);
 
   test("bad usage: one line, exit 2", async () => {
     const digestRef = await run([bin, "image", "push", `${registry.host}/xa/rootfs@sha256:${"0".repeat(64)}`, "--cache-dir", bundle, ...bootstrap()]);
