@@ -67,8 +67,8 @@ export function imagePushTask(goals: Resolved[], ref: RegistryRef, compression: 
         // One arch after the other: bootstraps share the cache's scratch dir and the CPU.
         for (const goal of goals) {
           const snapshot = await ensureSnapshot(goal, ctx);
-          if (!snapshot) {
-            ctx.log.info("would push", { arch: goal.arch, ref: formatRegistryRef(ref), compression });
+          if (ctx.dryRun || !snapshot) {
+            ctx.log.info("would push", { arch: goal.arch, snapshot: snapshot?.file, ref: formatRegistryRef(ref), compression });
             continue;
           }
           await verifySnapshot(snapshot.file, readSidecar(snapshot.file) ?? "");

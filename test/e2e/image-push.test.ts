@@ -35,7 +35,8 @@ beforeAll(async () => {
   apt = hostDebianMirror();
   dir = tempDir("xa-image");
   bundle = join(dir, "bundle");
-  artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"] })).dir);
+  // Served for the whole file: the emulated bootstrap alone takes minutes.
+  artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"] })).dir, { timeoutMs: 1_800_000 });
   registry = await startRegistry();
 }, 120_000);
 
@@ -179,6 +180,13 @@ describe("image push", () => {
     booted = undefined;
     expect(code).toBe(0);
   }, 300_000);
+
+  test("--dry-run names what it would push and pushes nothing", async () => {
+    const r = await run([bin, "image", "push", `${registry.host}/xa/rootfs:dry`, "--dry-run", "--arch", "amd64,arm64", "--cache-dir", bundle, "--log-format", "json", ...bootstrap()]);
+    ok(r);
+    expect(events(r.stdout).filter((e) => e.msg === "would push").map((e) => e.fields?.arch)).toEqual(["amd64", "arm64"]);
+    expect((await run(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${registry.host}/xa/rootfs:dry`])).code).not.toBe(0);
+  });
 
   test("bad usage: one line, exit 2", async () => {
     const digestRef = await run([bin, "image", "push", `${registry.host}/xa/rootfs@sha256:${"0".repeat(64)}`, "--cache-dir", bundle, ...bootstrap()]);
