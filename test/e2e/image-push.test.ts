@@ -44,8 +44,8 @@ afterAll(async () => {
   await booted?.poweroff(30_000).catch(() => {});
   artifacts?.stop();
   registry?.stop();
-  removeDir(dir);
-});
+  removeDir(dir); // GBs of trees: more than the default hook timeout
+}, 120_000);
 
 const ok = (r: RunResult) => expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
 const bootstrap = () => ["--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror, "--bootstrap-include", INCLUDE];
