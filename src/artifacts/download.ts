@@ -1,6 +1,7 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
+import { rootCertificates } from "node:tls";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
@@ -20,13 +21,15 @@ export interface DownloadOptions {
   stallMs: number;
   totalMs: number;
   maxBytes: number;
+  /** what sets maxBytes, for messages (default maxDownloadBytes) */
+  capName?: string;
   /** first retry delay; doubles per attempt */
   backoffMs?: number;
   onResponse?(total: number | undefined): void;
   onBytes?(received: number): void;
   /** extra request headers (a registry's Authorization) */
   headers?: Record<string, string>;
-  /** trusted CA certificates (PEM) for https */
+  /** CA certificates (PEM) trusted for https besides the default roots */
   ca?: string;
 }
 
@@ -77,14 +80,14 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
       if (err instanceof RunError || opts.signal.aborted || deadline.aborted) throw err;
       throw transient(`connection failed: ${(err as Error).message}`);
     });
-    const total = expectedTotal(url, res, sink, opts.maxBytes);
+    const total = expectedTotal(url, res, sink, opts);
     opts.onResponse?.(total);
     if (!res.body) throw new Transient("empty response");
     try {
       for await (const chunk of res.body) {
         arm();
         if (sink.received + chunk.byteLength > opts.maxBytes) {
-          throw new RunError(`${url}: response larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+          throw new RunError(`${url}: response larger than ${cap(opts)}`);
         }
         sink.write(chunk);
         opts.onBytes?.(sink.received);
@@ -102,12 +105,9 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
 /** A request body that can be sent again (bytes, a Bun.file). */
 export type RequestBody = NonNullable<globalThis.RequestInit["body"]>;
 
-export interface FetchOptions {
+export interface FetchOptions extends Pick<DownloadOptions, "signal" | "headers" | "ca"> {
   method?: string;
-  headers?: Record<string, string>;
   body?: RequestBody;
-  signal: AbortSignal;
-  ca?: string;
 }
 
 /**
@@ -124,7 +124,8 @@ export async function fetchFollowing(url: string, init: FetchOptions): Promise<R
       body: init.body,
       redirect: "manual",
       signal: init.signal,
-      ...(init.ca ? { tls: { ca: init.ca } } : {}),
+      // A given CA is added to the default roots, not put in their place.
+      ...(init.ca ? { tls: { ca: [...rootCertificates, init.ca] } } : {}),
     });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {
@@ -145,7 +146,9 @@ const withoutAuthorization = (headers: Record<string, string>) =>
   Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
 
 /** Check the status, handle a resume the server did or did not honour, and return the full size. */
-function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number): number | undefined {
+const cap = (opts: Pick<DownloadOptions, "maxBytes" | "capName">) => `the ${opts.maxBytes}-byte cap (${opts.capName ?? "maxDownloadBytes"})`;
+
+function expectedTotal(url: string, res: Response, sink: Sink, opts: Pick<DownloadOptions, "maxBytes" | "capName">): number | undefined {
   if (res.status === 416 || (res.status === 200 && sink.received > 0)) {
     // The server ignores or rejects our Range: start over from byte 0.
     sink.reset();
@@ -163,7 +166,7 @@ function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number)
     }
     if (range[2] !== "*") total = Number(range[2]);
   }
-  if (total !== undefined && total > maxBytes) throw new RunError(`${url}: ${total} bytes is larger than the ${maxBytes}-byte cap (maxDownloadBytes)`);
+  if (total !== undefined && total > opts.maxBytes) throw new RunError(`${url}: ${total} bytes is larger than ${cap(opts)}`);
   return total;
 }
 
@@ -171,7 +174,7 @@ function expectedTotal(url: string, res: Response, sink: Sink, maxBytes: number)
 async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promise<void> {
   const file = Bun.file(new URL(url).pathname);
   if (!(await file.exists())) throw new RunError(`${url}: not found`);
-  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than the ${opts.maxBytes}-byte cap (maxDownloadBytes)`);
+  if (file.size > opts.maxBytes) throw new RunError(`${url}: ${file.size} bytes is larger than ${cap(opts)}`);
   if (sink.received > file.size) sink.reset();
   opts.onResponse?.(file.size);
   for await (const chunk of file.slice(sink.received).stream()) {

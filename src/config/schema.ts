@@ -1,6 +1,7 @@
 // The goal state: the one source of truth for every setting. Flags, env names and the
 // README's config reference are derived from this schema (see fields.ts), never listed twice.
 import { z } from "zod";
+import { parseImageRef } from "../oci/ref";
 
 /** Artifacts the pipeline installs, each with its own download overrides. */
 export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containerd", "runc", "cni"] as const;
@@ -103,11 +104,19 @@ export const GoalSchema = z.strictObject({
       image: z
         .string()
         .min(1)
+        .superRefine((ref, ctx) => {
+          try {
+            parseImageRef(ref);
+          } catch (err) {
+            ctx.addIssue({ code: "custom", input: ref, message: (err as Error).message.replace(`image reference ${ref}: `, "not an image reference: ") });
+          }
+        })
         .optional()
         .describe("rootfs image for method image: registry/repo:tag, registry/repo@sha256:…, oci-layout:DIR[:tag], oci-archive:FILE"),
     })
     .superRefine((b, ctx) => {
-      if (b.method === "image" && !b.image) ctx.addIssue({ code: "custom", path: ["image"], message: "required with bootstrap.method image (--bootstrap-image REF)" });
+      if (b.method === "image" && !b.image) ctx.addIssue({ code: "custom", path: ["image"], message: "required with bootstrap.method image (an image reference)" });
+
       // The air-gapped path restores exactly the snapshot that was carried in, or nothing.
       if (b.method !== "tarball") return;
       if (!b.tarball) ctx.addIssue({ code: "custom", path: ["tarball"], message: "required with bootstrap.method tarball (a path or URL)" });

@@ -54,7 +54,8 @@ async function platformManifest(top: Descriptor, src: Source, arch: Arch): Promi
   await src.fetch(manifest.config);
   const config = src.layout.readJSON<{ architecture?: string; os?: string }>(manifest.config);
   if (config.os !== "linux" || config.architecture !== arch) throw new RunError(`image ${src.name} is ${config.os}/${config.architecture}, the machine is linux/${arch}`);
-  for (const layer of manifest.layers) await src.fetch(layer);
+  // In parallel: the registry options' limit bounds the downloads in flight.
+  await Promise.all(manifest.layers.map((layer) => src.fetch(layer)));
   return { desc: top, manifest };
 }
 

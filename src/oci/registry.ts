@@ -9,10 +9,8 @@ import { DIGEST, MANIFEST_ACCEPT, sha256Digest, type Descriptor } from "./media"
 import { apiHost, isLoopback } from "./ref";
 
 /** The downloader's limits, and who this client is and trusts. */
-export interface RegistryOptions extends Pick<DownloadOptions, "signal" | "limit" | "attempts" | "stallMs" | "totalMs" | "maxBytes"> {
+export interface RegistryOptions extends Pick<DownloadOptions, "signal" | "limit" | "attempts" | "stallMs" | "totalMs" | "maxBytes" | "ca"> {
   credentials: CredentialStore;
-  /** trusted CA certificates (PEM) */
-  ca?: string;
   /** hosts allowed to speak plain HTTP besides loopback */
   insecure: readonly string[];
 }
@@ -55,8 +53,10 @@ export class Registry {
       await this.retrying(() => this.raw("GET", `${https}/v2/`, {}));
       this.origin = https;
     } catch (err) {
-      const plainAllowed = isLoopback(host) || this.opts.insecure.includes(this.host);
-      if (!plainAllowed || !/EPROTO/.test(String((err as { code?: string }).code ?? (err as Error).message))) throw err;
+      if ((err as { code?: string }).code !== "EPROTO") throw err;
+      if (!isLoopback(host) && !this.opts.insecure.includes(this.host)) {
+        throw this.fail(`does not speak TLS (${(err as Error).message}); plain HTTP only with --insecure-registry ${this.host}`);
+      }
       this.origin = `http://${host}`;
     }
     return this.origin;
@@ -77,7 +77,7 @@ export class Registry {
       if (CERT_ERRORS.test(code)) {
         throw this.fail(`TLS certificate not trusted (${(err as Error).message}); pass --registry-ca FILE with the CA that signed it`);
       }
-      if (code === "EPROTO") throw Object.assign(this.fail(`${url}: ${(err as Error).message}`), { code });
+      if (code === "EPROTO") throw Object.assign(new Error((err as Error).message), { code });
       throw new Transient(`${method} ${url}: ${(err as Error).message}`);
     }
   }
@@ -173,7 +173,7 @@ export class Registry {
     const authorization = this.auth.get(scopeOf(repo, "pull"));
     await download(`${await this.base()}${path}`, sink, {
       ...this.opts,
-      maxBytes: Math.min(desc.size, this.opts.maxBytes),
+      ...(desc.size < this.opts.maxBytes ? { maxBytes: desc.size, capName: "its size in the manifest" } : {}),
       headers: authorization ? { authorization } : {},
     }).catch((err: unknown) => Promise.reject(this.fail(`blob ${desc.digest}: ${(err as Error).message}`)));
   }

@@ -18,12 +18,14 @@ const OPAQUE = ".wh..wh..opq";
 const WHITEOUT = ".wh.";
 /** Room for honest compression, none for a decompression bomb. */
 const EXPAND_RATIO = 8;
+/** Large reads and decompressed chunks: per-chunk overhead, not bytes, dominates a rootfs unpack. */
+const CHUNK = 1 << 18;
 
 /** The layer's bytes, hashed as they are read and decompressed. */
 function layerStream(layout: ImageLayout, desc: Descriptor, hasher: Bun.CryptoHasher): Readable {
   const compression = layerCompression(desc.mediaType);
   if (!compression) throw new RunError(`layer ${desc.digest}: unsupported media type ${desc.mediaType}`);
-  const input = createReadStream(layout.blobPath(desc.digest));
+  const input = createReadStream(layout.blobPath(desc.digest), { highWaterMark: CHUNK });
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hasher.update(chunk);
@@ -32,7 +34,7 @@ function layerStream(layout: ImageLayout, desc: Descriptor, hasher: Bun.CryptoHa
   });
   // Errors of any stage reach the last stream, where the reader sees them.
   if (compression === "none") return pipeline(input, hashing, () => {});
-  return pipeline(input, hashing, compression === "gzip" ? createGunzip() : createZstdDecompress(), () => {});
+  return pipeline(input, hashing, compression === "gzip" ? createGunzip({ chunkSize: CHUNK }) : createZstdDecompress({ chunkSize: CHUNK }), () => {});
 }
 
 interface LayerState {
@@ -76,8 +78,12 @@ function whiteout(rel: string, name: string, s: LayerState) {
   if (!s.written.has(target)) removeAll(resolveInside(s.root, target));
 }
 
+/** SELinux labels belong to the host's policy, not the image (and fail where SELinux is off). */
+const HOST_OWNED_XATTRS = new Set(["security.selinux"]);
+
 function setXattrs(host: string, xattrs: Map<string, Buffer>) {
   for (const [name, value] of xattrs) {
+    if (HOST_OWNED_XATTRS.has(name)) continue;
     const r = Bun.spawnSync(["setfattr", "-h", "-n", name, "-v", `0x${value.toString("hex")}`, host], { stderr: "pipe" });
     if (r.exitCode !== 0) throw new RunError(`set xattr ${name} on ${host}: ${r.stderr.toString().trim()}`);
   }

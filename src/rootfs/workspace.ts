@@ -7,6 +7,7 @@ import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
 import { requirePreflight } from "../doctor";
 import { bootstrapRootfs, rootfsSource } from "./bootstrap";
+import { readImageRecord } from "./bootstrap/image";
 import { renderNspawn } from "./templates/nspawn";
 import { renderServiceOverride } from "./templates/override";
 
@@ -28,9 +29,20 @@ export function isEmptyDir(dir: string): boolean {
   }
 }
 
+/** A filled machine dir is never replaced; say so when it was made from another image than the one named now. */
+function warnOtherImage(goal: Resolved, ctx: TaskContext) {
+  const made = goal.bootstrap.method === "image" ? readImageRecord(goal.machineDir) : undefined;
+  if (!made || made.image === goal.bootstrap.image) return;
+  ctx.log.warn("machine dir holds another image; left as it is", {
+    path: goal.machineDir, holds: made.image, digest: made.digest, wanted: goal.bootstrap.image,
+    fix: "provision another machine (or empty this machine dir) to use the new image",
+  });
+}
+
 async function ensureRootfs(goal: Resolved, ctx: TaskContext): Promise<boolean> {
   if (!isEmptyDir(goal.machineDir)) {
     ctx.log.debug("rootfs present", { path: goal.machineDir });
+    warnOtherImage(goal, ctx);
     return false;
   }
   if (goal.bootstrap.method === "none") {

@@ -4,14 +4,16 @@
 // skopeo. kube-rootfs pulls it and the machine dir equals `umoci unpack`'s rootfs file by file.
 // Faults: a corrupted blob, a tampered manifest, wrong credentials, an untrusted certificate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { startRegistryProxy, type RegistryProxy } from "../helpers/registry-proxy";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { describeTree, treeDiff } from "../helpers/tree";
-import { tempDir } from "../helpers/tmp";
+import { removeDir, tempDir } from "../helpers/tmp";
+import { faultTest } from "../faults/fault-test";
 
 let bin: string;
 let dir: string;
@@ -63,7 +65,8 @@ function secondLayer(into: string): string {
 beforeAll(async () => {
   bin = await compiledBinary();
   const apt = hostDebianMirror();
-  dir = tempDir("oci-pull");
+  // Four rootfs trees and more: removed here, with time for it, not by the suite's final sweep.
+  dir = mkdtempSync(join(tmpdir(), "kube-rootfs-oci-pull-"));
   // The base rootfs: mmdebstrap through kube-rootfs itself, whose snapshot (GNU tar, xattrs) is the base layer.
   const made = await run(provisionArgs("pullsrc", [
     "--bootstrap-method", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
@@ -83,6 +86,10 @@ beforeAll(async () => {
   layer2Digest = manifest.layers[1]!.digest;
   sh(["umoci", "unpack", "--image", `${layout}:base`, join(dir, "umoci")]);
   reference = describeTree(join(dir, "umoci", "rootfs"));
+  // The comparison covers what matters: capabilities, user xattrs, device nodes, hardlinks, setuid.
+  const lines = [...reference.values()];
+  for (const needle of ["security.capability=", "user.kube-rootfs=", "link-group=", " 4755 "]) expect(lines.some((l) => l.includes(needle))).toBe(true);
+  expect(lines.some((l) => l.startsWith("20000 "))).toBe(true);
 
   plain = await startRegistry();
   secure = await startRegistry({ tls: true, users: { puller: "right" } });
@@ -102,7 +109,8 @@ afterAll(() => {
   bearer?.stop();
   plain?.stop();
   secure?.stop();
-});
+  removeDir(dir);
+}, 120_000);
 
 function expectSameTree(root: string) {
   // Where kube-rootfs records the image digest, absent from the image itself.
@@ -130,6 +138,11 @@ describe("pull a rootfs image", () => {
     expect(again.code).toBe(0);
     expect(events(again.stdout).find((e) => e.task === "ensure-workspace" && e.msg === "skipped")).toBeDefined();
     expect(bearer.seen.length).toBe(requests);
+
+    // Another image named for a filled machine dir: left as it is, with a warning naming both.
+    const other = await run(args.map((a) => (a === `${bearer.host}/pull/rootfs:base` ? `${plain.host}/pull/rootfs:base` : a)));
+    expect(other.code).toBe(0);
+    expect(events(other.stdout).find((e) => e.msg === "machine dir holds another image; left as it is")?.fields).toMatchObject({ holds: `${bearer.host}/pull/rootfs:base`, digest });
   }, 300_000);
 
   test("zstd layers by digest over TLS with --registry-ca and --registry-auth; then --offline from the cache", async () => {
@@ -156,26 +169,58 @@ describe("pull a rootfs image", () => {
 });
 
 describe("a bad registry leaves nothing in the machine dir", () => {
-  async function fails(name: string, extra: string[], message: RegExp) {
-    const r = await run(provisionArgs(name, ["--bootstrap-method", "image", ...extra], tempDir("pull-cache")));
+  /** Runs with a fresh cache, which it returns. */
+  async function fails(name: string, extra: string[], message: RegExp): Promise<string> {
+    const cache = tempDir("pull-cache");
+    const r = await run(provisionArgs(name, ["--bootstrap-method", "image", ...extra], cache));
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
     expect(existsSync(paths(name).root)).toBe(false);
     expect(readdirSync(join(dir, "machines")).filter((n) => n.startsWith(`${name}.`))).toEqual([]);
+    return cache;
   }
 
-  test("a corrupted blob: the digest and the registry named", async () => {
+  faultTest("image-symlink-out", async () => {
+    const outside = tempDir("pull-outside");
+    const layout = join(dir, "evil-layout");
+    const layer = (name: string, files: Record<string, string>) => {
+      const tree = join(dir, name);
+      for (const [rel, target] of Object.entries(files)) {
+        mkdirSync(dirname(join(tree, rel)), { recursive: true });
+        if (target.startsWith("-> ")) symlinkSync(target.slice(3), join(tree, rel));
+        else writeFileSync(join(tree, rel), target);
+      }
+      sh(["tar", "--create", `--file=${tree}.tar`, `--directory=${tree}`, ...Object.keys(files)]);
+      return `${tree}.tar`;
+    };
+    sh(["umoci", "init", "--layout", layout]);
+    sh(["umoci", "new", "--image", `${layout}:evil`]);
+    sh(["umoci", "raw", "add-layer", "--image", `${layout}:evil`, layer("evil1", { escape: `-> ../../../../../../../..${outside}` })]);
+    sh(["umoci", "raw", "add-layer", "--image", `${layout}:evil`, layer("evil2", { "escape/planted": "x" })]);
+    await fails("pullbad5", ["--bootstrap-image", `oci-layout:${layout}:evil`], /image oci-layout:.*: layer sha256:[0-9a-f]{64}, entry escape\/planted: .*leads out of the rootfs/);
+    expect(readdirSync(outside)).toEqual([]);
+  }, 120_000);
+
+  faultTest("registry-bad-ref", async () => {
+    const r = await run(provisionArgs("pullbad0", ["--bootstrap-method", "image", "--bootstrap-image", `${plain.host}/Pull/Rootfs:base`]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`kube-rootfs: --bootstrap-image: not an image reference: repository must be lowercase letters, digits and . _ - separated by /, got "${plain.host}/Pull/Rootfs:base"`);
+    expect(existsSync(paths("pullbad0").root)).toBe(false);
+  });
+
+  faultTest("registry-corrupt-blob", async () => {
     const proxy = startRegistryProxy(plain.url, { corruptBlob: layer2Digest });
     try {
-      await fails("pullbad1", ["--bootstrap-image", `${proxy.host}/pull/rootfs:base`], new RegExp(`blob ${layer2Digest} from registry ${proxy.host}: digest mismatch`));
+      const cache = await fails("pullbad1", ["--bootstrap-image", `${proxy.host}/pull/rootfs:base`], new RegExp(`blob ${layer2Digest} from registry ${proxy.host}: digest mismatch`));
+      expect(readdirSync(join(cache, "oci", "blobs", "sha256")).filter((n) => n.startsWith(layer2Digest.slice("sha256:".length)))).toEqual([]);
     } finally {
       proxy.stop();
     }
   }, 120_000);
 
-  test("a manifest that does not match its digest", async () => {
+  faultTest("registry-wrong-manifest", async () => {
     const proxy = startRegistryProxy(plain.url, { wrongManifest: true });
     try {
       await fails("pullbad2", ["--bootstrap-image", `${proxy.host}/pull/rootfs:base`], new RegExp(`registry ${proxy.host}: manifest pull/rootfs:base has digest sha256:[0-9a-f]{64}, expected sha256:`));
@@ -184,11 +229,11 @@ describe("a bad registry leaves nothing in the machine dir", () => {
     }
   }, 120_000);
 
-  test("wrong credentials", async () => {
+  faultTest("registry-wrong-credentials", async () => {
     await fails("pullbad3", ["--bootstrap-image", `${secure.host}/pull/rootfs:zstd`, "--registry-ca", secure.caFile!, "--registry-auth", wrongAuthFile], new RegExp(`registry ${secure.host}: credentials for puller rejected`));
   }, 120_000);
 
-  test("a certificate from a CA not given with --registry-ca", async () => {
+  faultTest("registry-untrusted-cert", async () => {
     await fails("pullbad4", ["--bootstrap-image", `${secure.host}/pull/rootfs:zstd`, "--registry-auth", authFile], new RegExp(`registry ${secure.host}: TLS certificate not trusted .*--registry-ca FILE`));
   }, 120_000);
 });

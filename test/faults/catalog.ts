@@ -2,7 +2,7 @@
 // is rendered from this list, and a test checks each entry has a test (faultTest) behind it.
 export interface Fault {
   id: string;
-  area: "input" | "http" | "archive" | "process" | "filesystem";
+  area: "input" | "http" | "archive" | "registry" | "process" | "filesystem";
   fault: string;
   behaviour: string;
 }
@@ -33,6 +33,12 @@ export const FAULTS: Fault[] = [
   { id: "archive-device", area: "archive", fault: "device and fifo entries", behaviour: "exit 1, the entry is refused by type, nothing installed" },
   { id: "archive-corrupt-gzip", area: "archive", fault: "a truncated or corrupt gzip (with a matching checksum)", behaviour: "exit 1, `archive <url>: not a valid tar.gz (…)`, nothing installed" },
   { id: "archive-entry-cap", area: "archive", fault: "an entry larger than the size cap", behaviour: "exit 1, `entry … is N bytes, over the …-byte cap`, nothing installed" },
+  { id: "registry-bad-ref", area: "registry", fault: "a malformed image reference (`--bootstrap-image Host/UPPER:tag`)", behaviour: "exit 2, `--bootstrap-image: not an image reference: …`, nothing touched" },
+  { id: "registry-corrupt-blob", area: "registry", fault: "a registry serving a blob with a flipped byte", behaviour: "exit 1, `blob sha256:… from registry <host>: digest mismatch (got sha256:…)`, nothing cached under its name, nothing in the machine dir" },
+  { id: "registry-wrong-manifest", area: "registry", fault: "a manifest whose bytes are not the digest the registry announces", behaviour: "exit 1, `registry <host>: manifest <repo>:<tag> has digest …, expected …`, nothing in the machine dir" },
+  { id: "registry-wrong-credentials", area: "registry", fault: "wrong credentials in the registry auth file", behaviour: "exit 1, `registry <host>: credentials for <user> rejected (HTTP 401 …)`, nothing in the machine dir" },
+  { id: "registry-untrusted-cert", area: "registry", fault: "a TLS certificate from a CA not given with `--registry-ca`", behaviour: "exit 1, `registry <host>: TLS certificate not trusted (…); pass --registry-ca FILE …`, nothing in the machine dir" },
+  { id: "image-symlink-out", area: "registry", fault: "an image layer with a symlink out of the rootfs, and a later layer writing through it", behaviour: "exit 1, `image <ref>: layer sha256:…, entry …: … leads out of the rootfs`, nothing written outside, nothing in the machine dir" },
   { id: "process-sigkill", area: "process", fault: "SIGKILL at random points of a provision (download, extract, install, manifest write), 20 times", behaviour: "the next run converges and `verify` is clean every time" },
   { id: "process-sigkill-bootstrap", area: "process", fault: "SIGKILL of the run and debootstrap's whole process group mid-bootstrap (test/e2e/boot.test.ts)", behaviour: "the machine dir was never created; the next run unmounts and removes the staging dir, bootstraps again and converges" },
   { id: "process-sigterm", area: "process", fault: "SIGTERM (or SIGINT, SIGHUP) mid-download", behaviour: "exit 143 (130, 129), one line naming what was interrupted, temp files removed; the next run converges" },

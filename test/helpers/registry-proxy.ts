@@ -1,13 +1,15 @@
 // A Bun proxy in front of a real docker-registry that plays the parts a test needs the registry
 // to play: a Bearer token service (challenge, token endpoint, tokens checked on every request),
 // blob storage on another host name reached by redirect, and faults (a flipped byte in a blob,
-// a manifest that is not the one asked for).
+// a blob longer than its descriptor, a manifest that is not the one asked for).
 export interface ProxyOptions {
   /** require Bearer tokens, issued anonymously for pull scopes */
   bearer?: boolean;
   /** answer blob GETs with a redirect to localhost:<port>/storage/… (another host than 127.0.0.1) */
   redirectBlobs?: boolean;
   corruptBlob?: string;
+  /** serve this blob with extra bytes appended (more than its descriptor's size) */
+  padBlob?: string;
   /** serve this manifest body for every manifest GET */
   wrongManifest?: boolean;
 }
@@ -64,6 +66,12 @@ export function startRegistryProxy(upstream: string, options: ProxyOptions = {})
         const bytes = new Uint8Array(await res.arrayBuffer());
         bytes[bytes.length >> 1]! ^= 0xff;
         return new Response(bytes, { status: res.status, headers: res.headers });
+      }
+      if (blob && blob[2] === options.padBlob && req.method === "GET") {
+        const padded = new Uint8Array([...new Uint8Array(await res.arrayBuffer()), ...new Uint8Array(4096)]);
+        const headers = new Headers(res.headers);
+        headers.delete("content-length");
+        return new Response(padded, { status: res.status, headers });
       }
       return res;
     },

@@ -30,13 +30,15 @@ describe("fields derived from the schema", () => {
     for (const flag of [
       "machine", "machine-dir", "nspawn-config-file", "service-override-file", "arch", "hostname",
       "kubernetes-version", "bootstrap-method", "bootstrap-suite", "bootstrap-mirror", "skip-phases", "log-format",
+      "bootstrap-image", "registry-auth", "registry-ca", "insecure-registry",
     ]) {
       expect(fieldByFlag.get(flag)).toBeDefined();
     }
     expect(fieldByFlag.get("bootstrap-suite")!.env).toBe("KUBE_ROOTFS_BOOTSTRAP_SUITE");
     expect(fieldByFlag.get("kubernetes-version")!.key).toBe("versions.kubernetes");
     expect(fieldByFlag.get("downloads-kube-proxy-base-url")!.key).toBe("downloads.kubeProxy.baseURL");
-    expect(fieldByFlag.get("bootstrap-method")!.values).toEqual(["debootstrap", "mmdebstrap", "tarball", "none"]);
+    expect(fieldByFlag.get("bootstrap-method")!.values).toEqual(["debootstrap", "mmdebstrap", "tarball", "image", "none"]);
+    expect(fieldByFlag.get("insecure-registry")!.key).toBe("registry.insecure");
   });
 
   test("flag names are unique", () => {
@@ -110,6 +112,17 @@ describe("errors name the field and the source", () => {
       "bootstrap.sha256: required with bootstrap.method tarball (64 hex digits) (--bootstrap-sha256)",
     ]);
     expect(loadGoal({ flags: { "bootstrap-method": "tarball", "bootstrap-tarball": "/x.tar.zst", "bootstrap-sha256": "a".repeat(64) } }).bootstrap.tarball).toBe("/x.tar.zst");
+  });
+
+  test("the image method needs its image reference", () => {
+    expect(errorOf(() => loadGoal({ flags: { "bootstrap-method": "image" } })).lines).toEqual([
+      "bootstrap.image: required with bootstrap.method image (an image reference) (--bootstrap-image)",
+    ]);
+    const goal = loadGoal({ flags: { "bootstrap-method": "image", "bootstrap-image": "r.example/rootfs:1", "insecure-registry": "r.example,10.0.0.1:5000" } });
+    expect(goal.registry.insecure).toEqual(["r.example", "10.0.0.1:5000"]);
+    expect(errorOf(() => loadGoal({ flags: { "bootstrap-method": "image", "bootstrap-image": "r.example/x@sha256:12" } })).lines).toEqual([
+      '--bootstrap-image: not an image reference: digest sha256:12 is not sha256: and 64 lowercase hex digits, got "r.example/x@sha256:12"',
+    ]);
   });
 
   test("env: not a number, out of range", () => {

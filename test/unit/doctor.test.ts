@@ -65,7 +65,7 @@ describe("checks", () => {
     expect(r["bootstrap mirror"]).toMatchObject({ status: "fail", message: "http://archive.ubuntu.com/ubuntu/dists/noble/Release: Connection refused" });
   });
 
-  test("what a method needs: mmdebstrap, tarball (tar only), none (nothing)", async () => {
+  test("what a method needs: mmdebstrap, tarball (tar only), image (setfattr), none (nothing)", async () => {
     const host = { ...healthy(), which: (cmd: string) => (cmd === "tar" ? "/usr/bin/tar" : null) };
     expect((await statusOf(goalOf({ bootstrap: { method: "mmdebstrap" } }), host))["bootstrap tool"]!.message).toBe("mmdebstrap not found (bootstrap.method mmdebstrap)");
     const tarball = await statusOf(goalOf({ bootstrap: { method: "tarball", tarball: "/srv/base.tar.zst", sha256: "a".repeat(64) } }), host);
@@ -73,6 +73,9 @@ describe("checks", () => {
     expect(tarball["archive keyring"]!.status).toBe("ok");
     expect(tarball["bootstrap mirror"]!.status).toBe("ok");
     expect((await statusOf(goalOf({ bootstrap: { method: "none" } }), host))["bootstrap tool"]!.status).toBe("ok");
+    const image = await statusOf(goalOf({ bootstrap: { method: "image", image: "registry.example/rootfs:1" } }), host);
+    expect(image["bootstrap tool"]).toMatchObject({ status: "fail", message: "setfattr not found (bootstrap.method image)", fix: "apt-get install attr" });
+    expect(image["archive keyring"]!.status).toBe("ok");
   });
 
   test("offline: the mirror is not contacted", async () => {

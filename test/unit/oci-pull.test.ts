@@ -10,7 +10,10 @@ import { pickPlatform } from "../../src/oci/platform";
 import { cacheLayout, localImage } from "../../src/oci/pull";
 import { parseImageRef } from "../../src/oci/ref";
 import { Registry, type RegistryOptions } from "../../src/oci/registry";
+import { unpackLayers } from "../../src/oci/unpack-layers";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
+import { offlineMissing } from "../../src/bundle/offline";
+import { testGoal } from "../helpers/goal";
 import { tempDir } from "../helpers/tmp";
 
 const registryOptions: RegistryOptions = {
@@ -73,6 +76,13 @@ describe("localImage", () => {
     expect(String(unknown)).toContain(`image img2: offline, and the cache ${cacheDir}/oci holds no image named ${registry.host}/pull/other:v1`);
   });
 
+  test("provision --offline lists a registry image the cache lacks, and not once it is pulled", async () => {
+    const goal = testGoal({ arch: "arm64", offline: true, skipPhases: ["install"], bootstrap: { method: "image", image: `${registry.host}/pull/multi:v1` } });
+    expect(offlineMissing(goal)).toEqual([`image ${registry.host}/pull/multi:v1 (pull it once online into ${goal.cacheDir}/oci)`]);
+    await localImage(parseImageRef(goal.bootstrap.image!), "img", { arch: "arm64", cacheDir: goal.cacheDir, offline: false, registry: registryOptions });
+    expect(offlineMissing(goal)).toEqual([]);
+  });
+
   test("an index without this arch names the platforms it has", async () => {
     const tagged = `${registry.host}/pull/multi:v1`;
     const reg = new Registry(registry.host, registryOptions);
@@ -80,6 +90,18 @@ describe("localImage", () => {
     await reg.putManifest("pull/multi", "amd64-only", MEDIA.ociIndex, amd64Only);
     const err = await localImage(parseImageRef(tagged.replace(":v1", ":amd64-only")), "img", { arch: "arm64", cacheDir: tempDir("oci-cache"), offline: false, registry: registryOptions }).catch((e: Error) => e);
     expect(String(err)).toContain("image img has no linux/arm64 manifest (it has linux/amd64)");
+  });
+
+  test("Docker schema 2 images (manifest and gzip layer media types) are read too", async () => {
+    const copy = Bun.spawnSync(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", "--override-arch", "arm64", "--format", "v2s2", `docker://${registry.host}/pull/multi:v1`, `docker://${registry.host}/pull/docker:v1`], { stderr: "pipe" });
+    expect(copy.stderr.toString()).toBe("");
+    const image = await localImage(parseImageRef(`${registry.host}/pull/docker:v1`), "img", { arch: "arm64", cacheDir: tempDir("oci-cache"), offline: false, registry: registryOptions });
+    const manifest = image.layout.readJSON<{ mediaType: string }>({ mediaType: "", digest: image.digest, size: 0 });
+    expect(manifest.mediaType).toBe(MEDIA.dockerManifest);
+    expect(image.manifest.layers.map((l) => l.mediaType)).toEqual([MEDIA.dockerLayerGzip]);
+    const root = tempDir("oci-root");
+    await unpackLayers(image.layout, image.manifest.layers, root, "img");
+    expect(readdirSync(root)).toEqual(["hostname"]);
   });
 
   test("an oci-archive written by skopeo is read from a temp layout removed afterwards", async () => {

@@ -112,13 +112,26 @@ describe("registry client, plain HTTP on loopback", () => {
     }
   });
 
+  test("a blob longer than its descriptor is cut off at the descriptor's size", async () => {
+    await pushImage(new Registry(registry.host, options()), "pull/padded");
+    const padded = startRegistryProxy(registry.url, { padBlob: sha256Digest(layer) });
+    try {
+      const err = await new Registry(padded.host, options()).fetchBlob("pull/padded", desc(MEDIA.ociLayer, layer), new Bytes()).catch((e: Error) => e);
+      expect(String(err)).toContain(`registry ${padded.host}: blob ${sha256Digest(layer)}: `);
+      expect(String(err)).toContain(`larger than the ${layer.byteLength}-byte cap (its size in the manifest)`);
+    } finally {
+      padded.stop();
+    }
+  });
+
   // The host's own name usually resolves to loopback without being a loopback name.
   const hostName = hostname();
   const resolvesLocally = /^127\./.test(Bun.spawnSync(["getent", "ahostsv4", hostName]).stdout.toString());
   test.if(resolvesLocally)("plain HTTP to a host that is not loopback by name only when listed in --insecure-registry", async () => {
     const host = `${hostName}:${registry.host.split(":")[1]}`;
     const err = await new Registry(host, options({ attempts: 1 })).getManifest("pull/a", "v1").catch((e: Error) => e);
-    expect(String(err)).toContain(`registry ${host}: https://${host}/v2/: EPROTO`);
+    expect(String(err)).toContain(`registry ${host}: does not speak TLS (EPROTO: `);
+    expect(String(err)).toContain(`plain HTTP only with --insecure-registry ${host}`);
     const listed = new Registry(host, options({ insecure: [host] }));
     expect((await listed.getManifest("pull/a", "v1")).digest).toBe(sha256Digest(manifest));
   });

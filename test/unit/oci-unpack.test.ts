@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { dirname, join } from "node:path";
 import { ImageLayout } from "../../src/oci/layout";
 import { MEDIA, type Descriptor } from "../../src/oci/media";
+import { readTar } from "../../src/oci/tar-reader";
 import { unpackLayers } from "../../src/oci/unpack-layers";
 import { tempDir } from "../helpers/tmp";
 
@@ -44,6 +45,17 @@ describe("unpackLayers", () => {
     expect(readdirSync(join(root, "keep"))).toEqual(["x"]);
     await unpackLayers(layout, [l3], root, "test");
     expect(readFileSync(join(root, "etc/motd"), "utf8")).toBe("back\n");
+  });
+
+  test("xattrs from PAX headers are set, except SELinux labels (the host's policy)", async () => {
+    const { layout, root } = setup();
+    const l1 = await layer(layout, { "usr/bin/tool": "x" }, "gzip", [
+      "--format=posix", "--pax-option=SCHILY.xattr.user.origin:=image", "--pax-option=SCHILY.xattr.security.selinux:=system_u:object_r:bin_t:s0",
+    ]);
+    await unpackLayers(layout, [l1], root, "img");
+    const attrs = Bun.spawnSync(["getfattr", "--absolute-names", "--dump", "--match=-", join(root, "usr/bin/tool")]).stdout.toString();
+    expect(attrs).toContain('user.origin="image"');
+    expect(attrs).not.toContain("selinux");
   });
 
   test("an entry through a symlink that leads out of the rootfs is refused, naming layer and entry", async () => {
@@ -87,5 +99,52 @@ describe("unpackLayers", () => {
     writeFileSync(path, bytes);
     const err = await unpackLayers(layout, [l1], root, "img").catch((e: Error) => e);
     expect(String(err)).toContain(`image img: layer ${l1.digest} in ${layout.dir} holds sha256:`);
+  });
+});
+
+/** Bytes in odd-sized chunks, so headers and bodies straddle chunk boundaries. */
+async function* chunks(bytes: Uint8Array) {
+  for (let off = 0; off < bytes.length; off += 777) yield bytes.subarray(off, off + 777);
+}
+
+describe("readTar", () => {
+  const longPath = `${"d".repeat(60)}/${"e".repeat(60)}/${"f".repeat(70)}`;
+  async function entriesOf(format: string) {
+    const tree = tempDir("oci-tar");
+    mkdirSync(join(tree, dirname(longPath)), { recursive: true });
+    writeFileSync(join(tree, longPath), "long\n");
+    Bun.spawnSync(["setcap", "cap_net_raw+ep", join(tree, longPath)]);
+    symlinkSync(longPath, join(tree, "link-with-a-long-target"));
+    const tar = Bun.spawnSync(["tar", "--create", "--file=-", `--format=${format}`, "--xattrs", "--xattrs-include=*", `--directory=${tree}`, "."], { stdout: "pipe" });
+    const out: Array<{ path: string; type: string; linkpath: string; xattrs: string[]; body: string }> = [];
+    for await (const e of readTar(chunks(new Uint8Array(tar.stdout)))) {
+      let body = "";
+      for await (const c of e.body()) body += Buffer.from(c).toString();
+      out.push({ path: e.path, type: e.type, linkpath: e.linkpath, xattrs: [...e.xattrs].map(([k, v]) => `${k}=${v.toString("hex")}`), body });
+    }
+    return out;
+  }
+
+  test("PAX: long paths and link targets, binary xattr values", async () => {
+    const entries = await entriesOf("posix");
+    const file = entries.find((e) => e.path === `./${longPath}`);
+    expect(file).toMatchObject({ type: "file", body: "long\n" });
+    // cap_net_raw+ep as the kernel stores it: version 2, effective, permitted bit 13.
+    expect(file!.xattrs).toEqual(["security.capability=0100000200200000000000000000000000000000"]);
+    expect(entries.find((e) => e.path === "./link-with-a-long-target")).toMatchObject({ type: "symlink", linkpath: longPath });
+  });
+
+  test("GNU: long names and long link targets", async () => {
+    const entries = await entriesOf("gnu");
+    expect(entries.find((e) => e.path === `./${longPath}`)?.body).toBe("long\n");
+    expect(entries.find((e) => e.path === "./link-with-a-long-target")?.linkpath).toBe(longPath);
+  });
+
+  test("a stream that is not a tar is an error", async () => {
+    const garbage = new Uint8Array(1024).fill(7);
+    const read = async () => {
+      for await (const _ of readTar(chunks(garbage)));
+    };
+    expect(read()).rejects.toThrow("bad header checksum");
   });
 });

@@ -32,11 +32,7 @@ export interface ImageRecord {
 
 export function imageSource(bootstrap: { image?: string }): ImageSource {
   if (!bootstrap.image) throw new ConfigError("bootstrap.image: required with bootstrap.method image (--bootstrap-image REF)");
-  try {
-    return { image: bootstrap.image, ref: parseImageRef(bootstrap.image) };
-  } catch (err) {
-    throw new ConfigError(`bootstrap.image: ${(err as Error).message}`);
-  }
+  return { image: bootstrap.image, ref: parseImageRef(bootstrap.image) };
 }
 
 function readCA(file: string | undefined): string | undefined {
