@@ -51,19 +51,24 @@ export async function benchFreshMachine(bin: string, artifactsURL: string, work:
   };
   const cache = (name: string) => join(work, `cache-${name}`);
   const rows: FreshRow[] = [];
+  // Each row is told as soon as it is measured: a long run that fails late still says what it saw.
+  const record = (row: FreshRow) => {
+    console.error(`  ${row.source}: cold ${row.cold.toFixed(1)} s, warm ${row.warm.toFixed(1)} s`);
+    rows.push(row);
+  };
 
   for (const tool of ["debootstrap", "mmdebstrap"]) {
     console.error(`fresh machine: ${tool}, cold then warm …`);
     const cold = await fresh(cache(tool), ["--bootstrap-method", tool]);
     rmSync(join(cache(tool), "rootfs"), { recursive: true, force: true }); // else the warm run restores instead
-    rows.push({ source: `${tool} ${suite}`, cold, warm: await fresh(cache(tool), ["--bootstrap-method", tool]) });
+    record({ source: `${tool} ${suite}`, cold, warm: await fresh(cache(tool), ["--bootstrap-method", tool]) });
   }
 
   const snapshotDir = join(cache("mmdebstrap"), "rootfs");
   const snapshot = join(snapshotDir, readdirSync(snapshotDir).find((f) => /\.tar\.(zst|gz)$/.test(f))!);
   const tarball = ["--bootstrap-method", "tarball", "--bootstrap-tarball", snapshot, "--bootstrap-sha256", readSidecar(snapshot)!];
   console.error("fresh machine: snapshot …");
-  rows.push({ source: "snapshot (bootstrap.method tarball)", cold: await fresh(cache("tarball"), tarball), warm: await fresh(cache("tarball"), tarball) });
+  record({ source: "snapshot (bootstrap.method tarball)", cold: await fresh(cache("tarball"), tarball), warm: await fresh(cache("tarball"), tarball) });
 
   const registry = await startRegistry();
   try {
@@ -73,7 +78,7 @@ export async function benchFreshMachine(bin: string, artifactsURL: string, work:
     await push("gzip", ["--compression", "gzip"]);
     const image = (tag: string) => ["--bootstrap-method", "image", "--bootstrap-image", `${registry.host}/bench/rootfs:${tag}`];
     console.error("fresh machine: registry image …");
-    rows.push({ source: "image on a loopback registry (zstd)", cold: await fresh(cache("image"), image("zstd")), warm: await fresh(cache("image"), image("zstd")) });
+    record({ source: "image on a loopback registry (zstd)", cold: await fresh(cache("image"), image("zstd")), warm: await fresh(cache("image"), image("zstd")) });
 
     console.error("pull + unpack against skopeo copy + umoci unpack …");
     const pulls: number[] = [];
@@ -81,6 +86,7 @@ export async function benchFreshMachine(bin: string, artifactsURL: string, work:
     for (let i = 0; i < 3; i++) {
       pulls.push(await fresh(cache(`pull${i}`), image("gzip"), false));
       const oci = join(work, `peer${i}`);
+      mkdirSync(oci);
       peers.push((await sh(["sh", "-c", `skopeo copy --quiet --src-tls-verify=false docker://${registry.host}/bench/rootfs:gzip oci:${oci}/layout:x && umoci unpack --image ${oci}/layout:x ${oci}/bundle`])).seconds);
       removeTree(oci);
     }
