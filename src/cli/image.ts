@@ -10,7 +10,7 @@ import { goalsPerArch, loggerFor } from "./goal";
 const COMPRESSIONS = ["zstd", "gzip"] as const;
 
 const args = {
-  action: { type: "positional", description: "push: make an image of the bootstrap snapshot and push it", valueHint: "push" },
+  action: { type: "positional", description: "push: make an image of the bootstrap snapshot and push it", valueHint: "push", required: false },
   ref: { type: "positional", description: "where to push: registry/repo:tag", valueHint: "REF", required: false },
   ...goalArgs,
   ...commonArgs,

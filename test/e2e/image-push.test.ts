@@ -195,6 +195,8 @@ describe("image push", () => {
     expect({ code: compression.code, stderr: compression.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: --compression: expected zstd|gzip, got xz\n" });
     const action = await run([bin, "image", "pull", `${registry.host}/xa/rootfs:1`]);
     expect({ code: action.code, stderr: action.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: image: expected the action push, got pull (kube-rootfs image push REF)\n" });
+    const none = await run([bin, "image"]);
+    expect({ code: none.code, stderr: none.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: image: expected the action push, got none (kube-rootfs image push REF)\n" });
   });
 
   test("a registry that is not there: one line naming it, exit 1", async () => {
