@@ -11,7 +11,7 @@ import { readSidecar, verifySnapshot, type Compression } from "../rootfs/bootstr
 import { buildImage, imageIndex, type Doc, type Image } from "./build";
 import type { Descriptor } from "./media";
 import { formatRegistryRef, type RegistryRef } from "./ref";
-import { registryOptions } from "../rootfs/bootstrap/image";
+import { registryOptions } from "./options";
 import { Registry } from "./registry";
 
 export interface Pushed {

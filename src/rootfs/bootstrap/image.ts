@@ -3,16 +3,14 @@
 // the rootfs, so a later run can tell what the machine was made from.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Limit } from "../../artifacts/limit";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError } from "../../errors";
 import type { TaskContext } from "../../engine/task";
 import { writeFileAtomic } from "../../fs/atomic";
 import { resolveInside } from "../../fs/inside";
-import { loadCredentials } from "../../oci/auth";
 import { cacheLayout, localImage } from "../../oci/pull";
 import { formatRegistryRef, parseImageRef, type ImageRef } from "../../oci/ref";
-import type { RegistryOptions } from "../../oci/registry";
+import { registryOptions } from "../../oci/options";
 import { unpackLayers } from "../../oci/unpack-layers";
 
 export interface ImageSource {
@@ -33,29 +31,6 @@ export interface ImageRecord {
 export function imageSource(bootstrap: { image?: string }): ImageSource {
   if (!bootstrap.image) throw new ConfigError("bootstrap.image: required with bootstrap.method image (--bootstrap-image REF)");
   return { image: bootstrap.image, ref: parseImageRef(bootstrap.image) };
-}
-
-function readCA(file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`registry.ca ${file}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-export function registryOptions(goal: Resolved, signal: AbortSignal): RegistryOptions {
-  return {
-    signal,
-    limit: new Limit(goal.concurrency),
-    attempts: goal.retries,
-    stallMs: goal.timeouts.stall * 1000,
-    totalMs: goal.timeouts.total * 1000,
-    maxBytes: goal.maxDownloadBytes,
-    credentials: loadCredentials(goal.registry.auth),
-    ca: readCA(goal.registry.ca),
-    insecure: goal.registry.insecure,
-  };
 }
 
 /** Pull (or read) the image and unpack it into `staging`; resolves to its record. */
