@@ -10,8 +10,8 @@ import { ensureSnapshot } from "../rootfs/bootstrap";
 import { readSidecar, verifySnapshot, type Compression } from "../rootfs/bootstrap/snapshot";
 import { buildImage, imageIndex, type Doc, type Image } from "./build";
 import type { Descriptor } from "./media";
-import { formatRegistryRef, type RegistryRef } from "./ref";
 import { registryOptions } from "./options";
+import { formatRegistryRef, type RegistryRef } from "./ref";
 import { Registry } from "./registry";
 
 export interface Pushed {
