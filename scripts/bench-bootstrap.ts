@@ -1,59 +1,125 @@
-// Bootstrap figures: debootstrap and (when installed) mmdebstrap of the host's Debian suite from
-// the host's own apt mirror with a warm .deb cache, then snapshot create and restore of the
-// debootstrap result. Needs root. Target: restore ≤ 0.25× debootstrap.
-// Usage: bun scripts/bench-bootstrap.ts   (or import benchBootstrap from scripts/bench.ts)
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+// Fresh-machine figures, one table: a whole new machine (rootfs + artifacts into an empty
+// machine dir, the compiled binary's wall time) per rootfs source (debootstrap, mmdebstrap, a
+// snapshot, an image on a loopback docker-registry), with a cold cache (empty) and a warm one
+// (what that source caches is there: .debs, artifacts, image blobs; a bootstrap tool still runs).
+// Then the peer: the same image's pull + unpack into an empty dir by kube-rootfs against
+// `skopeo copy` + `umoci unpack` (gzip layer: this umoci reads no zstd), median of 3 each.
+// Needs root, debootstrap, mmdebstrap, docker-registry, skopeo, umoci and the host's apt mirror.
+// Targets: a fresh machine from the loopback registry ≤ 5 s; pull + unpack ≤ the peer.
+// Usage: bun scripts/bench-bootstrap.ts   (scripts/bench.ts runs it too, on its realistic mirror)
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { resolveGoal } from "../src/config/resolve";
-import { GoalSchema } from "../src/config/schema";
-import { debCacheDir } from "../src/rootfs/bootstrap";
-import type { BootstrapTool } from "../src/config/schema";
-import { bootstrapPlan, toolArgv } from "../src/rootfs/bootstrap/plan";
-import { compressionOf, createSnapshot, restoreSnapshot } from "../src/rootfs/bootstrap/snapshot";
-import { runLogged } from "../src/rootfs/bootstrap/spawn";
+import { readSidecar } from "../src/rootfs/bootstrap/snapshot";
 import { removeTree } from "../src/rootfs/bootstrap/staging";
 import { hostDebianMirror } from "../test/helpers/apt";
+import { serveDir } from "../test/helpers/fault-server";
+import { startRegistry } from "../test/helpers/registry";
+import { buildBinary, sh } from "./bench-run";
+import { buildMirror } from "./mirror";
 
-const signal = new AbortController().signal;
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return (performance.now() - started) / 1000;
+export interface FreshRow {
+  source: string;
+  cold: number;
+  warm: number;
 }
 
-export async function benchBootstrap(): Promise<Array<{ name: string; seconds: number }>> {
+export interface FreshMachine {
+  rows: FreshRow[];
+  /** kube-rootfs pull + unpack of the rootfs alone, and skopeo copy + umoci unpack, seconds */
+  pull: number;
+  peer: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchFreshMachine(bin: string, artifactsURL: string, work: string): Promise<FreshMachine> {
   const { mirror, suite } = hostDebianMirror();
-  const dir = mkdtempSync("/var/tmp/kube-rootfs-bench-");
-  const cacheDir = join(dir, "cache");
-  const log = join(dir, "bench.log");
-  const goal = resolveGoal(GoalSchema.parse({ cacheDir, bootstrap: { suite, mirror } }));
-  const results: Array<{ name: string; seconds: number }> = [];
-  try {
-    const tools: BootstrapTool[] = Bun.which("mmdebstrap") ? ["debootstrap", "mmdebstrap"] : ["debootstrap"];
-    for (const tool of tools) {
-      const plan = bootstrapPlan(goal, tool, existsSync);
-      const debs = debCacheDir(cacheDir, plan);
-      const run = async (target: string) => {
-        mkdirSync(target);
-        const code = await runLogged(toolArgv(plan, target, debs), log, signal);
-        if (code !== 0) throw new Error(`${tool} exited ${code}; see ${log}`);
-      };
-      await run(join(dir, `${tool}-warmup`)); // fills the .deb cache: the figure is the bootstrap, not the network
-      removeTree(join(dir, `${tool}-warmup`));
-      results.push({ name: `${tool} ${suite} (warm .deb cache)`, seconds: await timed(() => run(join(dir, tool))) });
-    }
-    const file = join(cacheDir, "rootfs", `bench.${compressionOf() === "zstd" ? "tar.zst" : "tar.gz"}`);
-    results.push({ name: `snapshot create (${compressionOf()})`, seconds: await timed(() => createSnapshot(join(dir, "debootstrap"), file, log, signal, compressionOf())) });
-    mkdirSync(join(dir, "restored"));
-    results.push({ name: "snapshot restore", seconds: await timed(() => restoreSnapshot(file, join(dir, "restored"), log, signal)) });
-  } finally {
-    for (const d of ["debootstrap", "mmdebstrap", "restored"]) removeTree(join(dir, d));
-    rmSync(dir, { recursive: true, force: true });
+  const machines = join(work, "machines");
+  mkdirSync(machines, { recursive: true });
+  let n = 0;
+  /** provision one new machine; its wall time. `install: false` stops after the rootfs. */
+  const fresh = async (cacheDir: string, source: string[], install = true) => {
+    const name = `bench-fresh${n++}`;
+    const argv = [
+      bin, "provision", "--machine", name, "--machine-dir", join(machines, name), "--nspawn-config-file", join(machines, `${name}.nspawn`),
+      "--service-override-file", join(machines, `${name}.conf`), "--cache-dir", cacheDir, "--hostname", "bench", "--mirror", artifactsURL,
+      "--bootstrap-suite", suite, "--bootstrap-mirror", mirror, "--log-format", "json", ...source, ...(install ? [] : ["--skip-phases", "install,runtime,record"]),
+    ];
+    const { seconds } = await sh(argv);
+    removeTree(join(machines, name));
+    return seconds;
+  };
+  const cache = (name: string) => join(work, `cache-${name}`);
+  const rows: FreshRow[] = [];
+  // Each row is told as soon as it is measured: a long run that fails late still says what it saw.
+  const record = (row: FreshRow) => {
+    console.error(`  ${row.source}: cold ${row.cold.toFixed(1)} s, warm ${row.warm.toFixed(1)} s`);
+    rows.push(row);
+  };
+
+  for (const tool of ["debootstrap", "mmdebstrap"]) {
+    console.error(`fresh machine: ${tool}, cold then warm …`);
+    const cold = await fresh(cache(tool), ["--bootstrap-tool", tool]);
+    rmSync(join(cache(tool), "rootfs"), { recursive: true, force: true }); // else the warm run restores instead
+    record({ source: `${tool} ${suite}`, cold, warm: await fresh(cache(tool), ["--bootstrap-tool", tool]) });
   }
-  return results;
+
+  const snapshotDir = join(cache("mmdebstrap"), "rootfs");
+  const snapshot = join(snapshotDir, readdirSync(snapshotDir).find((f) => /\.tar\.(zst|gz)$/.test(f))!);
+  const tarball = ["--bootstrap-method", "tarball", "--bootstrap-tarball", snapshot, "--bootstrap-sha256", readSidecar(snapshot)!];
+  console.error("fresh machine: snapshot …");
+  record({ source: "snapshot (bootstrap.method tarball)", cold: await fresh(cache("tarball"), tarball), warm: await fresh(cache("tarball"), tarball) });
+
+  const registry = await startRegistry();
+  try {
+    const push = (tag: string, extra: string[]) =>
+      sh([bin, "image", "push", `${registry.host}/bench/rootfs:${tag}`, "--cache-dir", cache("mmdebstrap"), "--bootstrap-tool", "mmdebstrap", "--bootstrap-suite", suite, "--bootstrap-mirror", mirror, "--log-format", "json", ...extra]);
+    await push("zstd", []);
+    await push("gzip", ["--compression", "gzip"]);
+    const image = (tag: string) => ["--bootstrap-method", "image", "--bootstrap-image", `${registry.host}/bench/rootfs:${tag}`];
+    console.error("fresh machine: registry image …");
+    record({ source: "image on a loopback registry (zstd)", cold: await fresh(cache("image"), image("zstd")), warm: await fresh(cache("image"), image("zstd")) });
+
+    console.error("pull + unpack against skopeo copy + umoci unpack …");
+    const pulls: number[] = [];
+    const peers: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      pulls.push(await fresh(cache(`pull${i}`), image("gzip"), false));
+      const oci = join(work, `peer${i}`);
+      mkdirSync(oci);
+      peers.push((await sh(["sh", "-c", `skopeo copy --quiet --src-tls-verify=false docker://${registry.host}/bench/rootfs:gzip oci:${oci}/layout:x && umoci unpack --image ${oci}/layout:x ${oci}/bundle`])).seconds);
+      removeTree(oci);
+    }
+    return { rows, pull: median(pulls), peer: median(peers) };
+  } finally {
+    registry.stop();
+  }
+}
+
+export function printFreshMachine(r: FreshMachine, row: (name: string, value: string, target?: string) => void): void {
+  console.log("\nfresh machine (rootfs + artifacts, empty machine dir)        cold cache    warm cache");
+  for (const x of r.rows) console.log(`${x.source.padEnd(58)} ${x.cold.toFixed(1).padStart(8)} s ${x.warm.toFixed(1).padStart(10)} s`);
+  const image = r.rows.find((x) => x.source.startsWith("image"))!;
+  const [debootstrap, snapshot] = [r.rows[0]!, r.rows.find((x) => x.source.startsWith("snapshot"))!];
+  row("snapshot / debootstrap, warm", (snapshot.warm / debootstrap.warm).toFixed(3), "target ≤ 0.25");
+  row("image on a loopback registry, warm / cold", `${image.warm.toFixed(1)} / ${image.cold.toFixed(1)} s`, "target ≤ 5 s");
+  row("pull + unpack, kube-rootfs (median of 3)", `${r.pull.toFixed(2)} s`);
+  row("pull + unpack, skopeo copy + umoci unpack (median of 3)", `${r.peer.toFixed(2)} s`);
+  row("kube-rootfs / peer", (r.pull / r.peer).toFixed(2), "target ≤ 1");
 }
 
 if (import.meta.main) {
-  for (const r of await benchBootstrap()) console.log(`${r.name.padEnd(44)} ${r.seconds.toFixed(1)}s`);
+  const work = mkdtempSync(join(process.env.BENCH_DIR ?? "/var/tmp", "kube-rootfs-bench-fresh-"));
+  try {
+    const info = await buildMirror({ out: join(work, "mirror"), arch: [process.arch === "arm64" ? "arm64" : "amd64"] });
+    const served = await serveDir(info.dir);
+    try {
+      const result = await benchFreshMachine(await buildBinary(join(work, "bin")), served.url, work);
+      printFreshMachine(result, (name, value, target = "") => console.log(`${name.padEnd(58)} ${value.padStart(12)}  ${target}`));
+    } finally {
+      served.stop();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

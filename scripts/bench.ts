@@ -4,32 +4,23 @@
 //   b) the shell baseline: per artifact, sequentially, curl -fsSLo + sha256sum -c + tar -x/install
 //   c) warm re-provision (everything installed), whole-process wall time
 //   d) peak RSS of (a)
-// plus this machine's sha256 throughput, and (as root, unless --no-bootstrap) the bootstrap
-// figures of scripts/bench-bootstrap.ts. Targets: a/b ≤ 0.35, a's rate ≥ 50 % of sha256
-// throughput, c ≤ 50 ms, d ≤ 120 MB, snapshot restore ≤ 0.25× debootstrap.
+// plus this machine's sha256 throughput, and (as root, unless --no-bootstrap) the fresh-machine
+// table of scripts/bench-bootstrap.ts (debootstrap, mmdebstrap, snapshot, registry image; cold and
+// warm cache; pull + unpack against skopeo + umoci). Targets: a/b ≤ 0.35, a's rate ≥ 50 % of
+// sha256 throughput, c ≤ 50 ms, d ≤ 120 MB, snapshot ≤ 0.25× debootstrap, a fresh machine from a
+// loopback registry ≤ 5 s, pull + unpack ≤ the peer.
 // Usage: bun scripts/bench.ts [--no-bootstrap] [--mirror-dir DIR]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { serveDir } from "../test/helpers/fault-server";
-import { benchBootstrap } from "./bench-bootstrap";
+import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
+import { buildBinary, sh } from "./bench-run";
 import { buildMirror, type MirrorInfo } from "./mirror";
 
 const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, "mirror-dir": { type: "string" } } });
-const ROOT = join(import.meta.dir, "..");
 const MB = 1024 * 1024;
-
-/** Run a command after flushing earlier writes (so one measurement does not pay for another's). */
-async function sh(cmd: string[], cwd = ROOT): Promise<{ seconds: number; stdout: string; stderr: string }> {
-  Bun.spawnSync(["sync"]);
-  const started = performance.now();
-  const proc = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  const seconds = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${stderr}`);
-  return { seconds, stdout, stderr };
-}
 
 /** Peak RSS of one command, from GNU time (getrusage of the children would include every earlier child). */
 async function peakRSS(cmd: string[]): Promise<number | undefined> {
@@ -63,7 +54,7 @@ function baselineScript(info: MirrorInfo, url: string, root: string): string {
   return lines.join("\n") + "\n";
 }
 
-const row = (name: string, value: string, target = "") => console.log(`${name.padEnd(52)} ${value.padStart(12)}  ${target}`);
+const row = (name: string, value: string, target = "") => console.log(`${name.padEnd(58)} ${value.padStart(12)}  ${target}`);
 
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? "/var/tmp", "kube-rootfs-bench-"));
 try {
@@ -72,8 +63,7 @@ try {
   const info = await buildMirror({ out: mirrorDir, realistic: true, arch: ["amd64"] });
   const bytes = info.assets.filter((a) => a.arch === "amd64" && !a.path.endsWith("runc.armel")).reduce((n, a) => n + a.size, 0);
   console.error(`building the binary …`);
-  await sh([process.execPath, "scripts/build.ts", "--target", process.arch === "arm64" ? "linux-arm64" : "linux-x64", "--outdir", join(work, "bin")]);
-  const bin = join(work, "bin", `kube-rootfs-linux-${process.arch === "arm64" ? "arm64" : "x64"}`);
+  const bin = await buildBinary(join(work, "bin"));
   const served = await serveDir(info.dir, { timeoutMs: 1_800_000 });
   const provision = (name: string) => [
     bin, "provision", "--machine", `bench-${name}`, "--machine-dir", join(work, name, "root"), "--cache-dir", join(work, name, "cache"),
@@ -90,7 +80,6 @@ try {
   for (let i = 0; i < 7; i++) warmRuns.push((await sh(provision("cold"))).seconds);
   const warm = warmRuns.sort((x, y) => x - y)[3]!;
   const rss = await peakRSS(provision("rss"));
-  served.stop();
 
   const rate = bytes / MB / cold.seconds;
   console.log(`\nartifacts: ${(bytes / MB).toFixed(0)} MiB (amd64 realistic set), loopback mirror\n`);
@@ -103,14 +92,10 @@ try {
   row("a's rate / sha256 throughput", `${((rate / sha) * 100).toFixed(0)} %`, "target ≥ 50 %");
 
   if (!opts["no-bootstrap"] && process.getuid?.() === 0) {
-    console.error("bootstrap figures (takes a few minutes) …");
-    const b = await benchBootstrap();
-    console.log("");
-    for (const r of b) row(r.name, `${r.seconds.toFixed(1)} s`);
-    const deb = b.find((r) => r.name.startsWith("debootstrap"));
-    const restore = b.find((r) => r.name === "snapshot restore");
-    if (deb && restore) row("snapshot restore / debootstrap", (restore.seconds / deb.seconds).toFixed(3), "target ≤ 0.25");
+    console.error("fresh-machine figures (takes several minutes) …");
+    printFreshMachine(await benchFreshMachine(bin, served.url, work), row);
   }
+  served.stop();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

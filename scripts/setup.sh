@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # tmux is the pseudo-terminal the terminal display test drives; openssl makes the
 # test CAs and certificates; docker-registry, skopeo and umoci are the registry, the
 # client and the unpacker the OCI tests check against (apache2-utils: htpasswd).
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils)
+packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static binfmt-support curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -28,5 +28,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The nginx package starts a default server on port 80; the tests start their own.
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+# The other arch's binfmt handler (registered with the F flag by Debian's qemu-user-static). A host
+# without systemd neither mounts binfmt_misc nor registers handlers at boot: do both, once.
+if [ "$(id -u)" -eq 0 ]; then
+  case "$(uname -m)" in x86_64) foreign=qemu-aarch64 ;; aarch64) foreign=qemu-x86_64 ;; *) foreign= ;; esac
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
+  if [ -n "$foreign" ] && ! grep -qx enabled "$binfmt/$foreign" 2>/dev/null; then update-binfmts --enable "$foreign"; fi
+fi
 
 npm ci --no-audit --no-fund --loglevel=error

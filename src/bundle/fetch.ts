@@ -1,19 +1,17 @@
 // fetch: fill a bundle (a cache dir in upstream layout) with every artifact of the goal for
 // one or more arches, the images to pre-load, optionally the base rootfs snapshot, and describe
 // it in a lock.
-import { rmSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
 import { planAll } from "../artifacts/plan";
-import { archOf } from "../config/host";
 import type { Resolved } from "../config/resolve";
 import { parseArchList, type Arch } from "../config/arch";
 import { parallel, serial, type Task, type TaskContext } from "../engine/task";
-import { RunError } from "../errors";
 import { readinessChecks, readinessTask, runWhenReady } from "../readiness";
-import { bootstrapRootfs, rootfsSource, type RootfsSource } from "../rootfs/bootstrap";
-import { findSnapshot, readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
-import { removeTree } from "../rootfs/bootstrap/staging";
+import type { Check } from "../readiness/check";
+import { ensureSnapshot, rootfsSource, snapshotScratchDir, type RootfsSource } from "../rootfs/bootstrap";
+import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
 import { decidedOnce } from "../rootfs/decision";
 import { ensureImage, holdsPreload, imagesLayout, preloadImages } from "../oci/preload";
 import { emptyLock, mergeIntoLockFile, type Lock } from "./lock";
@@ -61,42 +59,10 @@ function imagesTask(goal: Resolved, lock: Lock): Task {
   };
 }
 
-type Snapshot = Extract<RootfsSource, { kind: "snapshot" }>;
-
-/** The bundle's snapshot, bootstrapping a throwaway rootfs inside it only to keep one; none in a dry run. */
-async function ensureSnapshot(goal: Resolved, found: RootfsSource, ctx: TaskContext): Promise<Snapshot | undefined> {
-  if (found.kind === "snapshot") return found;
-  if (found.kind !== "bootstrap") throw new RunError(`--with-rootfs: bootstrap.method ${goal.bootstrap.method} makes no snapshot`);
-  if (ctx.dryRun) {
-    ctx.log.info("would bootstrap and keep a snapshot", { suite: goal.bootstrap.suite, arch: goal.arch });
-    return undefined;
-  }
-  const scratch = scratchDir(goal);
-  try {
-    await bootstrapRootfs({ ...goal, machineDir: join(scratch, goal.arch) }, found, ctx);
-  } finally {
-    removeTree(join(scratch, goal.arch));
-    rmSync(scratch, { recursive: true, force: true });
-  }
-  const file = findSnapshot(goal.cacheDir, found.plan);
-  if (!file) throw new RunError(`--with-rootfs: the snapshot of ${goal.bootstrap.suite}/${goal.arch} was not kept (see the log above)`);
-  return { kind: "snapshot", file, plan: found.plan };
-}
-
-/** Where a throwaway rootfs is bootstrapped, inside the bundle. */
-const scratchDir = (goal: Resolved) => join(goal.cacheDir, `.rootfs-build-${process.pid}`);
-
-// debootstrap's second stage runs the target's binaries: only the host's own arch is kept here.
-const isHostArch = (goal: Resolved) => goal.arch === archOf(process.arch);
-
 function rootfsTask(goal: Resolved, source: () => RootfsSource, lock: Lock): Task {
   return {
     name: `rootfs-${goal.arch}`,
     async run(ctx) {
-      if (!isHostArch(goal)) {
-        ctx.log.warn(`rootfs snapshot skipped: bootstrapping another architecture needs binfmt emulation; fetch it on an ${goal.arch} host`, { arch: goal.arch });
-        return "skipped";
-      }
       const snapshot = await ensureSnapshot(goal, source(), ctx);
       if (!snapshot) return "completed";
       const { file, plan } = snapshot;
@@ -127,11 +93,11 @@ export async function fetchBundle(goals: Resolved[], withRootfs: boolean, lockPa
   );
   const checks = () => {
     const all = goals.flatMap((g, i) => {
-      const rootfs = withRootfs && isHostArch(g);
-      const scratch = { ...g, machineDir: join(scratchDir(g), g.arch) };
-      return readinessChecks(scratch, { root: rootfs, workspace: rootfs ? sources[i] : undefined, artifacts: planAll(g), images: preloadImages(g), boots: false });
+      const scratch = { ...g, machineDir: join(snapshotScratchDir(g), g.arch) };
+      return readinessChecks(scratch, { root: withRootfs, workspace: withRootfs ? sources[i] : undefined, artifacts: planAll(g), images: preloadImages(g), boots: false });
     });
-    return all.filter((c, i) => all.findIndex((d) => d.name === c.name) === i); // the host's checks, once
+    const key = (c: Check) => c.key ?? c.name;
+    return all.filter((c, i) => all.findIndex((d) => key(d) === key(c)) === i); // the host's checks once, each arch's own
   };
   await runWhenReady(readinessTask(checks), work, ctx);
   if (!ctx.dryRun) {

@@ -1,21 +1,21 @@
 import { defineCommand } from "citty";
 import { join, resolve } from "node:path";
 import { checkBundleLock } from "../bundle/check";
-import { fetchBundle, parseArches } from "../bundle/fetch";
+import { fetchBundle } from "../bundle/fetch";
 import { LOCK_FILE } from "../bundle/lock";
 import { describeSuite } from "../config/resolve";
 import { interruptible } from "../engine/interrupt";
 import { EXIT, Interrupted } from "../errors";
 import { commonArgs, goalArgs } from "./args";
 import { checkFlags } from "./flags";
-import { goalFrom, loggerFor } from "./goal";
+import { goalsPerArch, loggerFor } from "./goal";
 
 const args = {
   ...goalArgs,
   ...commonArgs,
   arch: { type: "string", description: "architectures to fetch, comma-separated (default: the host's) [KUBE_ROOTFS_ARCH]", valueHint: "amd64,arm64" },
   bundle: { type: "string", description: "bundle directory, in the cache's upstream layout (default: --cache-dir)", valueHint: "dir" },
-  "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot for the suite (host arch; needs root and the bootstrap tool)" },
+  "with-rootfs": { type: "boolean", description: "also keep the base rootfs snapshot of the suite for each arch (needs root and the bootstrap tool; another arch needs its qemu binfmt handler)" },
   check: { type: "boolean", description: "verify a bundle against its lock (every file, size and sha256, every image blob) instead of fetching; exit 1 on any problem" },
   "dry-run": { type: "boolean", description: "print every URL and path that would be fetched, then what would stop a real run; change nothing" },
 } as const;
@@ -25,11 +25,8 @@ export const fetchCommand = defineCommand({
   args,
   async run({ args: parsed, rawArgs }) {
     checkFlags(rawArgs, args);
-    const arches = parseArches(typeof parsed.arch === "string" ? parsed.arch : undefined, process.env.KUBE_ROOTFS_ARCH);
-    // One goal per arch, each with the bundle as its cache dir.
-    const bundleFlag: Record<string, string> = typeof parsed.bundle === "string" ? { "cache-dir": resolve(parsed.bundle) } : {};
-    const goalArgv = rawArgs.filter((t) => !/^--arch(=|$)/.test(t));
-    const goals = (arches ?? [undefined]).map((arch) => goalFrom(parsed, goalArgv, arch ? { ...bundleFlag, arch } : bundleFlag));
+    // The bundle is the cache dir of every per-arch goal.
+    const goals = goalsPerArch(parsed, rawArgs, typeof parsed.bundle === "string" ? { "cache-dir": resolve(parsed.bundle) } : {});
     const bundle = goals[0]!.cacheDir;
     const logger = await loggerFor(goals[0]!, parsed);
 

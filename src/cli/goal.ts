@@ -4,6 +4,7 @@ import { withLock } from "../bundle/lock";
 import { loadGoal, unknownEnvWarnings, type LoadOptions } from "../config/load";
 import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
 import { readSavedGoal } from "../config/saved";
+import { parseArches } from "../config/arch";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
 import { givenGoalFlags } from "./args";
 import { checkFlags } from "./flags";
@@ -38,6 +39,13 @@ export function savedGoalFrom(args: Record<string, unknown>, rawArgs: string[]):
 export function loggerFor(goal: Resolved, args: Record<string, unknown>): Promise<Logger> {
   for (const w of unknownEnvWarnings(process.env)) process.stderr.write(`kube-rootfs: warning: ${w}\n`);
   return createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
+}
+
+/** One goal per arch of `--arch a,b` (else KUBE_ROOTFS_ARCH, else the host's), each with `overrides`. */
+export function goalsPerArch(args: Record<string, unknown>, rawArgs: string[], overrides: Record<string, string> = {}): Resolved[] {
+  const arches = parseArches(typeof args.arch === "string" ? args.arch : undefined, process.env.KUBE_ROOTFS_ARCH);
+  const goalArgv = rawArgs.filter((t) => !/^--arch(=|$)/.test(t));
+  return (arches ?? [undefined]).map((arch) => goalFrom(args, goalArgv, arch ? { ...overrides, arch } : overrides));
 }
 
 export async function setup(args: Record<string, unknown>, rawArgs: string[], defs: ArgsDef): Promise<CommandSetup> {

@@ -20,3 +20,9 @@ export function parseArchList(raw: string, source: string): Arch[] {
   if (!names.length || arches.includes(undefined)) throw new ConfigError(`${source}: expected a list of ${ARCH_NAMES.join("|")}, got ${raw}`);
   return [...new Set(arches as Arch[])];
 }
+
+/** The architectures of a command that takes several: --arch, else KUBE_ROOTFS_ARCH, else (undefined) the host's. */
+export function parseArches(flag: string | undefined, env: string | undefined): Arch[] | undefined {
+  if (flag !== undefined) return parseArchList(flag, "--arch");
+  return env ? parseArchList(env, "KUBE_ROOTFS_ARCH") : undefined;
+}

@@ -13,6 +13,8 @@ export interface CheckResult {
 
 export interface Check {
   name: string;
+  /** what makes two checks the same one, where the name alone does not (one per arch) */
+  key?: string;
   run(host: HostProbe): CheckResult | Promise<CheckResult>;
 }
 

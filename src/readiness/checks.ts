@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { archOf } from "../config/host";
 import type { Resolved } from "../config/resolve";
 import type { Arch } from "../config/schema";
+import { emulationProblem, QEMU_HANDLER } from "../rootfs/binfmt";
 import { lookupKeyring } from "../rootfs/bootstrap/plan";
 import { bad, ok, type Check } from "./check";
 
@@ -45,15 +46,16 @@ export function keyringCheck(suite: string, configured: string | undefined): Che
 }
 
 /** A bootstrap of another architecture runs its binaries (the second stage) through qemu. */
+/** Another arch's binaries run through its qemu-user binfmt handler (see rootfs/binfmt.ts). */
 export function binfmtCheck(arch: Arch): Check {
   return {
     name: "binfmt",
+    key: `binfmt-${arch}`,
     run(h) {
       const host = archOf(h.hostArch());
       if (host === arch) return ok(`${arch} on an ${host} host`);
-      const qemu = arch === "arm64" ? "qemu-aarch64" : "qemu-x86_64";
-      if (h.exists(`/proc/sys/fs/binfmt_misc/${qemu}`)) return ok(`${arch} on an ${host} host, through ${qemu}`);
-      return bad("fail", `bootstrapping an ${arch} rootfs on an ${host} host needs the ${qemu} binfmt handler`, "apt-get install qemu-user-static binfmt-support");
+      const p = emulationProblem(arch, host, (path) => h.read(path));
+      return p ? bad("fail", p.problem, p.fix) : ok(`${arch} on an ${host} host, through the ${QEMU_HANDLER[arch]} binfmt handler`);
     },
   };
 }

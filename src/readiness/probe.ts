@@ -3,12 +3,15 @@ import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { release } from "node:os";
 import { dirname } from "node:path";
 import { toolPath } from "../config/host";
+import { readText } from "../rootfs/binfmt";
 import { errorMessage } from "../errors";
 
 export interface HostProbe {
   uid(): number;
   which(cmd: string): string | null;
   exists(path: string): boolean;
+  /** a file's text, undefined when it cannot be read */
+  read(path: string): string | undefined;
   kernel(): string;
   hostArch(): string;
   cgroups(): CgroupFacts;
@@ -36,6 +39,7 @@ export const realHost: HostProbe = {
   uid: () => process.getuid?.() ?? -1,
   which: toolPath,
   exists: existsSync,
+  read: readText,
   kernel: release,
   hostArch: () => process.arch,
   cgroups() {

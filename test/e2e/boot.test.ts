@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
+import { checkNode, hostContainerdVersion } from "../helpers/node-checks";
 import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
 import { realHost } from "../../src/readiness/probe";
@@ -25,16 +26,7 @@ let artifacts: Served;
 let image: string;
 const booted: Booted[] = [];
 
-/**
- * The mirror repacks this host's Debian containerd, so the goal names its version: the runtime
- * task writes the config schema of the version being installed (1.6: version 2).
- */
-const containerdVersion = (() => {
-  const out = Bun.spawnSync(["containerd", "--version"]).stdout.toString();
-  const v = / (\d+\.\d+\.\d+)/.exec(out)?.[1];
-  if (!v) throw new Error(`containerd --version: no version in ${JSON.stringify(out)}`);
-  return v;
-})();
+const containerdVersion = hostContainerdVersion();
 const IMAGE_REF = "localhost/node-test/busybox:1";
 const arch = process.arch === "arm64" ? "arm64" : "amd64";
 
@@ -77,48 +69,6 @@ async function provision(name: string, extra: string[] = []) {
   if (r.code !== 0) throw new Error(`provision ${name} exited ${r.code}: ${r.stderr}\n${r.stdout.slice(-3000)}`);
   console.log(`provision ${name}: ${((performance.now() - started) / 1000).toFixed(1)}s`);
   return events(r.stdout);
-}
-
-/** Everything the issue lists, checked inside the running machine. */
-async function checkInside(m: Booted, joined: boolean) {
-  const state = await m.settled();
-  const failed = (await m.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout;
-  if (state !== "running") console.log(`${m.name}: systemd is ${state}; failed units:\n${failed}\n${(await m.exec(["journalctl", "-b", "--no-pager", "-n", "80"])).stdout}`);
-  expect(state).toBe("running");
-  expect(failed.trim()).toBe("");
-  // The override's SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 reached nspawn: the machine has cgroup v2.
-  expect((await m.exec(["stat", "-f", "-c", "%T", "/sys/fs/cgroup"])).stdout.trim()).toBe("cgroup2fs");
-  expect((await m.exec(["systemctl", "is-enabled", "systemd-resolved.service"])).stdout.trim()).toBe("masked");
-  expect((await m.exec(["cat", "/etc/resolv.conf"])).stdout).toContain("by kube-rootfs");
-  expect((await m.exec(["readlink", "/dev/kmsg"])).stdout.trim()).toBe("/dev/console");
-  const runc = await m.exec(["/usr/local/bin/runc", "--version"]);
-  expect(runc.code).toBe(0);
-  expect(runc.stdout).toContain("runc version");
-  expect((await m.exec(["test", "-x", "/opt/cni/bin/bridge"])).code).toBe(0);
-
-  // containerd: active, started by our unit, from the installed binary.
-  expect((await m.exec(["systemctl", "is-active", "containerd.service"])).stdout.trim()).toBe("active");
-  const show = (await m.exec(["systemctl", "show", "-p", "FragmentPath", "-p", "MainPID", "containerd.service"])).stdout;
-  expect(show).toContain("FragmentPath=/etc/systemd/system/containerd.service\n");
-  const pid = /MainPID=(\d+)/.exec(show)![1];
-  expect((await m.exec(["readlink", `/proc/${pid}/exe`])).stdout.trim()).toBe("/usr/local/bin/containerd");
-
-  // kubelet: enabled; without join material waiting (its condition unmet), not failed; with it,
-  // started with our command line (the mirror's kubelet is a stand-in that names itself).
-  expect((await m.exec(["systemctl", "is-enabled", "kubelet.service"])).stdout.trim()).toBe("enabled");
-  const kubelet = (await m.exec(["systemctl", "show", "-p", "ActiveState", "-p", "ConditionResult", "kubelet.service"])).stdout;
-  if (!joined) {
-    expect(kubelet).toContain("ActiveState=inactive\n");
-    expect(kubelet).toContain("ConditionResult=no\n");
-    return;
-  }
-  expect(kubelet).toContain("ConditionResult=yes\n");
-  expect((await m.exec(["stat", "-c", "%a", "/etc/kubernetes/bootstrap-kubelet.conf"])).stdout.trim()).toBe("600");
-  let journal = "";
-  for (let i = 0; i < 40 && !journal.includes("kubelet stand-in"); i++, await Bun.sleep(250)) {
-    journal = (await m.exec(["journalctl", "-u", "kubelet.service", "--no-pager"])).stdout;
-  }
-  expect(journal).toContain("kubelet stand-in v1.33.1");
 }
 
 /** A bootstrap kubeconfig with a real self-signed cluster CA. */
@@ -189,7 +139,7 @@ async function bootAndCheck(name: string, opts: { joined?: boolean; inside?: (m:
   const started = performance.now();
   const m = await boot(name, paths(name).root, paths(name));
   booted.push(m);
-  await checkInside(m, opts.joined ?? false);
+  await checkNode(m, opts.joined ?? false);
   await opts.inside?.(m);
   const code = await m.poweroff();
   booted.splice(booted.indexOf(m), 1);

@@ -28,6 +28,7 @@ const GiB = 1024 ** 3;
 const healthy = (): HostProbe => ({
   uid: () => 0,
   which: (cmd) => `/usr/bin/${cmd}`,
+  read: () => undefined,
   exists: (p) => ["/lib/modules/6.1.0-test", "/usr/share/keyrings/debian-archive-keyring.gpg", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"].includes(p),
   kernel: () => "6.1.0-test",
   hostArch: () => "x64",
@@ -95,12 +96,16 @@ describe("readiness checks follow the workspace decision", () => {
     expect(image["archive keyring"]).toBeUndefined();
   });
 
-  test("a foreign arch bootstrap needs its binfmt handler", async () => {
+  test("a foreign arch bootstrap needs its binfmt handler, and says how to get it", async () => {
     const goal = goalOf({ arch: "arm64" });
     const checks = readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal)));
-    expect((await statusOf(checks, healthy()))["binfmt"]).toMatchObject({ status: "fail", fix: "apt-get install qemu-user-static binfmt-support" });
-    const withQemu = { ...healthy(), exists: (p: string) => p === "/proc/sys/fs/binfmt_misc/qemu-aarch64" || healthy().exists(p) };
-    expect((await statusOf(checks, withQemu))["binfmt"]!.status).toBe("ok");
+    expect((await statusOf(checks, healthy()))["binfmt"]).toMatchObject({
+      status: "fail",
+      fix: "apt-get install qemu-user-static binfmt-support; mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64",
+    });
+    const files: Record<string, string> = { "/proc/sys/fs/binfmt_misc/status": "enabled\n", "/proc/sys/fs/binfmt_misc/qemu-aarch64": "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n" };
+    const withQemu = { ...healthy(), read: (p: string) => files[p] };
+    expect((await statusOf(checks, withQemu))["binfmt"]).toMatchObject({ status: "ok", message: "arm64 on an amd64 host, through the qemu-aarch64 binfmt handler" });
   });
 
   test("offline: every missing item of the cache in one blocker", async () => {

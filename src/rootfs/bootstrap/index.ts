@@ -1,12 +1,14 @@
 // Bootstrap an empty machine dir into a rootfs: from a given tarball, an OCI image, the cache's
 // snapshot of the same bootstrap, or by running debootstrap/mmdebstrap. Every way builds in a staging dir
 // and renames it into place when complete; a fresh bootstrap is then kept as a snapshot.
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { archOf } from "../../config/host";
 import type { Resolved } from "../../config/resolve";
-import { errorMessage } from "../../errors";
+import { errorMessage, RunError } from "../../errors";
 import type { TaskContext } from "../../engine/task";
 import { ioError, removeQuietly } from "../../fs/atomic";
+import { requireEmulation } from "../binfmt";
 import { bootstrapPlan, toolArgv, type BootstrapPlan } from "./plan";
 import { compressionOf, createSnapshot, findSnapshot, readSidecar, restoreSnapshot, sidecarOf, snapshotPath, verifySnapshot } from "./snapshot";
 import { appendLog, runLogged, tailLines, toolFailed } from "./spawn";
@@ -47,6 +49,8 @@ export function debCacheDir(cacheDir: string, plan: BootstrapPlan): string {
 }
 
 async function runTool(plan: BootstrapPlan, goal: Resolved, staging: string, logFile: string, ctx: TaskContext): Promise<void> {
+  // The tools run the target's maintainer scripts: another arch's only through qemu-user.
+  requireEmulation(plan.arch, archOf(process.arch));
   const argv = toolArgv(plan, staging, debCacheDir(goal.cacheDir, plan));
   ctx.log.info("bootstrapping", { tool: plan.tool, suite: plan.suite, arch: plan.arch, mirror: plan.mirror, log: logFile });
   const code = await runLogged(argv, logFile, ctx.signal);
@@ -137,4 +141,32 @@ async function keepSnapshot(plan: BootstrapPlan, goal: Resolved, logFile: string
     if (ctx.signal.aborted) throw err;
     ctx.log.warn("snapshot not kept", { path: file, error: errorMessage(err) });
   }
+}
+
+type Snapshot = Extract<RootfsSource, { kind: "snapshot" }>;
+
+/** Where a throwaway rootfs is bootstrapped only to keep its snapshot: inside the cache. */
+export const snapshotScratchDir = (goal: Resolved) => join(goal.cacheDir, `.rootfs-build-${process.pid}`);
+
+/**
+ * The cache's snapshot of `found` (the goal's rootfs source), bootstrapping a throwaway rootfs
+ * in the scratch dir only to keep one; none in a dry run.
+ */
+export async function ensureSnapshot(goal: Resolved, found: RootfsSource, ctx: TaskContext): Promise<Snapshot | undefined> {
+  if (found.kind === "snapshot") return found;
+  if (found.kind !== "bootstrap") throw new RunError(`bootstrap.method ${goal.bootstrap.method} makes no snapshot: use bootstrap.method bootstrap`);
+  if (ctx.dryRun) {
+    ctx.log.info("would bootstrap and keep a snapshot", { suite: found.plan.suite, arch: goal.arch });
+    return undefined;
+  }
+  const scratch = snapshotScratchDir(goal);
+  try {
+    await bootstrapRootfs({ ...goal, machineDir: join(scratch, goal.arch) }, found, ctx);
+  } finally {
+    removeTree(join(scratch, goal.arch));
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const file = findSnapshot(goal.cacheDir, found.plan);
+  if (!file) throw new RunError(`the snapshot of ${found.plan.suite}/${goal.arch} was not kept (see the log above)`);
+  return { kind: "snapshot", file, plan: found.plan };
 }

@@ -18,7 +18,7 @@ export type Compression = "zstd" | "gzip";
 
 export const compressionOf = (which: (cmd: string) => string | null = Bun.which): Compression => (which("zstd") ? "zstd" : "gzip");
 
-const EXT: Record<Compression, string> = { zstd: "tar.zst", gzip: "tar.gz" };
+export const EXT: Record<Compression, string> = { zstd: "tar.zst", gzip: "tar.gz" };
 
 /** The snapshot key: everything that changes what the bootstrap produces. */
 export function snapshotKey(p: BootstrapPlan): string {
@@ -102,8 +102,8 @@ async function pipeline(what: string, producer: string[], consumer: string[], io
   }
 }
 
-const compressor: Record<Compression, string[]> = { zstd: ["zstd", "-q", "-T0", "-c"], gzip: ["gzip", "-c"] };
-const decompressor: Record<Compression, string[]> = { zstd: ["zstd", "-q", "-d", "-c"], gzip: ["gzip", "-d", "-c"] };
+export const compressor: Record<Compression, string[]> = { zstd: ["zstd", "-q", "-T0", "-c"], gzip: ["gzip", "-c"] };
+export const decompressor: Record<Compression, string[]> = { zstd: ["zstd", "-q", "-d", "-c"], gzip: ["gzip", "-d", "-c"] };
 
 /** Write a snapshot of `rootfs` to `file` (temp file + rename) and its sha256 beside it. */
 export async function createSnapshot(rootfs: string, file: string, logFile: string, signal: AbortSignal, compression: Compression): Promise<string> {

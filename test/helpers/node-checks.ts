@@ -1,0 +1,60 @@
+// The boot checks every provisioned machine must pass, run inside it once it is up.
+import { expect } from "bun:test";
+import type { Booted } from "./nspawn";
+
+/**
+ * The test mirror repacks this host's Debian containerd, so a goal names its version: the runtime
+ * task writes the config schema of the version being installed (1.6: version 2).
+ */
+export function hostContainerdVersion(): string {
+  const out = Bun.spawnSync(["containerd", "--version"]).stdout.toString();
+  const v = / (\d+\.\d+\.\d+)/.exec(out)?.[1];
+  if (!v) throw new Error(`containerd --version: no version in ${JSON.stringify(out)}`);
+  return v;
+}
+
+/**
+ * What a provisioned node must show once booted: systemd running with no failed unit, on cgroup
+ * v2; resolved masked, the static resolv.conf, /dev/kmsg; runc and the CNI plugins; containerd
+ * active from our unit and binary; kubelet enabled and waiting for join material (or started).
+ */
+export async function checkNode(m: Booted, joined = false) {
+  const state = await m.settled();
+  const failed = (await m.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout;
+  if (state !== "running") console.log(`${m.name}: systemd is ${state}; failed units:\n${failed}\n${(await m.exec(["journalctl", "-b", "--no-pager", "-n", "80"])).stdout}`);
+  expect(state).toBe("running");
+  expect(failed.trim()).toBe("");
+  // The override's SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 reached nspawn: the machine has cgroup v2.
+  expect((await m.exec(["stat", "-f", "-c", "%T", "/sys/fs/cgroup"])).stdout.trim()).toBe("cgroup2fs");
+  expect((await m.exec(["systemctl", "is-enabled", "systemd-resolved.service"])).stdout.trim()).toBe("masked");
+  expect((await m.exec(["cat", "/etc/resolv.conf"])).stdout).toContain("by kube-rootfs");
+  expect((await m.exec(["readlink", "/dev/kmsg"])).stdout.trim()).toBe("/dev/console");
+  const runc = await m.exec(["/usr/local/bin/runc", "--version"]);
+  expect(runc.code).toBe(0);
+  expect(runc.stdout).toContain("runc version");
+  expect((await m.exec(["test", "-x", "/opt/cni/bin/bridge"])).code).toBe(0);
+
+  // containerd: active, started by our unit, from the installed binary.
+  expect((await m.exec(["systemctl", "is-active", "containerd.service"])).stdout.trim()).toBe("active");
+  const show = (await m.exec(["systemctl", "show", "-p", "FragmentPath", "-p", "MainPID", "containerd.service"])).stdout;
+  expect(show).toContain("FragmentPath=/etc/systemd/system/containerd.service\n");
+  const pid = /MainPID=(\d+)/.exec(show)![1];
+  expect((await m.exec(["readlink", `/proc/${pid}/exe`])).stdout.trim()).toBe("/usr/local/bin/containerd");
+
+  // kubelet: enabled; without join material waiting (its condition unmet), not failed; with it,
+  // started with our command line (the mirror's kubelet is a stand-in that names itself).
+  expect((await m.exec(["systemctl", "is-enabled", "kubelet.service"])).stdout.trim()).toBe("enabled");
+  const kubelet = (await m.exec(["systemctl", "show", "-p", "ActiveState", "-p", "ConditionResult", "kubelet.service"])).stdout;
+  if (!joined) {
+    expect(kubelet).toContain("ActiveState=inactive\n");
+    expect(kubelet).toContain("ConditionResult=no\n");
+    return;
+  }
+  expect(kubelet).toContain("ConditionResult=yes\n");
+  expect((await m.exec(["stat", "-c", "%a", "/etc/kubernetes/bootstrap-kubelet.conf"])).stdout.trim()).toBe("600");
+  let journal = "";
+  for (let i = 0; i < 40 && !journal.includes("kubelet stand-in"); i++, await Bun.sleep(250)) {
+    journal = (await m.exec(["journalctl", "-u", "kubelet.service", "--no-pager"])).stdout;
+  }
+  expect(journal).toContain("kubelet stand-in v1.33.1");
+}
