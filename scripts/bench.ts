@@ -4,10 +4,11 @@
 //   b) the shell baseline: per artifact, sequentially, curl -fsSLo + sha256sum -c + tar -x/install
 //   c) warm re-provision (everything installed), whole-process wall time
 //   d) peak RSS of (a)
+//   e) start-up: `version`, whole-process wall time
 // plus this machine's sha256 throughput, and (as root, unless --no-bootstrap) the fresh-machine
 // table of scripts/bench-bootstrap.ts (debootstrap, mmdebstrap, snapshot, registry image; cold and
 // warm cache; pull + unpack against skopeo + umoci). Targets: a/b ≤ 0.35, a's rate ≥ 50 % of
-// sha256 throughput, c ≤ 50 ms, d ≤ 120 MB, snapshot ≤ 0.25× debootstrap, a fresh machine from a
+// sha256 throughput, c ≤ 50 ms, d ≤ 120 MB, e no slower than before, snapshot ≤ 0.25× debootstrap, a fresh machine from a
 // loopback registry ≤ 5 s, pull + unpack ≤ the peer.
 // Usage: bun scripts/bench.ts [--no-bootstrap] [--mirror-dir DIR]
 import { mkdtempSync, rmSync } from "node:fs";
@@ -80,6 +81,9 @@ try {
   for (let i = 0; i < 7; i++) warmRuns.push((await sh(provision("cold"))).seconds);
   const warm = warmRuns.sort((x, y) => x - y)[3]!;
   const rss = await peakRSS(provision("rss"));
+  const startups: number[] = [];
+  for (let i = 0; i < 15; i++) startups.push((await sh([bin, "version"])).seconds);
+  const startup = startups.sort((x, y) => x - y)[7]!;
 
   const rate = bytes / MB / cold.seconds;
   console.log(`\nartifacts: ${(bytes / MB).toFixed(0)} MiB (amd64 realistic set), loopback mirror\n`);
@@ -88,6 +92,7 @@ try {
   row("(a) kube-rootfs cold provision", `${cold.seconds.toFixed(2)} s`, `${rate.toFixed(0)} MB/s`);
   row("(c) warm re-provision (median of 7)", `${(warm * 1000).toFixed(0)} ms`, "target ≤ 50 ms");
   row("(d) peak RSS of a cold provision", rss ? `${(rss / MB).toFixed(0)} MB` : "n/a (no GNU time)", "target ≤ 120 MB");
+  row("(e) start-up: version (median of 15)", `${(startup * 1000).toFixed(0)} ms`);
   row("a/b", (cold.seconds / baseline.seconds).toFixed(2), "target ≤ 0.35");
   row("a's rate / sha256 throughput", `${((rate / sha) * 100).toFixed(0)} %`, "target ≥ 50 %");
 

@@ -66,7 +66,7 @@ describe("cross-arch on one x64 host", () => {
 
   test("fetch --with-rootfs --arch amd64,arm64 keeps a snapshot of each", async () => {
     const started = performance.now();
-    const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", artifacts.url, "--log-format", "json", ...bootstrap()]);
+    const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", artifacts.url, "--containerd-version", hostContainerdVersion(), "--log-format", "json", ...bootstrap()]);
     ok(r);
     console.log(`fetch --with-rootfs amd64,arm64: ${((performance.now() - started) / 1000).toFixed(1)}s`);
     const lock = readLock(join(bundle, LOCK_FILE));
