@@ -1,7 +1,8 @@
 // The archives this host's apt uses, read from its sources (one-line *.list and deb822
 // *.sources), so the host's own suite is bootstrapped from the mirror the host already trusts.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { readText } from "../fs/read";
 import { normaliseMirror } from "./distro";
 
 export interface HostAptSource {
@@ -27,13 +28,7 @@ export function parseDeb822(text: string): HostAptSource[] {
   });
 }
 
-const readOrEmpty = (p: string) => {
-  try {
-    return readFileSync(p, "utf8");
-  } catch {
-    return "";
-  }
-};
+const readOrEmpty = (p: string) => readText(p) ?? "";
 
 export function hostAptSources(etc = "/etc/apt"): HostAptSource[] {
   let parts: string[] = [];

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { hostname as osHostname, release } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../errors";
+import { readText } from "../fs/read";
 import { hostAptSources, mirrorFor } from "./apt-sources";
 import { knownDistro } from "./distro";
 import type { Arch } from "./schema";
@@ -113,13 +114,6 @@ export function detectSuite(osRelease: string, sources = hostAptSources): HostSu
   return mirror ? { suite, mirror } : { suite };
 }
 
-const readText = (path: string) => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-};
 
 export const toolPath = (cmd: string) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` });
 
@@ -133,7 +127,7 @@ export function detectHost(): HostFacts {
     gpuDevices: detectGpuDevices(),
     gpuLibraries: detectGpuLibraries(),
     resolvConf: detectResolvConf(),
-    suite: detectSuite(readText("/etc/os-release") || readText("/usr/lib/os-release")),
+    suite: detectSuite((readText("/etc/os-release") || readText("/usr/lib/os-release")) ?? ""),
     mmdebstrap: toolPath("mmdebstrap") !== null,
   };
 }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { release } from "node:os";
 import { dirname } from "node:path";
 import { toolPath } from "../config/host";
-import { readText } from "../rootfs/binfmt";
+import { readText } from "../fs/read";
 import { errorMessage } from "../errors";
 
 export interface HostProbe {

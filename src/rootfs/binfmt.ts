@@ -2,9 +2,9 @@
 // itself) needs the kernel's binfmt_misc to hand them to qemu-user. The handler must carry the
 // F (fix-binary) flag: the kernel then opens the interpreter once at registration, so it also
 // works inside a machine whose rootfs has no qemu. Pure: files are read through `read`.
-import { readFileSync } from "node:fs";
 import type { Arch } from "../config/schema";
 import { RunError } from "../errors";
+import { readText } from "../fs/read";
 
 export const BINFMT_DIR = "/proc/sys/fs/binfmt_misc";
 
@@ -18,13 +18,6 @@ export interface EmulationProblem {
 
 export type ReadText = (path: string) => string | undefined;
 
-export const readText: ReadText = (path) => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-};
 
 /** Why `arch` binaries cannot run on a `host` host, with the fix; undefined when they can. */
 export function emulationProblem(arch: Arch, host: Arch, read: ReadText = readText): EmulationProblem | undefined {
