@@ -88,13 +88,12 @@ export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
   const entries = readImagesRecord(goal.machineDir) ?? [];
   const drifts: Drift[] = [];
   const recorded = entries.map((e) => e.image).sort().join(", ");
-  if (recorded !== [...wanted].sort().join(", ")) drifts.push({ path: inRoot(IMAGES_RECORD), expected: `images ${wanted.join(", ") || "none"}`, found: recorded ? `images ${recorded}` : "none" });
+  if (recorded !== [...wanted].sort().join(", ")) drifts.push({ path: inRoot(IMAGES_RECORD), expected: `images ${wanted.join(", ")}`, found: recorded ? `images ${recorded}` : "none" });
   for (const e of entries) {
     const path = inRoot(`${IMAGES_MACHINE_DIR.slice(1)}/${e.archive}`);
     const sha = existsSync(path) ? await sha256File(path) : "missing";
     if (sha !== e.sha256) drifts.push({ path, expected: `archive of ${e.image} with sha256 ${e.sha256}`, found: sha === "missing" ? sha : `sha256 ${sha}` });
   }
-  if (!wanted.length) return drifts;
   drifts.push(...renderedDrift(inRoot(IMAGES_UNIT_FILE), renderImagesUnit(entries.map((e) => e.archive))));
   return [...drifts, ...linkDrift(inRoot(IMAGES_LINK.path), IMAGES_LINK.target, "unit enabled")];
 }

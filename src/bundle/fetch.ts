@@ -86,7 +86,7 @@ export async function fetchBundle(goals: Resolved[], withRootfs: boolean, lockPa
     goals.map((g, i) =>
       parallel(`fetch-${g.arch}`, [
         artifactsTask(g, lock),
-        ...(preloadImages(g).length ? [imagesTask(g, lock)] : []),
+        imagesTask(g, lock),
         ...(withRootfs ? [rootfsTask(g, sources[i]!, lock)] : []),
       ]),
     ),

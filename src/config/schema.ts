@@ -155,7 +155,7 @@ export const GoalSchema = z.strictObject({
   images: z
     .array(z.string().regex(IMAGE, "expected an image reference like registry.example:5000/app:1.0"))
     .default([])
-    .describe("container images pre-loaded into containerd (from the bundle with --offline); when any are listed, runtime.sandboxImage is too"),
+    .describe("container images pre-loaded into containerd (from the bundle with --offline), beside runtime.sandboxImage, which always is"),
 
   runtime: z
     .strictObject({
@@ -163,7 +163,7 @@ export const GoalSchema = z.strictObject({
         .string()
         .regex(IMAGE, "expected an image reference like registry.k8s.io/pause:3.10")
         .default("registry.k8s.io/pause:3.10")
-        .describe("pod sandbox (pause) image containerd keeps"),
+        .describe("pod sandbox (pause) image containerd keeps; always pre-loaded"),
       registryMirrors: z
         .record(z.string().regex(REGISTRY_HOST, "expected a registry host like docker.io or registry.example:5000"), z.array(mirrorEndpoint).min(1))
         .optional()

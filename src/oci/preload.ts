@@ -1,10 +1,10 @@
-// Container images pre-loaded into the machine: which ones (the goal's `images`, and the sandbox
-// image with them), and each one's platform manifest with every blob in `<cacheDir>/images`
+// Container images pre-loaded into the machine: which ones (the sandbox image, always, and the
+// goal's `images`), and each one's platform manifest with every blob in `<cacheDir>/images`
 // (an OCI image layout shared by all images): read from there when it holds them, else pulled.
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
-import { RunError } from "../errors";
+import { RunError, withContext } from "../errors";
 import { ImageLayout } from "./layout";
 import { MEDIA, type Descriptor, type ImageManifest } from "./media";
 import { registryOptions } from "./options";
@@ -13,11 +13,11 @@ import { formatRegistryRef, parseRegistryRef, type RegistryRef } from "./ref";
 
 export const imagesLayout = (cacheDir: string) => new ImageLayout(join(cacheDir, "images"));
 
-/** The images to pre-load: none unless `images` lists some; then those and the sandbox image, once each. */
-export function preloadImages(goal: Pick<Resolved, "images" | "runtime">): string[] {
-  if (!goal.images.length) return [];
-  return [...new Set([goal.runtime.sandboxImage, ...goal.images])];
-}
+/**
+ * The images to pre-load, once each: the sandbox image always (no pod starts without it, so a
+ * node never depends on reaching its registry for the first one), then the goal's `images`.
+ */
+export const preloadImages = (goal: Pick<Resolved, "images" | "runtime">): string[] => [...new Set([goal.runtime.sandboxImage, ...goal.images])];
 
 export interface PreloadImage {
   /** the reference as configured */
@@ -44,13 +44,18 @@ export const holdsPreload = (goal: Pick<Resolved, "imagePins">, layout: ImageLay
  * them all (no request), else pulled from its registry (unless offline: then the error says what
  * lacks). With --lock, the manifest the lock pins for this arch is the one taken.
  */
-export async function ensureImage(goal: Resolved, image: string, signal: AbortSignal): Promise<PreloadImage> {
+export function ensureImage(goal: Resolved, image: string, signal: AbortSignal): Promise<PreloadImage> {
+  const setting = image === goal.runtime.sandboxImage ? " (runtime.sandboxImage)" : "";
+  return preloadImage(goal, image, signal).catch((err: unknown) => Promise.reject(withContext(`image ${image}${setting}`, err)));
+}
+
+async function preloadImage(goal: Resolved, image: string, signal: AbortSignal): Promise<PreloadImage> {
   const arch = goal.arch;
   const ref = pinnedRef(goal, image);
   const layout = imagesLayout(goal.cacheDir);
   const opts = { arch, cacheDir: goal.cacheDir, registry: registryOptions(goal, signal), layout };
   const held = holdsImage(layout, ref);
-  if (goal.offline && !held) throw new RunError(`image ${image}: offline, and ${layout.dir} does not hold it (kube-rootfs fetch --images on a connected machine)`);
+  if (goal.offline && !held) throw new RunError(`offline, and ${layout.dir} does not hold it (kube-rootfs fetch on a connected machine)`);
   let local;
   if (held) {
     local = await localImage(ref, image, { ...opts, offline: true }).catch((err: unknown) => {

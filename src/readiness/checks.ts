@@ -99,21 +99,6 @@ export const cgroupCheck: Check = {
 };
 
 /** With --offline, every item the run needs must be in the cache: all missing ones in one line. */
-/**
- * An offline node that pre-loads no images can start no pod unless a registry mirror serves the
- * sandbox image: a warning, since such a mirror may be reachable from the node.
- */
-export function sandboxImageCheck(goal: Pick<Resolved, "runtime">): Check {
-  const image = goal.runtime.sandboxImage;
-  return {
-    name: "sandbox image",
-    run() {
-      if (Object.keys(goal.runtime.registryMirrors ?? {}).length) return ok(`${image} from the registry mirrors`);
-      return bad("warn", `${image} is not pre-loaded and no registry mirror is set: pods cannot start without a registry`, `--images ${image}, fetched into the bundle with kube-rootfs fetch --images ${image}`);
-    },
-  };
-}
-
 export function offlineCacheCheck(cacheDir: string, missing: () => string[]): Check {
   return {
     name: "offline cache",

@@ -7,7 +7,7 @@ import { runTask, type Outcome, type Task, type TaskContext } from "../engine/ta
 import { NotReady } from "../errors";
 import type { WorkspaceDecision } from "../rootfs/decision";
 import { bad, describeReport, runChecks, type Check, type Report } from "./check";
-import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, sandboxImageCheck, toolsCheck } from "./checks";
+import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
 import { offlineMissing } from "./offline";
 import { realHost, type HostProbe } from "./probe";
 
@@ -62,7 +62,6 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
     ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, needs.images, workspace))] : []),
-    ...(goal.offline && needs.boots && !needs.images.length ? [sandboxImageCheck(goal)] : []),
     ...(needs.boots ? [cgroupCheck] : []),
   ];
 }

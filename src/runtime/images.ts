@@ -1,6 +1,6 @@
 // images: every image to pre-load copied into the machine as an OCI archive, the unit that
 // imports them on first boot enabled, and a record (written last) of what each archive holds,
-// which verify re-hashes. Archives, stamps and the unit of images dropped from the goal are removed.
+// which verify re-hashes. Archives and stamps of images dropped from the goal are removed.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import type { Task } from "../engine/task";
@@ -84,14 +84,13 @@ export function imagesTask(goal: Resolved): Task {
         }
         entries.push({ image, name: img.name, digest: img.desc.digest, archive, size, sha256 });
       }
-      const wanted = entries.length > 0;
       const results = await Promise.all([
-        wanted ? root.writeFile(IMAGES_UNIT_FILE, renderImagesUnit(entries.map((e) => e.archive))) : root.remove(IMAGES_UNIT_FILE),
-        wanted ? root.symlink(IMAGES_LINK.path, IMAGES_LINK.target) : root.remove(IMAGES_LINK.path),
+        root.writeFile(IMAGES_UNIT_FILE, renderImagesUnit(entries.map((e) => e.archive))),
+        root.symlink(IMAGES_LINK.path, IMAGES_LINK.target),
         ...staleImageFiles(goal.machineDir, entries).map((rel) => root.remove(rel)),
       ]);
       // Last: the record says the archives are complete.
-      const record = await (wanted ? root.writeFile(IMAGES_RECORD, JSON.stringify({ images: entries }, null, 2) + "\n") : root.remove(IMAGES_RECORD));
+      const record = await root.writeFile(IMAGES_RECORD, JSON.stringify({ images: entries }, null, 2) + "\n");
       return changed || results.includes("written") || record === "written" ? "completed" : "skipped";
     },
   };

@@ -12,6 +12,7 @@ import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { removeDir, tempDir } from "../helpers/tmp";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { startNginx, type Nginx } from "../helpers/nginx";
+import { sandboxRegistry } from "../helpers/sandbox-registry";
 
 let bin: string;
 let dir: string;
@@ -19,6 +20,7 @@ let bundle: string;
 let apt: { mirror: string; suite: string };
 let upstream: Served;
 let nginx: Nginx | undefined;
+let sandbox: string;
 
 beforeAll(async () => {
   bin = await compiledBinary();
@@ -26,6 +28,7 @@ beforeAll(async () => {
   dir = tempDir("airgap");
   bundle = join(dir, "bundle");
   upstream = await serveDir((await testMirror({ arch: ["amd64", "arm64"] })).dir, { timeoutMs: 900_000 });
+  sandbox = (await sandboxRegistry()).image;
 }, 120_000);
 
 afterAll(() => {
@@ -40,7 +43,8 @@ const bootstrap = () => ["--bootstrap-tool", "mmdebstrap", "--bootstrap-suite", 
 function machine(name: string, extra: string[]) {
   return [
     "--machine", `${name}-${process.pid}`, "--machine-dir", join(dir, name, "root"), "--nspawn-config-file", join(dir, name, "m.nspawn"),
-    "--service-override-file", join(dir, name, "override.conf"), "--hostname", "node1", "--arch", "amd64", "--log-format", "json", ...extra,
+    "--service-override-file", join(dir, name, "override.conf"), "--hostname", "node1", "--arch", "amd64", "--runtime-sandbox-image", sandbox,
+    "--log-format", "json", ...extra,
   ];
 }
 
@@ -62,19 +66,22 @@ describe("air-gapped workflow", () => {
   });
 
   test("fetch --arch amd64,arm64 --with-rootfs fills the bundle and writes the lock", async () => {
-    const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", upstream.url, "--log-format", "json", ...bootstrap()]);
+    const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", upstream.url, "--runtime-sandbox-image", sandbox, "--log-format", "json", ...bootstrap()]);
     ok(r);
     const lock = readLock(join(bundle, LOCK_FILE));
     expect(Object.keys(lock.artifacts).sort()).toEqual(["cni", "containerd", "crictl", "kubeProxy", "kubectl", "kubelet", "runc"]);
     for (const byArch of Object.values(lock.artifacts)) expect(Object.keys(byArch!).sort()).toEqual(["amd64", "arm64"]);
     for (const arch of ["amd64", "arm64"] as const) expect(lock.rootfs[arch]).toMatchObject({ suite: apt.suite, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // No --images: the sandbox image all the same, for both arches; no pod starts without it.
+    expect(Object.keys(lock.images)).toEqual([sandbox]);
+    expect(Object.keys(lock.images[sandbox]!).sort()).toEqual(["amd64", "arm64"]);
     // Stable: sorted keys, so the same bundle always gives the same bytes.
     const text = readFileSync(join(bundle, LOCK_FILE), "utf8");
     expect(text.indexOf('"artifacts"')).toBeLessThan(text.indexOf('"rootfs"'));
 
     // Idempotent: a second fetch downloads nothing and leaves the lock as it was.
     const requests = upstream.requests.length;
-    ok(await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", upstream.url, "--log-format", "json", ...bootstrap()]));
+    ok(await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", upstream.url, "--runtime-sandbox-image", sandbox, "--log-format", "json", ...bootstrap()]));
     expect(upstream.requests.length).toBe(requests);
     expect(readFileSync(join(bundle, LOCK_FILE), "utf8")).toBe(text);
   }, 600_000);

@@ -14,6 +14,7 @@ import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { checkNode, hostContainerdVersion } from "../helpers/node-checks";
 import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
+import { sandboxRegistry } from "../helpers/sandbox-registry";
 import { realHost } from "../../src/readiness/probe";
 import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
 import { removeDir } from "../helpers/tmp";
@@ -24,6 +25,7 @@ let dir: string;
 let apt: { mirror: string; suite: string };
 let artifacts: Served;
 let image: string;
+let sandbox: string;
 const booted: Booted[] = [];
 
 const containerdVersion = hostContainerdVersion();
@@ -38,6 +40,7 @@ beforeAll(async () => {
   // Served until afterAll: a debootstrap on a busy machine outlasts serveDir's default 2 minutes.
   artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"], containerd: containerdVersion })).dir, { timeoutMs: 30 * 60_000 });
   image = await busyboxImage(IMAGE_REF, arch);
+  sandbox = (await sandboxRegistry()).image;
 }, 120_000);
 
 afterAll(async () => {
@@ -58,7 +61,7 @@ function provisionArgs(name: string, extra: string[] = []): string[] {
     bin, "provision", "--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
     "--service-override-file", p.override, "--cache-dir", join(dir, "cache"), "--log-format", "json",
     "--bootstrap-tool", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
-    "--mirror", artifacts.url, "--containerd-version", containerdVersion,
+    "--mirror", artifacts.url, "--containerd-version", containerdVersion, "--runtime-sandbox-image", sandbox,
     ...extra,
   ];
 }

@@ -11,6 +11,7 @@ import { compiledBinary, run } from "../helpers/binary";
 import { cloudInitExample, withVariables } from "../helpers/cloud-init";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { tempDir } from "../helpers/tmp";
+import { sandboxRegistry } from "../helpers/sandbox-registry";
 
 setDefaultTimeout(120_000);
 
@@ -34,7 +35,8 @@ afterAll(() => {
 /** Run the script as runcmd would, with its top variables pointed into a temp dir. */
 async function runScript(opts: { mirror: string; sha256?: string }) {
   const dir = tempDir("vf-cloud-init");
-  const node = Bun.YAML.parse(example.nodeYaml) as { bootstrap?: Record<string, unknown> };
+  const node = Bun.YAML.parse(example.nodeYaml) as { bootstrap?: Record<string, unknown>; runtime?: Record<string, unknown> };
+  const sandboxImage = (await sandboxRegistry()).image;
   const config = join(dir, "node.json");
   writeFileSync(join(dir, "resolv.conf"), "nameserver 192.0.2.53\n");
   writeFileSync(
@@ -42,7 +44,7 @@ async function runScript(opts: { mirror: string; sha256?: string }) {
     JSON.stringify({
       ...node, machineDir: join(dir, "root"), cacheDir: join(dir, "cache"), bootstrap: { ...node.bootstrap, method: "none" },
       nspawnConfigFile: join(dir, "host/m.nspawn"), serviceOverrideFile: join(dir, "host/override.conf"),
-      hostname: "vf-node", hostResolvConf: join(dir, "resolv.conf"), mirror: opts.mirror,
+      hostname: "vf-node", hostResolvConf: join(dir, "resolv.conf"), mirror: opts.mirror, runtime: { ...node.runtime, sandboxImage },
     }),
   );
   const machine = `vfci${process.pid}x${Math.random().toString(36).slice(2, 6)}`;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { readManifest } from "../../src/artifacts/manifest";
 import { compiledBinary, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
+import { sandboxImageArgs } from "../helpers/sandbox-registry";
 import { tempDir } from "../helpers/tmp";
 
 setDefaultTimeout(300_000);
@@ -81,7 +82,7 @@ test("a provision from the loopback mirror runs on Nehalem, and a native verify 
     ...NEHALEM, bin, "provision", "--machine", "vfcpu", "--machine-dir", root, "--cache-dir", join(dir, "cache"),
     "--bootstrap-method", "none", "--nspawn-config-file", join(dir, "host/vfcpu.nspawn"),
     "--service-override-file", join(dir, "host/override.conf"), "--hostname", "vfcpu", "--arch", "amd64",
-    "--host-resolv-conf", join(dir, "resolv.conf"), "--mirror", served.url, "--log-format", "json",
+    "--host-resolv-conf", join(dir, "resolv.conf"), "--mirror", served.url, ...(await sandboxImageArgs()), "--log-format", "json",
   ]);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   expect(Object.keys(readManifest(root)).sort()).toEqual(["cni", "containerd", "crictl", "kubeProxy", "kubectl", "kubelet", "runc"]);

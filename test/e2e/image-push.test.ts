@@ -18,6 +18,7 @@ import { removeDir, tempDir } from "../helpers/tmp";
 import { describeTree, treeDiff } from "../helpers/tree";
 import { checkNode, hostContainerdVersion } from "../helpers/node-checks";
 import { boot, type Booted } from "../helpers/nspawn";
+import { sandboxImageArgs } from "../helpers/sandbox-registry";
 
 // Small on purpose: arm64 maintainer scripts run under emulation. Enough for a boot.
 const INCLUDE = "systemd,systemd-sysv,dbus";
@@ -66,7 +67,7 @@ describe("cross-arch on one x64 host", () => {
 
   test("fetch --with-rootfs --arch amd64,arm64 keeps a snapshot of each", async () => {
     const started = performance.now();
-    const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", artifacts.url, "--containerd-version", hostContainerdVersion(), "--log-format", "json", ...bootstrap()]);
+    const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", artifacts.url, "--containerd-version", hostContainerdVersion(), ...(await sandboxImageArgs()), "--log-format", "json", ...bootstrap()]);
     ok(r);
     console.log(`fetch --with-rootfs amd64,arm64: ${((performance.now() - started) / 1000).toFixed(1)}s`);
     const lock = readLock(join(bundle, LOCK_FILE));
@@ -79,7 +80,7 @@ describe("cross-arch on one x64 host", () => {
     const restore = await run([
       bin, "provision", "--machine", `xa-arm-${process.pid}`, "--machine-dir", root, "--nspawn-config-file", join(dir, "arm.nspawn"),
       "--service-override-file", join(dir, "arm.override.conf"), "--arch", "arm64", "--cache-dir", bundle, "--offline",
-      "--skip-phases", "install", "--log-format", "json", ...bootstrap(),
+      "--skip-phases", "install", ...(await sandboxImageArgs()), "--log-format", "json", ...bootstrap(),
     ]);
     ok(restore);
     expect(restore.stdout).toContain('"restored from snapshot"');
@@ -168,7 +169,7 @@ describe("image push", () => {
     const nspawn = join(dir, `${name}.nspawn`);
     const r = await run([
       bin, "provision", "--machine", name, "--machine-dir", root, "--nspawn-config-file", nspawn, "--service-override-file", join(dir, `${name}.conf`),
-      "--cache-dir", join(dir, "pull-cache"), "--mirror", artifacts.url, "--log-format", "json",
+      "--cache-dir", join(dir, "pull-cache"), "--mirror", artifacts.url, ...(await sandboxImageArgs()), "--log-format", "json",
       "--bootstrap-method", "image", "--bootstrap-image", `${registry.host}/xa/rootfs:multi`, "--containerd-version", hostContainerdVersion(),
     ]);
     ok(r);

@@ -8,7 +8,7 @@
 // provision that changed the set does.
 // Needs root, mmdebstrap, systemd-container, docker-registry, skopeo and the host's Debian mirror.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_FILE, readLock } from "../../src/bundle/lock";
 import { imagesLayout } from "../../src/oci/preload";
@@ -17,7 +17,7 @@ import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { boot, type Booted } from "../helpers/nspawn";
-import { busyboxImage } from "../helpers/oci";
+import { twoArchBusyboxLayout } from "../helpers/oci";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { startRegistryProxy, type RegistryProxy } from "../helpers/registry-proxy";
 import { removeDir } from "../helpers/tmp";
@@ -44,29 +44,6 @@ function sh(argv: string[]): string {
 
 const sha256 = (bytes: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 
-/** One OCI layout holding busybox for amd64 and arm64 under an index tagged `multi`. */
-async function twoArchLayout(): Promise<string> {
-  const layout = join(dir, "image-layout");
-  mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
-  const manifests = [];
-  for (const arch of ["amd64", "arm64"] as const) {
-    const unpacked = join(dir, `image-${arch}`);
-    mkdirSync(unpacked);
-    sh(["tar", "-x", "-f", await busyboxImage(`localhost/busybox:${arch}`, arch), "-C", unpacked]);
-    sh(["cp", "-a", `${unpacked}/blobs/sha256/.`, join(layout, "blobs/sha256")]);
-    const { annotations: _, ...desc } = JSON.parse(readFileSync(join(unpacked, "index.json"), "utf8")).manifests[0];
-    manifests.push(desc);
-  }
-  const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests });
-  writeFileSync(join(layout, "blobs/sha256", sha256(index)), index);
-  writeFileSync(join(layout, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(
-    join(layout, "index.json"),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: `sha256:${sha256(index)}`, size: index.length, annotations: { "org.opencontainers.image.ref.name": "multi" } }] }),
-  );
-  return layout;
-}
-
 beforeAll(async () => {
   bin = await compiledBinary();
   apt = hostDebianMirror();
@@ -74,7 +51,7 @@ beforeAll(async () => {
   bundle = join(dir, "bundle");
   artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"], containerd: containerdVersion })).dir, { timeoutMs: 30 * 60_000 });
   registry = await startRegistry();
-  const layout = await twoArchLayout();
+  const layout = await twoArchBusyboxLayout(dir);
   for (const name of ["pause:3.10", "tools/busybox:1"]) {
     sh(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", `oci:${layout}:multi`, `docker://${registry.host}/${name}`]);
   }

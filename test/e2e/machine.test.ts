@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { join } from "node:path";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { tempDir } from "../helpers/tmp";
+import { sandboxImageArgs } from "../helpers/sandbox-registry";
 
 let bin: string;
 let dir: string;
@@ -43,7 +44,7 @@ const goalFlags = (name: string) => {
 };
 
 async function provisioned(name: string) {
-  const r = await run([bin, "provision", ...goalFlags(name), "--bootstrap-method", "none", "--skip-phases", "kube,cri,cni"]);
+  const r = await run([bin, "provision", ...goalFlags(name), ...(await sandboxImageArgs()), "--bootstrap-method", "none", "--skip-phases", "kube,cri,cni"]);
   if (r.code !== 0) throw new Error(`provision ${name} exited ${r.code}: ${r.stderr}`);
   const p = paths(name);
   // A few files of a rootfs, and something in the cache.

@@ -6,11 +6,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ensureImage } from "../../src/oci/preload";
 import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events } from "../helpers/binary";
 import { testMirror } from "../helpers/mirror";
+import { testGoal } from "../helpers/goal";
 import { boot, type Booted } from "../helpers/nspawn";
+import { sandboxRegistry } from "../helpers/sandbox-registry";
 import { removeDir } from "../helpers/tmp";
 
 const M = "mcn1";
@@ -18,6 +21,7 @@ const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 let dir: string;
 let host: Booted | undefined;
 let snapshotSha: string;
+let sandbox: string;
 
 /** Run in the booted host with a clean environment. */
 const sh = async (...argv: string[]) => host!.exec(["env", "-i", PATH, ...argv]);
@@ -46,6 +50,10 @@ beforeAll(async () => {
   snapshotSha = await createSnapshot(root, join(dir, "snapshot", "rootfs.tar.zst"), join(dir, "snapshot.log"), new AbortController().signal, "zstd");
 
   const t2 = performance.now();
+  // The host's cache holds the sandbox image, as a fetch leaves it: from its own network
+  // namespace the host reaches no loopback registry.
+  sandbox = (await sandboxRegistry()).image;
+  await ensureImage(testGoal({ cacheDir: join(root, "var/cache/kube-rootfs"), runtime: { sandboxImage: sandbox } }), sandbox, new AbortController().signal);
   // The host itself runs no containerd.
   symlinkSync("/dev/null", join(root, "etc/systemd/system/containerd.service"));
   writeFileSync(join(root, "etc/hostname"), "mc-host\n");
@@ -82,7 +90,7 @@ describe("a host with systemd as PID 1", () => {
   test("provision, then start: enabled, the machine's systemd up and containerd active inside", async () => {
     const p = await kubeRootfs(
       "provision", "--machine", M, "--bootstrap-method", "tarball", "--bootstrap-tarball", "/mnt/snapshot/rootfs.tar.zst",
-      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror",
+      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror", "--runtime-sandbox-image", sandbox,
     );
     if (p.code !== 0) throw new Error(`provision exited ${p.code}: ${p.stderr}\n${p.stdout.slice(-2000)}`);
 
@@ -189,7 +197,7 @@ describe("a host with systemd as PID 1", () => {
 
     const p = await kubeRootfs(
       "provision", "--machine", "mcn2", "--bootstrap-method", "tarball", "--bootstrap-tarball", "/mnt/snapshot/rootfs.tar.zst",
-      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror",
+      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror", "--runtime-sandbox-image", sandbox,
     );
     expect(p.code).toBe(0);
     for (const unit of ["etc/systemd/system/containerd.service", "lib/systemd/system/containerd.service", "etc/systemd/system/multi-user.target.wants/containerd.service"]) {

@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledBinary, events, run } from "../helpers/binary";
+import { sandboxImageArgs } from "../helpers/sandbox-registry";
 
 let bin: string;
 let dir: string;
@@ -24,7 +25,7 @@ beforeAll(async () => {
   args = [
     "provision", "--machine", "kube7", "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
     "--service-override-file", p.override, "--bootstrap-method", "none", "--skip-phases", "kube,cri,cni",
-    "--hostname", "node-7", "--host-resolv-conf", join(dir, "resolv.conf"), "--bootstrap-suite", "noble",
+    "--hostname", "node-7", "--host-resolv-conf", join(dir, "resolv.conf"), "--bootstrap-suite", "noble", ...(await sandboxImageArgs()),
   ];
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { compiledBinary, run } from "../helpers/binary";
 import { serveDir, testMirror, trickle, type Served } from "../helpers/mirror";
 import { removeDir, tempDir } from "../helpers/tmp";
+import { sandboxRegistry } from "../helpers/sandbox-registry";
 
 setDefaultTimeout(120_000);
 
@@ -15,6 +16,7 @@ const VERSION = (JSON.parse(readFileSync(join(import.meta.dir, "../../package.js
 
 let bin: string;
 let served: Served;
+let sandbox: string;
 let dir: string;
 let sessions = 0;
 // A tmux server of this test's own, so no other server's environment or options leak in.
@@ -26,6 +28,7 @@ const SLOW = /\.(tar\.gz|tgz)$|runc\.\w+$/;
 beforeAll(async () => {
   bin = await compiledBinary();
   served = await serveDir((await testMirror()).dir, { faults: (path) => (SLOW.test(path) ? trickle(128 * 1024, 10) : null), timeoutMs: 300_000 });
+  sandbox = (await sandboxRegistry()).image;
   dir = tempDir("terminal");
 });
 afterAll(() => {
@@ -43,7 +46,7 @@ const tmux = (...args: string[]) => {
 const provisionArgs = (name: string, mirror = served.url) => [
   bin, "provision", "--machine", name, "--machine-dir", join(dir, name, "root"), "--cache-dir", join(dir, name, "cache"),
   "--bootstrap-method", "none", "--nspawn-config-file", join(dir, name, "m.nspawn"), "--service-override-file", join(dir, name, "o.conf"),
-  "--hostname", "node1", "--mirror", mirror, "--concurrency", "2",
+  "--hostname", "node1", "--mirror", mirror, "--concurrency", "2", "--runtime-sandbox-image", sandbox,
 ];
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { tempDir } from "../helpers/tmp";
+import { sandboxRegistry } from "../helpers/sandbox-registry";
 
 setDefaultTimeout(120_000);
 
 let bin: string;
 let served: Served;
+let sandbox: string;
 let dir: string;
 const root = () => join(dir, "root");
 const nspawn = () => join(dir, "host/vf.nspawn");
@@ -21,6 +23,7 @@ const provisionArgs = () => [
   "--bootstrap-method", "none", "--bootstrap-suite", "bookworm", "--nspawn-config-file", nspawn(),
   "--service-override-file", join(dir, "host/override.conf"), "--hostname", "vf-node", "--arch", "amd64",
   "--host-resolv-conf", join(dir, "resolv.conf"), "--host-devices", "", "--mirror", served.url, "--skip-phases", "cni",
+  "--runtime-sandbox-image", sandbox,
 ];
 
 const drifts = (r: RunResult) => events(r.stdout).filter((e) => e.msg === "drift").map((e) => e.fields!);
@@ -35,6 +38,7 @@ async function expectClean(r: Promise<RunResult>) {
 beforeAll(async () => {
   bin = await compiledBinary();
   served = await serveDir((await testMirror()).dir);
+  sandbox = (await sandboxRegistry()).image;
   dir = tempDir("vf-verify");
   writeFileSync(join(dir, "resolv.conf"), "nameserver 192.0.2.53\n");
   const first = await run([bin, ...provisionArgs()]);

@@ -8,6 +8,7 @@ import { readManifest } from "../../src/artifacts/manifest";
 import { compiledBinary, events, run, type RunResult } from "../helpers/binary";
 import { removeDir, tempDir } from "../helpers/tmp";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
+import { sandboxImageArgs } from "../helpers/sandbox-registry";
 
 export interface Machine {
   dir: string;
@@ -30,12 +31,15 @@ export const machineArgs = (m: Machine) => [
   "--hostname", "node1", "--arch", "amd64", "--log-format", "json",
 ];
 
+/** The compiled binary's provision command line for `m` from `mirror` (the sandbox image from loopback). */
+export const provisionArgv = async (m: Machine, mirror: string) => [await compiledBinary(), "provision", ...machineArgs(m), ...(await sandboxImageArgs()), "--mirror", mirror];
+
 export async function provision(m: Machine, mirror: string, extra: string[] = []): Promise<RunResult> {
-  return run([await compiledBinary(), "provision", ...machineArgs(m), "--mirror", mirror, "--retries", "2", "--timeouts-stall", "2", ...extra]);
+  return run([...(await provisionArgv(m, mirror)), "--retries", "2", "--timeouts-stall", "2", ...extra]);
 }
 
 export async function verify(m: Machine, mirror: string): Promise<RunResult> {
-  return run([await compiledBinary(), "verify", ...machineArgs(m), "--mirror", mirror]);
+  return run([await compiledBinary(), "verify", ...machineArgs(m), ...(await sandboxImageArgs()), "--mirror", mirror]);
 }
 
 /** A clean loopback mirror, served until a test file's afterAll calls stopCleanMirror (bun runs

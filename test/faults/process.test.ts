@@ -2,11 +2,11 @@
 // mid-download, and concurrent runs.
 import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import { readManifest } from "../../src/artifacts/manifest";
-import { compiledBinary, events, run } from "../helpers/binary";
+import { events, run } from "../helpers/binary";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
-import { cleanMirror, stopCleanMirror, expectConverges, leftovers, machineArgs, newMachine, provision, verify, dropMachines } from "./harness";
+import { cleanMirror, stopCleanMirror, expectConverges, leftovers, newMachine, provision, provisionArgv, verify, dropMachines } from "./harness";
 
 afterEach(dropMachines);
 setDefaultTimeout(300_000);
@@ -25,7 +25,7 @@ async function slowMirror() {
 
 /** Start a provision in the background; resolves once its JSON log shows the install phase running. */
 async function startProvision(m: ReturnType<typeof newMachine>, mirror: string) {
-  const proc = Bun.spawn([await compiledBinary(), "provision", ...machineArgs(m), "--mirror", mirror], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const proc = Bun.spawn(await provisionArgv(m, mirror), { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const reader = proc.stdout.getReader();
   let seen = "";
   while (!seen.includes('"msg":"progress"')) {
@@ -45,7 +45,6 @@ function prng(seed: number) {
 
 faultTest("process-sigkill", async () => {
   const { url } = await cleanMirror();
-  const bin = await compiledBinary();
   // How long a whole cold run takes here: kill points are spread over it.
   const probe = newMachine();
   const t0 = performance.now();
@@ -57,7 +56,7 @@ faultTest("process-sigkill", async () => {
     const m = newMachine();
     const delay = Math.round(random() * span);
     points.push(delay);
-    const proc = Bun.spawn([bin, "provision", ...machineArgs(m), "--mirror", url], { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
+    const proc = Bun.spawn(await provisionArgv(m, url), { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
     await Bun.sleep(delay);
     proc.kill("SIGKILL");
     await proc.exited;
@@ -92,7 +91,7 @@ faultTest("process-concurrent", async () => {
   const s = await slowMirror();
   const m = newMachine();
   const first = await startProvision(m, s.url);
-  const second = await run([await compiledBinary(), "provision", ...machineArgs(m), "--mirror", s.url]);
+  const second = await run(await provisionArgv(m, s.url));
   expect(second.code).toBe(1);
   expect(second.stderr.trim()).toMatch(new RegExp(`^kube-rootfs: machine ${m.name} is being provisioned by pid ${first.pid} \\(lock .+\\)$`));
   expect(events(second.stdout).at(-1)).toMatchObject({ msg: "done", fields: { outcome: "failed", exitCode: 1 } });

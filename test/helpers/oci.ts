@@ -1,5 +1,5 @@
 // A one-layer OCI image archive built from the host's static busybox (Debian's busybox-static),
-// for `ctr images import`: nothing is pulled from a registry.
+// for `ctr images import`, and a two-arch OCI layout of it: nothing is pulled from a registry.
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./tmp";
@@ -70,4 +70,36 @@ export async function busyboxImage(ref: string, arch: "amd64" | "arm64"): Promis
   const archive = join(dir, "busybox-oci.tar");
   await tar(["-C", layout, "-cf", archive, "."]);
   return archive;
+}
+
+/** An OCI layout in `dir` holding busybox for amd64 and arm64 under an index tagged `multi`. */
+export async function twoArchBusyboxLayout(dir: string): Promise<string> {
+  const layout = join(dir, "image-layout");
+  mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
+  const manifests = [];
+  for (const arch of ["amd64", "arm64"] as const) {
+    const unpacked = join(dir, `image-${arch}`);
+    mkdirSync(unpacked);
+    await tar(["-x", "-f", await busyboxImage(`localhost/busybox:${arch}`, arch), "-C", unpacked]);
+    const index = JSON.parse(readFileSync(join(unpacked, "index.json"), "utf8")) as { manifests: Array<Record<string, unknown>> };
+    const { annotations: _, ...desc } = index.manifests[0]!;
+    for (const digest of [desc.digest as string, ...blobsOf(unpacked, desc.digest as string)]) {
+      copyFileSync(join(unpacked, "blobs/sha256", digest.slice(7)), join(layout, "blobs/sha256", digest.slice(7)));
+    }
+    manifests.push(desc);
+  }
+  const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests });
+  writeFileSync(join(layout, "blobs/sha256", sha256(index)), index);
+  writeFileSync(join(layout, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(layout, "index.json"),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: `sha256:${sha256(index)}`, size: index.length, annotations: { "org.opencontainers.image.ref.name": "multi" } }] }),
+  );
+  return layout;
+}
+
+/** The config and layer digests a manifest in an unpacked layout names. */
+function blobsOf(layout: string, manifestDigest: string): string[] {
+  const m = JSON.parse(readFileSync(join(layout, "blobs/sha256", manifestDigest.slice(7)), "utf8")) as { config: { digest: string }; layers: Array<{ digest: string }> };
+  return [m.config.digest, ...m.layers.map((l) => l.digest)];
 }

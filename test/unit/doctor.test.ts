@@ -37,7 +37,7 @@ const healthy = (): HostProbe => ({
   reach: async () => undefined,
 });
 
-const provisionNeeds = (goal: Resolved, workspace: WorkspaceDecision): Needs => ({ root: true, workspace: () => workspace, artifacts: provisionPlan(goal).artifacts, images: [], boots: true });
+const provisionNeeds = (goal: Resolved, workspace: WorkspaceDecision): Needs => ({ ...provisionPlan(goal).needs(), workspace: () => workspace });
 const bootstrapping = (goal: Resolved) => decideWorkspace(goal, (p) => healthy().exists(p));
 
 async function statusOf(checks: Check[], host: HostProbe) {
@@ -112,7 +112,9 @@ describe("readiness checks follow the workspace decision", () => {
     const goal = goalOf({ offline: true });
     const r = await statusOf(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), healthy());
     expect(r["offline cache"]!.status).toBe("fail");
-    for (const item of ["kubelet 1.33.1 amd64", "containerd 2.0.4 amd64", "cni 1.5.1 amd64", "rootfs snapshot for bookworm/amd64"]) expect(r["offline cache"]!.message).toContain(item);
+    for (const item of ["kubelet 1.33.1 amd64", "containerd 2.0.4 amd64", "cni 1.5.1 amd64", "rootfs snapshot for bookworm/amd64", "image registry.k8s.io/pause:3.10"]) {
+      expect(r["offline cache"]!.message).toContain(item);
+    }
   });
 
   test("an undecidable workspace is one blocker beside the others", async () => {
@@ -172,17 +174,6 @@ describe("doctor", () => {
     const r = await runChecks(doctorChecks(goal), { ...healthy(), reach: async () => "Connection refused" });
     expect(r.map((x) => x.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", "systemd-nspawn", "kernel modules", "bootstrap mirror"]);
     expect(r.at(-1)).toMatchObject({ status: "fail", message: "http://deb.debian.org/debian/dists/bookworm/Release: Connection refused" });
-  });
-
-  test("offline without pre-loaded images: a warning that pods need the sandbox image, unless a mirror serves it or images are listed", async () => {
-    const status = async (input: Parameters<typeof goalOf>[0]) => {
-      const goal = goalOf({ offline: true, ...input });
-      return (await statusOf(readinessChecks(goal, provisionPlan(goal).needs()), healthy()))["sandbox image"];
-    };
-    expect(await status({})).toMatchObject({ status: "warn", fix: "--images registry.k8s.io/pause:3.10, fetched into the bundle with kube-rootfs fetch --images registry.k8s.io/pause:3.10" });
-    expect((await status({ runtime: { registryMirrors: { "registry.k8s.io": ["https://mirror.internal"] } } }))!.status).toBe("ok");
-    expect(await status({ images: ["registry.k8s.io/pause:3.10"] })).toBeUndefined();
-    expect(await status({ offline: false })).toBeUndefined();
   });
 
   test("offline: the mirror is not contacted", async () => {

@@ -37,8 +37,9 @@ beforeAll(async () => {
 const goalWith = (images: string[], extra: Partial<Parameters<typeof testGoal>[0]> = {}): Resolved =>
   testGoal({ cacheDir, offline: true, images, runtime: { sandboxImage: SANDBOX }, ...extra });
 
-test("nothing is pre-loaded unless images lists some; then the sandbox image first, each once", () => {
-  expect(preloadImages(goalWith([]))).toEqual([]);
+test("the sandbox image is always pre-loaded, first; then the listed images, each once", () => {
+  expect(preloadImages(goalWith([]))).toEqual([SANDBOX]);
+  expect(preloadImages(goalWith([], { offline: false }))).toEqual([SANDBOX]);
   expect(preloadImages(goalWith([APP, SANDBOX, APP]))).toEqual([SANDBOX, APP]);
 });
 
@@ -132,7 +133,7 @@ describe("the images task in a machine dir", () => {
     expect((await imagesDrift(goal([]))).map((d) => d.path)).toContain(join(machineDir, IMAGES_RECORD));
   });
 
-  test("a changed set: the dropped image's archive and the old stamp are removed; none left removes the unit", async () => {
+  test("a changed set: the dropped image's archive and the old stamp are removed; the sandbox image stays with no images listed", async () => {
     const old = archives();
     const stamp = join(machineDir, importStamp(old).slice(1));
     writeFileSync(stamp, ""); // as the unit leaves it after importing
@@ -141,8 +142,10 @@ describe("the images task in a machine dir", () => {
     expect(existsSync(join(machineDir, "var/lib/kube-rootfs/images", old[1]!))).toBe(false);
     expect(existsSync(stamp)).toBe(false);
     expect(readFileSync(join(machineDir, IMAGES_UNIT_FILE), "utf8")).toContain(`ConditionPathExists=!${importStamp([old[0]!])}`);
-    await runLogged(imagesTask(goal([])));
-    for (const rel of [IMAGES_UNIT_FILE, IMAGES_LINK.path, IMAGES_RECORD, `var/lib/kube-rootfs/images/${old[0]}`]) expect(existsSync(join(machineDir, rel))).toBe(false);
+    expect((await runLogged(imagesTask(goal([])))).outcome).toBe("skipped");
+    expect(archives()).toEqual([old[0]!]);
+    for (const rel of [IMAGES_UNIT_FILE, IMAGES_RECORD]) expect(existsSync(join(machineDir, rel))).toBe(true);
+    expect(readlinkSync(join(machineDir, IMAGES_LINK.path))).toBe(IMAGES_LINK.target);
     expect(await imagesDrift(goal([]))).toEqual([]);
   });
 });

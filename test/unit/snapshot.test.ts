@@ -10,6 +10,7 @@ import { serveDir } from "../helpers/mirror";
 import type { BootstrapPlan } from "../../src/rootfs/bootstrap/plan";
 import { createSnapshot, detectCompression, readSidecar, restoreSnapshot, snapshotKey, snapshotPath } from "../../src/rootfs/bootstrap/snapshot";
 import { runSource } from "../helpers/binary";
+import { sandboxImageArgs } from "../helpers/sandbox-registry";
 
 const PLAN: BootstrapPlan = {
   tool: "debootstrap", suite: "bookworm", distro: "debian", arch: "amd64", mirror: "http://mirror.test/debian",
@@ -116,9 +117,11 @@ describe("bootstrap.method tarball", () => {
   const args = (name: string, source: string, sha256: string) => [
     "provision", "--machine", name, "--machine-dir", join(dir, "machines", name), "--cache-dir", join(dir, "tcache"),
     "--nspawn-config-file", join(dir, `${name}.nspawn`), "--service-override-file", join(dir, `${name}.conf`),
-    "--bootstrap-method", "tarball", "--bootstrap-tarball", source, "--bootstrap-sha256", sha256, "--skip-phases", "install",
+    "--bootstrap-method", "tarball", "--bootstrap-tarball", source, "--bootstrap-sha256", sha256, "--skip-phases", "install", ...sandbox,
   ];
+  let sandbox: string[];
   beforeAll(async () => {
+    sandbox = await sandboxImageArgs();
     const src = join(dir, "tsrc");
     mkdirSync(src);
     syntheticRootfs(src);
