@@ -7,6 +7,7 @@ import { AssetSink } from "../artifacts/asset-sink";
 import type { Sink } from "../artifacts/download";
 import { RunError } from "../errors";
 import { ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeFileAtomic } from "../fs/atomic";
+import { withPidLock } from "../fs/pid-lock";
 import { DIGEST, sha256Digest, type Descriptor, type ImageIndex } from "./media";
 
 export const REF_NAME = "org.opencontainers.image.ref.name";
@@ -49,7 +50,8 @@ export class ImageLayout {
       throw ioError(`create image layout ${this.dir}`, err);
     }
     if (!existsSync(join(this.dir, "oci-layout"))) await writeFileAtomic(join(this.dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}\n');
-    if (!existsSync(join(this.dir, "index.json"))) await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [] }));
+    const index = join(this.dir, "index.json");
+    if (!existsSync(index)) await withPidLock(`${index}.lock`, async () => void (existsSync(index) || (await writeFileAtomic(index, JSON.stringify({ schemaVersion: 2, manifests: [] })))));
   }
 
   async putBytes(bytes: Uint8Array): Promise<string> {
@@ -106,14 +108,20 @@ export class ImageLayout {
     return all.find((d) => d.annotations?.[REF_NAME] === name);
   }
 
-  /** Point `name` at a manifest or index in index.json (replacing what it named before). */
+  /**
+   * Point `name` at a manifest or index in index.json (replacing what it named before). Runs
+   * sharing a cache tag at once: the read and the write back hold a lock, so none loses another's.
+   */
   async tag(name: string, desc: Descriptor): Promise<void> {
-    const index = this.index();
-    index.manifests = [
-      ...index.manifests.filter((d) => d.annotations?.[REF_NAME] !== name),
-      { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, annotations: { [REF_NAME]: name } },
-    ];
-    await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(index));
+    const file = join(this.dir, "index.json");
+    await withPidLock(`${file}.lock`, async () => {
+      const index = this.index();
+      index.manifests = [
+        ...index.manifests.filter((d) => d.annotations?.[REF_NAME] !== name),
+        { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, annotations: { [REF_NAME]: name } },
+      ];
+      await writeFileAtomic(file, JSON.stringify(index));
+    });
   }
 }
 

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lockMachine } from "../../src/engine/lock";
+import { withPidLock } from "../../src/fs/pid-lock";
 
 let dir: string;
 beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "kube-rootfs-lock-"))));
@@ -42,4 +43,35 @@ test("different machines lock independently", () => {
   expect(a.path).not.toBe(b.path);
   a.release();
   b.release();
+});
+
+test("withPidLock waits while a live process holds the lock, then runs; a dead holder's lock is taken over", async () => {
+  const path = join(dir, "index.json.lock");
+  const holder = Bun.spawn(["sleep", "30"]);
+  writeFileSync(path, String(holder.pid));
+  let ran = false;
+  const waiting = withPidLock(path, async () => {
+    ran = true;
+    expect(readFileSync(path, "utf8")).toBe(String(process.pid));
+  });
+  await Bun.sleep(100);
+  expect(ran).toBe(false);
+  holder.kill();
+  await holder.exited;
+  await waiting;
+  expect(ran).toBe(true);
+  expect(existsSync(path)).toBe(false);
+  writeFileSync(path, String(await deadPid()));
+  expect(await withPidLock(path, async () => "taken over")).toBe("taken over");
+});
+
+test("withPidLock gives up after its wait, naming the lock and its holder", async () => {
+  const path = join(dir, "busy.lock");
+  const holder = Bun.spawn(["sleep", "30"]);
+  writeFileSync(path, String(holder.pid));
+  try {
+    await expect(withPidLock(path, async () => undefined, 50)).rejects.toThrow(`lock ${path}: held by pid ${holder.pid} for over 0.05 s`);
+  } finally {
+    holder.kill();
+  }
 });

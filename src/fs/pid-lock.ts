@@ -1,0 +1,71 @@
+// Lock files holding their owner's pid, created exclusively; a lock whose pid is gone (a killed
+// run) is taken over. One run per machine holds one for the whole run; a shared cache file that
+// is read, changed and written back (an image layout's index.json) holds one for that moment.
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { RunError } from "../errors";
+import { isAlive } from "./pid";
+
+export interface PidLock {
+  path: string;
+  release(): void;
+}
+
+const holderOf = (path: string): number | undefined => {
+  try {
+    const pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Take the lock at `path`, or name the live process holding it. */
+export function tryPidLock(path: string): PidLock | { holder: number } {
+  const release = () => {
+    if (holderOf(path) === process.pid) unlinkSync(path);
+  };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: "wx", mode: 0o644 });
+      return { path, release };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new RunError(`lock ${path}: ${(err as Error).message}`);
+    }
+    const holder = holderOf(path);
+    if (holder !== undefined && holder !== process.pid && isAlive(holder)) return { holder };
+    // Stale: its owner died. Move it aside, and only remove it if it is still the stale one
+    // (another run may have taken it over in between); then try the exclusive create again.
+    const aside = `${path}.stale-${process.pid}`;
+    try {
+      renameSync(path, aside);
+    } catch {
+      continue;
+    }
+    if (holderOf(aside) !== holder) {
+      try {
+        linkSync(aside, path); // put a live lock back, never over a newer one
+      } catch {
+        // a newer lock is in place already
+      }
+    }
+    unlinkSync(aside);
+  }
+  throw new RunError(`lock ${path}: could not be taken (other runs keep taking it)`);
+}
+
+/** Run `fn` holding the lock at `path`, waiting (up to `waitMs`) while another live process holds it. */
+export async function withPidLock<T>(path: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const lock = tryPidLock(path);
+    if ("release" in lock) {
+      try {
+        return await fn();
+      } finally {
+        lock.release();
+      }
+    }
+    if (performance.now() > deadline) throw new RunError(`lock ${path}: held by pid ${lock.holder} for over ${waitMs / 1000} s`);
+    await Bun.sleep(10);
+  }
+}
