@@ -16,7 +16,7 @@ export function hostContainerdVersion(): string {
 /**
  * What a provisioned node must show once booted: systemd running with no failed unit, on cgroup
  * v2; resolved masked, the static resolv.conf, /dev/kmsg; runc and the CNI plugins; containerd
- * active from our unit and binary; kubelet enabled and waiting for join material (or started).
+ * active from our unit and binary, the sandbox image imported; kubelet enabled and waiting for join material (or started).
  */
 export async function checkNode(m: Booted, joined = false) {
   const state = await m.settled();
@@ -40,6 +40,10 @@ export async function checkNode(m: Booted, joined = false) {
   expect(show).toContain("FragmentPath=/etc/systemd/system/containerd.service\n");
   const pid = /MainPID=(\d+)/.exec(show)![1];
   expect((await m.exec(["readlink", `/proc/${pid}/exe`])).stdout.trim()).toBe("/usr/local/bin/containerd");
+  // The sandbox image, always pre-loaded, was imported into kubelet's namespace at first boot.
+  const sandbox = /sandbox(?:_image)? = "([^"]+)"/.exec((await m.exec(["cat", "/etc/containerd/config.toml"])).stdout)?.[1];
+  expect(sandbox).toBeDefined();
+  expect((await m.exec(["/usr/local/bin/ctr", "-n", "k8s.io", "images", "ls", "-q"])).stdout.split("\n")).toContain(sandbox!);
 
   // kubelet: enabled; without join material waiting (its condition unmet), not failed; with it,
   // started with our command line (the mirror's kubelet is a stand-in that names itself).
