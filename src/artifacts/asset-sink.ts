@@ -16,15 +16,16 @@ export class AssetSink implements Sink {
   ) {
     this.unpacker = newUnpacker();
   }
-  /** Bytes that are already on disk (an adopted part): hashed and unpacked, not rewritten. */
-  replay(chunk: Uint8Array) {
+  /** Bytes that are already on disk (a cache file, an adopted part): hashed and unpacked, not rewritten. A promise: wait for it before the next. */
+  replay(chunk: Uint8Array): Promise<void> | undefined {
     this.hasher.update(chunk);
-    this.unpacker?.write(chunk);
     this.received += chunk.byteLength;
+    return this.unpacker?.write(chunk);
   }
+  /** Bytes from the network; its unpacker never asks to wait (it inflates inline). */
   write(chunk: Uint8Array) {
     if (this.part) writeAll(this.part.fd, chunk, this.part.path);
-    this.replay(chunk);
+    void this.replay(chunk);
   }
   reset() {
     this.unpacker?.discard();

@@ -98,12 +98,15 @@ export class ArtifactPipeline {
     return { root: this.goal.machineDir, dir: plan.entry.installDir, source, maxBytes: this.goal.maxDownloadBytes };
   }
 
-  /** Into the rootfs, an archive is unpacked as the bytes come; otherwise they are only hashed (and cached). */
+  /**
+   * Into the rootfs, an archive is unpacked as the bytes come; otherwise they are only hashed (and
+   * cached). With a part file the bytes come from the network, else from the cache file.
+   */
   private async newSink(plan: ArtifactPlan, source: string, into: Destination, part?: { fd: number; path: string }) {
     const { payload } = plan.entry;
     const unpacks = into.kind === "rootfs" && payload.kind === "archive";
     if (unpacks) await loadTar();
-    return new AssetSink(() => (unpacks ? archiveUnpacker(payload, this.target(plan, source)) : undefined), part);
+    return new AssetSink(() => (unpacks ? archiveUnpacker(payload, this.target(plan, source), part ? "inline" : "thread") : undefined), part);
   }
 
   /** A single binary is staged by copying its verified file; an archive's entries already are. */
@@ -144,7 +147,7 @@ export class ArtifactPipeline {
     const sink = await this.newSink(plan, path, into);
     let result;
     try {
-      for await (const chunk of Bun.file(path).stream()) sink.replay(chunk);
+      for await (const chunk of Bun.file(path).stream()) await sink.replay(chunk);
       result = await sink.finish();
     } catch (err) {
       sink.discard();
@@ -172,7 +175,7 @@ export class ArtifactPipeline {
       sink = await this.newSink(plan, plan.url, into, { fd, path: part.path });
       if (part.size > 0) {
         ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
-        for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) sink.replay(chunk);
+        for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) await sink.replay(chunk);
       }
       await download(plan.url, sink, {
         ...downloadOptions(this.goal, ctx.signal, this.limit),

@@ -2,7 +2,7 @@
 // checked as it streams, decompressed (gzip, zstd or none) and its tar entries written with
 // ownership, modes, xattrs, hardlinks and device nodes; whiteouts remove what lower layers made.
 // Every path goes through resolveInside, so nothing lands outside the rootfs.
-import { chmodSync, closeSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync } from "node:fs";
+import { chmodSync, closeSync, createReadStream, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync } from "node:fs";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import { dirname, join } from "node:path";
@@ -38,6 +38,12 @@ function layerStream(layout: ImageLayout, desc: Descriptor, hasher: Bun.CryptoHa
 
 interface LayerState {
   root: string;
+  /**
+   * Host paths of parent directories already resolved inside the rootfs (and created), by
+   * their path in the layer: most entries share a parent, so each is resolved once, not per
+   * entry. Anything removed may have been one of them or on the way to one: then it is cleared.
+   */
+  parents: Map<string, string>;
   /** paths (normalized, inside the rootfs) this layer wrote: its own whiteouts never remove them */
   written: Set<string>;
   /** directory mtimes, set once every layer is in (writing inside a dir changes its mtime) */
@@ -48,7 +54,8 @@ interface LayerState {
 
 const normalize = (p: string) => splitInside(p).join("/");
 
-function removeAll(path: string) {
+function removeAll(path: string, s: LayerState) {
+  s.parents.clear();
   try {
     rmSync(path, { recursive: true, force: true });
   } catch (err) {
@@ -69,12 +76,12 @@ function whiteout(rel: string, name: string, s: LayerState) {
   if (name === OPAQUE) {
     const host = resolveInside(s.root, dir);
     for (const child of lstatOrUndefined(host)?.isDirectory() ? readdirSync(host) : []) {
-      if (!s.written.has(dir ? `${dir}/${child}` : child)) removeAll(join(host, child));
+      if (!s.written.has(dir ? `${dir}/${child}` : child)) removeAll(join(host, child), s);
     }
     return;
   }
   const target = (dir ? `${dir}/` : "") + name.slice(WHITEOUT.length);
-  if (!s.written.has(target)) removeAll(resolveInside(s.root, target));
+  if (!s.written.has(target)) removeAll(resolveInside(s.root, target), s);
 }
 
 /** SELinux labels belong to the host's policy, not the image (and fail where SELinux is off). */
@@ -94,17 +101,55 @@ function makeNode(host: string, e: TarEntry) {
   if (r.exitCode !== 0) throw new RunError(`create device ${host}: ${r.stderr.toString().trim()}`);
 }
 
+/** The entry's host path, its parent directories made (as plain directories) where missing. */
+function hostPath(rel: string, s: LayerState): string {
+  const slash = rel.lastIndexOf("/");
+  const parent = slash < 0 ? "" : rel.slice(0, slash);
+  const name = rel.slice(slash + 1);
+  const known = s.parents.get(parent);
+  if (known !== undefined) return join(known, name);
+  const host = resolveInside(s.root, rel);
+  mkdirSync(dirname(host), { recursive: true, mode: 0o755 });
+  s.parents.set(parent, dirname(host));
+  return host;
+}
+
+const exists = (err: unknown) => (err as NodeJS.ErrnoException).code === "EEXIST";
+
+/**
+ * Create the entry at `host` by `make`; what a lower layer (or an earlier entry) left there is
+ * removed first, except a directory where a directory goes, which is kept (its contents stay).
+ */
+function create(host: string, make: () => void, e: TarEntry, s: LayerState): void {
+  try {
+    return make();
+  } catch (err) {
+    if (!exists(err)) throw err;
+  }
+  if (e.type === "dir" && lstatOrUndefined(host)?.isDirectory()) return;
+  removeAll(host, s);
+  make();
+}
+
+/** A regular file: written, then owner, mode and times set through its descriptor. */
 async function writeFile(host: string, e: TarEntry, s: LayerState) {
-  const fd = openSync(host, "wx", 0o600);
+  let fd = -1;
+  create(host, () => (fd = openSync(host, "wx", 0o600)), e, s);
   try {
     for await (const chunk of e.body()) {
       s.extracted += chunk.byteLength;
       if (s.extracted > s.cap) throw new RunError(`extracted data over ${EXPAND_RATIO}× the image's compressed size`);
       writeAll(fd, chunk, host);
     }
+    fchownSync(fd, e.uid, e.gid);
+    // After chown, which clears setuid bits.
+    fchmodSync(fd, e.mode);
+    futimesSync(fd, e.mtime, e.mtime);
   } finally {
     closeSync(fd);
   }
+  // After chown, which drops file capabilities; setting an xattr leaves the mtime alone.
+  setXattrs(host, e.xattrs);
 }
 
 async function applyEntry(e: TarEntry, s: LayerState) {
@@ -112,26 +157,23 @@ async function applyEntry(e: TarEntry, s: LayerState) {
   if (!rel) return; // the rootfs itself
   const name = rel.slice(rel.lastIndexOf("/") + 1);
   if (name.startsWith(WHITEOUT)) return whiteout(rel, name, s);
-  const host = resolveInside(s.root, rel);
-  mkdirSync(dirname(host), { recursive: true, mode: 0o755 });
-  const existing = lstatOrUndefined(host);
-  if (existing && !(existing.isDirectory() && e.type === "dir")) removeAll(host);
+  const host = hostPath(rel, s);
   s.written.add(rel);
   switch (e.type) {
-    case "dir":
-      if (!existing?.isDirectory()) mkdirSync(host, { mode: 0o700 });
-      break;
     case "file":
-      await writeFile(host, e, s);
-      break;
-    case "symlink":
-      symlinkSync(e.linkpath, host);
-      break;
+      return writeFile(host, e, s);
     case "hardlink":
       // The target is a path inside the rootfs written by this or a lower layer; it shares metadata.
-      linkSync(resolveInside(s.root, normalize(e.linkpath)), host);
-      return;
+      return create(host, () => linkSync(resolveInside(s.root, normalize(e.linkpath)), host), e, s);
+    case "dir":
+      create(host, () => mkdirSync(host, { mode: 0o700 }), e, s);
+      break;
+    case "symlink":
+      create(host, () => symlinkSync(e.linkpath, host), e, s);
+      break;
     default:
+      // mknod runs as a tool, so an existing path is looked for first (device nodes are few).
+      if (lstatOrUndefined(host)) removeAll(host, s);
       makeNode(host, e);
   }
   lchownSync(host, e.uid, e.gid);
@@ -149,7 +191,7 @@ export async function unpackLayers(layout: ImageLayout, layers: Descriptor[], ro
   let extracted = 0;
   for (const desc of layers) {
     const hasher = new Bun.CryptoHasher("sha256");
-    const state: LayerState = { root, written: new Set(), dirTimes, extracted, cap };
+    const state: LayerState = { root, parents: new Map(), written: new Set(), dirTimes, extracted, cap };
     let current = "";
     try {
       for await (const entry of readTar(layerStream(layout, desc, hasher))) {

@@ -216,6 +216,21 @@ describe("checksums", () => {
     expect(events.some((e) => e.msg.startsWith("cached copy does not match"))).toBe(true);
     expect(readManifest(second.machineDir).runc!.sha256).toBe(readManifest(first.machineDir).runc!.sha256);
   });
+
+  test("a cached archive that no longer inflates is downloaded again", async () => {
+    const { served } = await mirror();
+    const first = testGoal({ mirror: served.url });
+    await install(first, ["cri"]);
+    const cached = join(first.cacheDir, "containerd/v2.0.4/containerd-2.0.4-linux-amd64.tar.gz");
+    const bytes = readFileSync(cached);
+    bytes.fill(0x55, 10, 4096); // inside the deflate stream, past the gzip header
+    writeFileSync(cached, bytes);
+    const second = testGoal({ mirror: served.url, cacheDir: first.cacheDir });
+    const { events } = await install(second, ["cri"]);
+    expect(events.some((e) => e.msg.startsWith("cached copy does not match"))).toBe(true);
+    expect(readManifest(second.machineDir).containerd!.files).toEqual(readManifest(first.machineDir).containerd!.files.map((f) => ({ ...f, mtime: expect.any(Number) })));
+    expect(leftovers(second.machineDir)).toEqual([]);
+  });
 });
 
 describe("network faults", () => {

@@ -69,6 +69,29 @@ describe("unpackLayers", () => {
     expect(readdirSync(outside)).toEqual([]);
   });
 
+  test("a directory an earlier entry of the same layer made, replaced by a symlink out, is not written through", async () => {
+    const { layout, root } = setup();
+    const outside = tempDir("oci-outside");
+    // One tar holding dir/, dir/a, then dir as a symlink out, then dir/planted (tar --append).
+    const [t1, t2, t3] = [tempDir("oci-t1"), tempDir("oci-t2"), tempDir("oci-t3")];
+    mkdirSync(join(t1, "dir"));
+    writeFileSync(join(t1, "dir/a"), "a");
+    symlinkSync(`../../../../../../..${outside}`, join(t2, "dir"));
+    mkdirSync(join(t3, "dir"));
+    writeFileSync(join(t3, "dir/planted"), "x");
+    const file = join(tempDir("oci-tar"), "layer.tar");
+    for (const [mode, dir, what] of [["--create", t1, "dir"], ["--append", t2, "dir"], ["--append", t3, "dir/planted"]] as const) {
+      expect(Bun.spawnSync(["tar", mode, `--file=${file}`, `--directory=${dir}`, what]).exitCode).toBe(0);
+    }
+    await layout.init();
+    const bytes = readFileSync(file);
+    const digest = await layout.putBytes(bytes);
+    const err = await unpackLayers(layout, [{ mediaType: MEDIA.ociLayer, digest, size: bytes.byteLength }], root, "img").catch((e: Error) => e);
+    expect(String(err)).toContain("entry dir/planted:");
+    expect(String(err)).toContain("leads out of the rootfs");
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
   test("an absolute symlink is followed as the machine would: inside the rootfs", async () => {
     const { layout, root } = setup();
     const l1 = await layer(layout, { etc: "-> /usr/etc", "usr/etc/": "" });
