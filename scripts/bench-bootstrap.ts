@@ -17,6 +17,7 @@ import { readSidecar } from "../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "../test/helpers/apt";
 import { serveDir } from "../test/helpers/fault-server";
 import { startRegistry } from "../test/helpers/registry";
+import { sandboxRegistry } from "../test/helpers/sandbox-registry";
 import { buildBinary, sh } from "./bench-run";
 import { buildMirror } from "./mirror";
 
@@ -40,6 +41,8 @@ export async function benchFreshMachine(bin: string, artifactsURL: string, work:
   const { mirror, suite } = hostDebianMirror();
   const machines = join(work, "machines");
   mkdirSync(machines, { recursive: true });
+  // A whole machine pre-loads the sandbox image too: from a loopback registry, never the internet.
+  const sandbox = ["--runtime-sandbox-image", (await sandboxRegistry()).image];
   let n = 0;
   /** provision one new machine; its wall time. `install: false` stops after the rootfs. */
   const fresh = async (cacheDir: string, source: string[], install = true) => {
@@ -47,7 +50,7 @@ export async function benchFreshMachine(bin: string, artifactsURL: string, work:
     const argv = [
       bin, "provision", "--machine", name, "--machine-dir", join(machines, name), "--nspawn-config-file", join(machines, `${name}.nspawn`),
       "--service-override-file", join(machines, `${name}.conf`), "--cache-dir", cacheDir, "--hostname", "bench", "--mirror", artifactsURL,
-      "--bootstrap-suite", suite, "--bootstrap-mirror", mirror, "--log-format", "json", ...source, ...(install ? [] : ["--skip-phases", "install,runtime,record"]),
+      "--bootstrap-suite", suite, "--bootstrap-mirror", mirror, "--log-format", "json", ...sandbox, ...source, ...(install ? [] : ["--skip-phases", "install,runtime,record"]),
     ];
     return (await sh(argv)).seconds;
   };

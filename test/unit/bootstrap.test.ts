@@ -101,15 +101,22 @@ describe("staging dir", () => {
     expect(existsSync(join(dir, "kube10.staging-7"))).toBe(true);
   });
 
-  test("promote renames into place, replacing an empty machine dir", () => {
+  test("promote renames into place, replacing an empty machine dir", async () => {
     const machine = join(dir, "kube1");
     mkdirSync(machine);
     const { dir: staging } = freshStagingDir(machine);
     writeFileSync(join(staging, "marker"), "x");
     const ino = statSync(staging).ino;
-    promote(staging, machine);
+    await promote(staging, machine);
     expect(statSync(machine).ino).toBe(ino);
     expect(existsSync(staging)).toBe(false);
+  });
+
+  test("promote flushes the staged tree before the rename: a flush that fails moves nothing", async () => {
+    const machine = join(dir, "kube1");
+    const gone = join(dir, "kube1.staging-1");
+    await expect(promote(gone, machine)).rejects.toThrow(`flush ${gone} to disk: sync exited 1: `);
+    expect(existsSync(machine)).toBe(false);
   });
 
   test("mount points are read from mountinfo, escapes decoded, deepest first", () => {

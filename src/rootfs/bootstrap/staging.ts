@@ -64,8 +64,15 @@ export function freshStagingDir(machineDir: string): { dir: string; removed: str
   return { dir, removed };
 }
 
-/** Rename the finished staging dir into place (rename(2) replaces an empty machine dir). */
+/**
+ * Rename the finished staging dir into place (rename(2) replaces an empty machine dir). Its
+ * contents are flushed first (syncfs of its filesystem): a power loss right after the rename
+ * must not leave a machine dir that later runs trust with files that never reached the disk.
+ */
 export async function promote(staging: string, machineDir: string): Promise<void> {
+  const sync = Bun.spawn(["sync", "--file-system", staging], { stdout: "ignore", stderr: "pipe" });
+  const [code, stderr] = await Promise.all([sync.exited, new Response(sync.stderr).text()]);
+  if (code !== 0) throw new RunError(`flush ${staging} to disk: sync exited ${code}: ${stderr.trim()}`);
   try {
     renameSync(staging, machineDir);
     await fsyncDir(dirname(machineDir));
