@@ -53,8 +53,22 @@ export function tryPidLock(path: string): PidLock | { holder: number } {
   throw new RunError(`lock ${path}: could not be taken (other runs keep taking it)`);
 }
 
-/** Run `fn` holding the lock at `path`, waiting (up to `waitMs`) while another live process holds it. */
-export async function withPidLock<T>(path: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+/** This process's holders and waiters, by lock path: the file alone cannot tell two of them apart. */
+const queued = new Map<string, Promise<unknown>>();
+
+/**
+ * Run `fn` holding the lock at `path`, waiting (up to `waitMs`) while another live process holds
+ * it; callers in this process take their turns first.
+ */
+export function withPidLock<T>(path: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const turn = (queued.get(path) ?? Promise.resolve()).catch(() => undefined).then(() => holding(path, fn, waitMs));
+  queued.set(path, turn);
+  const forget = () => void (queued.get(path) === turn && queued.delete(path));
+  turn.then(forget, forget);
+  return turn;
+}
+
+async function holding<T>(path: string, fn: () => Promise<T>, waitMs: number): Promise<T> {
   const deadline = performance.now() + waitMs;
   for (;;) {
     const lock = tryPidLock(path);

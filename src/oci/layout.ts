@@ -51,7 +51,10 @@ export class ImageLayout {
     }
     if (!existsSync(join(this.dir, "oci-layout"))) await writeFileAtomic(join(this.dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}\n');
     const index = join(this.dir, "index.json");
-    if (!existsSync(index)) await withPidLock(`${index}.lock`, async () => void (existsSync(index) || (await writeFileAtomic(index, JSON.stringify({ schemaVersion: 2, manifests: [] })))));
+    if (existsSync(index)) return;
+    await withPidLock(`${index}.lock`, async () => {
+      if (!existsSync(index)) await writeFileAtomic(index, JSON.stringify({ schemaVersion: 2, manifests: [] }));
+    });
   }
 
   async putBytes(bytes: Uint8Array): Promise<string> {

@@ -75,3 +75,16 @@ test("withPidLock gives up after its wait, naming the lock and its holder", asyn
     holder.kill();
   }
 });
+
+test("withPidLock: callers in one process take turns (the file alone cannot tell them apart)", async () => {
+  const path = join(dir, "turns.lock");
+  const order: string[] = [];
+  const step = (name: string) => withPidLock(path, async () => {
+    order.push(`${name} in`);
+    await Bun.sleep(20);
+    order.push(`${name} out`);
+  });
+  await Promise.all([step("a"), step("b"), step("c")]);
+  expect(order).toEqual(["a in", "a out", "b in", "b out", "c in", "c out"]);
+  expect(existsSync(path)).toBe(false);
+});

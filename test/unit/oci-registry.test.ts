@@ -124,7 +124,9 @@ describe("registry client, plain HTTP on loopback", () => {
     }
   });
 
-  // The host's own name usually resolves to loopback without being a loopback name.
+  // Needs a name that reaches this host's 127.0.0.1 without being a loopback name: the host's own
+  // name does here (Debian's /etc/hosts maps it), and on a host where it does not, the only such
+  // names would lead off the machine, which no test may reach.
   const hostName = hostname();
   const resolvesLocally = /^127\./.test(Bun.spawnSync(["getent", "ahostsv4", hostName]).stdout.toString());
   test.if(resolvesLocally)("plain HTTP to a host that is not loopback by name only when listed in --insecure-registry", async () => {
