@@ -10,9 +10,8 @@ import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
 import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./runtime/files";
-import { IMAGES_LINK, IMAGES_RECORD, IMAGES_TASK, IMAGES_UNIT_FILE, readImagesRecord } from "./runtime/images";
-import { IMAGES_MACHINE_DIR, renderImagesUnit } from "./runtime/templates/images";
-import { preloadImages } from "./oci/preload";
+import { archiveRel, IMAGES_LINK, IMAGES_RECORD, IMAGES_UNIT_FILE, readImagesRecord } from "./runtime/images";
+import { renderImagesUnit } from "./runtime/templates/images";
 import { sha256File } from "./fs/hash";
 
 export type { Drift } from "./fs/drift";
@@ -82,15 +81,15 @@ export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
 
 /** The pre-loaded images: the record names the goal's images, each archive re-hashed, the import unit as rendered and enabled. */
 export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
-  if (goal.skipPhases.includes("runtime") || goal.skipPhases.includes(IMAGES_TASK)) return [];
+  const wanted = provisionPlan(goal).needs().images; // none when --skip-phases leaves out the images task
+  if (!wanted.length) return [];
   const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
-  const wanted = preloadImages(goal);
   const entries = readImagesRecord(goal.machineDir) ?? [];
   const drifts: Drift[] = [];
   const recorded = entries.map((e) => e.image).sort().join(", ");
   if (recorded !== [...wanted].sort().join(", ")) drifts.push({ path: inRoot(IMAGES_RECORD), expected: `images ${wanted.join(", ")}`, found: recorded ? `images ${recorded}` : "none" });
   for (const e of entries) {
-    const path = inRoot(`${IMAGES_MACHINE_DIR.slice(1)}/${e.archive}`);
+    const path = inRoot(archiveRel(e.archive));
     const sha = existsSync(path) ? await sha256File(path) : "missing";
     if (sha !== e.sha256) drifts.push({ path, expected: `archive of ${e.image} with sha256 ${e.sha256}`, found: sha === "missing" ? sha : `sha256 ${sha}` });
   }

@@ -29,6 +29,9 @@ export interface ImageEntry {
 
 const dirRel = hostRel(IMAGES_MACHINE_DIR);
 
+/** An archive's path in the machine dir. */
+export const archiveRel = (archive: string) => `${dirRel}/${archive}`;
+
 /** `registry:5000/pause:3.10` at sha256:abc… → `registry_5000_pause_3.10-abc…(12).tar` */
 export const archiveName = (img: Pick<PreloadImage, "name" | "desc">) =>
   `${img.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${img.desc.digest.slice("sha256:".length, "sha256:".length + 12)}.tar`;
@@ -50,7 +53,7 @@ export function staleImageFiles(machineDir: string, entries: ImageEntry[]): stri
   } catch {
     return [];
   }
-  return names.filter((n) => (n.endsWith(".tar") || n.startsWith("imported-")) && !keep.has(n)).map((n) => `${dirRel}/${n}`);
+  return names.filter((n) => (n.endsWith(".tar") || n.startsWith("imported-")) && !keep.has(n)).map(archiveRel);
 }
 
 export function imagesTask(goal: Resolved): Task {
@@ -70,7 +73,7 @@ export function imagesTask(goal: Resolved): Task {
         }
         const img = await ensureImage(goal, image, ctx.signal);
         const archive = archiveName(img);
-        const rel = `${dirRel}/${archive}`;
+        const rel = archiveRel(archive);
         const size = archiveSize(layout, img.name, img.desc, img.manifest);
         const present = statSync(root.path(rel), { throwIfNoEntry: false })?.size === size;
         let sha256 = present ? (before.find((e) => e.archive === archive)?.sha256 ?? (await sha256File(root.path(rel)))) : "";
