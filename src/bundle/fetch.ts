@@ -6,7 +6,6 @@ import { join, relative } from "node:path";
 import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
 import { planAll } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
-import { parseArchList, type Arch } from "../config/arch";
 import { parallel, serial, type Task, type TaskContext } from "../engine/task";
 import { readinessChecks, readinessTask, runWhenReady } from "../readiness";
 import type { Check } from "../readiness/check";
@@ -15,12 +14,6 @@ import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
 import { decidedOnce } from "../rootfs/decision";
 import { ensureImage, holdsPreload, imagesLayout, preloadImages } from "../oci/preload";
 import { emptyLock, mergeIntoLockFile, type Lock } from "./lock";
-
-/** fetch's architectures: --arch, else KUBE_ROOTFS_ARCH, else (undefined) the host's. */
-export function parseArches(flag: string | undefined, env: string | undefined): Arch[] | undefined {
-  if (flag !== undefined) return parseArchList(flag, "--arch");
-  return env ? parseArchList(env, "KUBE_ROOTFS_ARCH") : undefined;
-}
 
 function artifactsTask(goal: Resolved, lock: Lock): Task {
   return {

@@ -31,8 +31,9 @@ export function goalFrom(args: Record<string, unknown>, rawArgs: string[], overr
  */
 export function savedGoalFrom(args: Record<string, unknown>, rawArgs: string[]): { goal: Resolved; savedFrom?: string } {
   const opts = loadOptions(args, rawArgs, {});
-  const saved = readSavedGoal(machinePaths(loadGoal(opts)).machineDir);
-  return { goal: withLock(resolveGoal(loadGoal({ ...opts, saved }))), savedFrom: saved?.path };
+  const given = loadGoal(opts);
+  const saved = readSavedGoal(machinePaths(given).machineDir);
+  return { goal: withLock(resolveGoal(saved ? loadGoal({ ...opts, saved }) : given)), savedFrom: saved?.path };
 }
 
 /** The run's logger, once its inputs are known good; warnings about them go to stderr first (stdout may be a log or a file). */
