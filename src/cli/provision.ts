@@ -65,8 +65,7 @@ export const provisionCommand = defineCommand({
       return EXIT.ok;
     } catch (err) {
       const stopped = run.interrupted();
-      const phases = new Set(["provision", ...plan.phases.map((p) => p.name)]);
-      const during = stopped?.running.filter((t) => !phases.has(t)) ?? [];
+      const during = stopped?.running ?? [];
       const error = stopped ? new Interrupted(`interrupted by ${stopped.name}${during.length ? ` during ${during.join(", ")}` : ""}; temp files removed, run again to finish`, stopped.code) : err;
       quiet.release();
       finished(run.logger, goal, plan.work, "failed", exitCodeOf(error), dryRun, 0);

@@ -36,7 +36,8 @@ export function interruptible(logger: Logger, exit: (code: number) => void = (c)
     verbose: logger.verbose,
     ...(logger.terminal ? { terminal: logger.terminal } : {}),
     event(e: LogEvent) {
-      if (e.task && e.msg === "started") running.add(e.task);
+      // Tasks doing work, not the groups around them: those are what a signal stopped.
+      if (e.task && !e.group && e.msg === "started") running.add(e.task);
       else if (e.task && e.duration !== undefined) running.delete(e.task);
       logger.event(e);
     },
