@@ -18,7 +18,7 @@ import { hostDebianMirror } from "../test/helpers/apt";
 import { serveDir } from "../test/helpers/fault-server";
 import { startRegistry } from "../test/helpers/registry";
 import { sandboxRegistry } from "../test/helpers/sandbox-registry";
-import { buildBinary, sh } from "./bench-run";
+import { buildBinary, median, sh } from "./bench-run";
 import { buildMirror } from "./mirror";
 
 export interface FreshRow {
@@ -33,8 +33,6 @@ export interface FreshMachine {
   pull: number;
   peer: number;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Leaves its machines in `work` (several GB): the caller removes it when done. */
 export async function benchFreshMachine(bin: string, artifactsURL: string, work: string): Promise<FreshMachine> {

@@ -20,3 +20,6 @@ export async function buildBinary(outdir: string): Promise<string> {
   await sh([process.execPath, "scripts/build.ts", "--target", target, "--outdir", outdir]);
   return join(outdir, `kube-rootfs-${target}`);
 }
+
+/** The middle value (of an odd count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

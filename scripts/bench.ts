@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { serveDir } from "../test/helpers/fault-server";
 import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
-import { buildBinary, sh } from "./bench-run";
+import { buildBinary, median, sh } from "./bench-run";
 import { buildMirror, type MirrorInfo } from "./mirror";
 
 const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, "mirror-dir": { type: "string" } } });
@@ -81,11 +81,11 @@ try {
   const cold = await sh(provision("cold"));
   const warmRuns: number[] = [];
   for (let i = 0; i < 7; i++) warmRuns.push((await sh(provision("cold"))).seconds);
-  const warm = warmRuns.sort((x, y) => x - y)[3]!;
+  const warm = median(warmRuns);
   const rss = await peakRSS(provision("rss"));
   const startups: number[] = [];
   for (let i = 0; i < 15; i++) startups.push((await sh([bin, "version"])).seconds);
-  const startup = startups.sort((x, y) => x - y)[7]!;
+  const startup = median(startups);
 
   const rate = bytes / MB / cold.seconds;
   console.log(`\nartifacts: ${(bytes / MB).toFixed(0)} MiB (amd64 realistic set), loopback mirror\n`);
