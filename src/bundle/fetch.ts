@@ -2,14 +2,13 @@
 // one or more arches, the images to pre-load, optionally the base rootfs snapshot, and describe
 // it in a lock.
 import { statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { relative } from "node:path";
 import { ArtifactPipeline, settleAll } from "../artifacts/pipeline";
 import { planAll } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
 import { parallel, serial, type Task, type TaskContext } from "../engine/task";
-import { readinessChecks, readinessTask, runWhenReady } from "../readiness";
-import type { Check } from "../readiness/check";
-import { ensureSnapshot, rootfsSource, snapshotScratchDir, type RootfsSource } from "../rootfs/bootstrap";
+import { readinessTask, runWhenReady, scratchChecks } from "../readiness";
+import { ensureSnapshot, rootfsSource, type RootfsSource } from "../rootfs/bootstrap";
 import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
 import { decidedOnce } from "../rootfs/decision";
 import { ensureImage, holdsPreload, imagesLayout, preloadImages } from "../oci/preload";
@@ -84,14 +83,7 @@ export async function fetchBundle(goals: Resolved[], withRootfs: boolean, lockPa
       ]),
     ),
   );
-  const checks = () => {
-    const all = goals.flatMap((g, i) => {
-      const scratch = { ...g, machineDir: join(snapshotScratchDir(g), g.arch) };
-      return readinessChecks(scratch, { root: withRootfs, workspace: withRootfs ? sources[i] : undefined, artifacts: planAll(g), images: preloadImages(g), boots: false });
-    });
-    const key = (c: Check) => c.key ?? c.name;
-    return all.filter((c, i) => all.findIndex((d) => key(d) === key(c)) === i); // the host's checks once, each arch's own
-  };
+  const checks = () => scratchChecks(goals, (g, i) => ({ root: withRootfs, workspace: withRootfs ? sources[i] : undefined, artifacts: planAll(g), images: preloadImages(g), boots: false }));
   await runWhenReady(readinessTask(checks), work, ctx);
   if (!ctx.dryRun) {
     await mergeIntoLockFile(lockPath, lock);

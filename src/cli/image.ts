@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import { interruptible } from "../engine/interrupt";
-import { runTask } from "../engine/task";
 import { ConfigError, EXIT, Interrupted } from "../errors";
 import { imagePushTask, type Pushed } from "../oci/push";
 import { parseRegistryRef } from "../oci/ref";
+import { imagePushChecks, readinessTask, runWhenReady } from "../readiness";
 import { commonArgs, goalArgs } from "./args";
 import { checkFlags } from "./flags";
 import { goalsPerArch, loggerFor } from "./goal";
@@ -36,7 +36,7 @@ export const imageCommand = defineCommand({
     let pushed: Pushed | undefined;
     try {
       const task = imagePushTask(goals, ref, compression as (typeof COMPRESSIONS)[number], (p) => (pushed = p));
-      await runTask(task, { signal: run.signal, logger: run.logger, dryRun: Boolean(parsed["dry-run"]) });
+      await runWhenReady(readinessTask(() => imagePushChecks(goals)), task, { signal: run.signal, logger: run.logger, dryRun: Boolean(parsed["dry-run"]) });
     } catch (err) {
       const stopped = run.interrupted();
       if (!stopped) throw err;

@@ -5,6 +5,7 @@ import { archOf } from "../config/host";
 import type { Resolved } from "../config/resolve";
 import type { Arch } from "../config/schema";
 import { emulationProblem, QEMU_HANDLER } from "../rootfs/binfmt";
+import type { HostTools } from "../rootfs/bootstrap/host-tools";
 import { lookupKeyring } from "../rootfs/bootstrap/plan";
 import { bad, ok, type Check } from "./check";
 
@@ -18,19 +19,24 @@ export const rootCheck: Check = {
 };
 
 /** Debian's package of a command, where it is not named after it. */
-const PACKAGE_OF: Record<string, string> = { setfattr: "attr" };
-const install = (cmds: string[]) => `apt-get install ${cmds.map((c) => PACKAGE_OF[c] ?? c).join(" ")}`;
+const PACKAGE_OF: Record<string, string> = { setfattr: "attr", umount: "mount", chroot: "coreutils", sync: "coreutils", mknod: "coreutils" };
+const install = (cmds: string[]) => `apt-get install ${[...new Set(cmds.map((c) => PACKAGE_OF[c] ?? c))].join(" ")}`;
 
-/** Commands that must be on the host, and ones whose absence only costs speed. */
-export function toolsCheck(need: string[], want: Array<{ cmd: string; without: string }> = []): Check {
+/**
+ * Every command filling the rootfs runs on this host (rootfs/bootstrap/host-tools.ts): a missing
+ * one blocks, named with why it is needed; a wanted one only warns.
+ */
+export function toolsCheck(tools: (host: Arch) => HostTools, key?: string): Check {
   return {
     name: "tools",
+    key,
     run(h) {
-      const missing = need.filter((c) => !h.which(c));
-      if (missing.length) return bad("fail", `${missing.join(", ")} not found`, install(missing));
+      const { need, want } = tools(archOf(h.hostArch()));
+      const missing = need.filter((t) => !h.which(t.cmd));
+      if (missing.length) return bad("fail", missing.map((t) => `${t.cmd} not found: ${t.why}`).join("; "), install(missing.map((t) => t.cmd)));
       const absent = want.filter((w) => !h.which(w.cmd));
       if (absent.length) return bad("warn", absent.map((w) => `${w.cmd} not found: ${w.without}`).join("; "), install(absent.map((w) => w.cmd)));
-      return ok(`${[...need, ...want.map((w) => w.cmd)].join(", ")} present`);
+      return ok(`${[...new Set([...need, ...want].map((t) => t.cmd))].join(", ")} present`);
     },
   };
 }

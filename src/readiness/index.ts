@@ -5,6 +5,8 @@ import type { ArtifactPlan } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
 import { runTask, type Outcome, type Task, type TaskContext } from "../engine/task";
 import { NotReady } from "../errors";
+import { rootfsSource, snapshotScratchGoal } from "../rootfs/bootstrap";
+import { hostTools } from "../rootfs/bootstrap/host-tools";
 import type { WorkspaceDecision } from "../rootfs/decision";
 import { bad, describeReport, runChecks, type Check, type Report } from "./check";
 import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
@@ -27,8 +29,6 @@ export interface Needs {
   boots: boolean;
 }
 
-const ZSTD_SNAPSHOTS = { cmd: "zstd", without: "snapshots are kept with gzip, slower" };
-
 function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
   switch (w.kind) {
     case "unreadable":
@@ -36,23 +36,18 @@ function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
     case "present":
     case "create":
       return [];
-    case "tarball":
-      return [toolsCheck(["tar"], [{ cmd: "zstd", without: "a zstd-compressed tarball cannot be restored" }]), machineSpaceCheck(goal)];
-    case "image":
-      // xattrs (file capabilities among them) are set with setfattr, from Debian's attr package
-      return [toolsCheck(["setfattr"]), machineSpaceCheck(goal)];
-    case "snapshot":
-      return [toolsCheck(["tar", ...(w.file.endsWith(".zst") ? ["zstd"] : [])]), machineSpaceCheck(goal)];
-    case "bootstrap":
-      return [
-        toolsCheck([w.plan.tool, "tar"], [ZSTD_SNAPSHOTS]),
-        keyringCheck(w.plan.suite, goal.bootstrap.keyring),
-        binfmtCheck(goal.arch),
-        machineSpaceCheck(goal),
-        // its .debs and the snapshot kept afterwards; artifacts alone are too small to gauge
-        cacheSpaceCheck(goal),
-      ];
   }
+  // one per arch: a bootstrap of another arch runs more than the host's own
+  const tools = toolsCheck((host) => hostTools(w, host), `tools-${goal.arch}`);
+  if (w.kind !== "bootstrap") return [tools, machineSpaceCheck(goal)];
+  return [
+    tools,
+    keyringCheck(w.plan.suite, goal.bootstrap.keyring),
+    binfmtCheck(goal.arch),
+    machineSpaceCheck(goal),
+    // its .debs and the snapshot kept afterwards; artifacts alone are too small to gauge
+    cacheSpaceCheck(goal),
+  ];
 }
 
 /** The checks for these needs, in the order they are shown. */
@@ -65,6 +60,21 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
     ...(needs.boots ? [cgroupCheck] : []),
   ];
 }
+
+/**
+ * The checks of goals (one per arch) whose rootfs is bootstrapped in the cache's scratch dir
+ * only to keep its snapshot (fetch --with-rootfs, image push): the host's own checks once,
+ * each arch's own (tools, binfmt) for each.
+ */
+export function scratchChecks(goals: Resolved[], needsOf: (goal: Resolved, i: number) => Needs): Check[] {
+  const all = goals.flatMap((g, i) => readinessChecks(snapshotScratchGoal(g), needsOf(g, i)));
+  const key = (c: Check) => c.key ?? c.name;
+  return all.filter((c, i) => all.findIndex((d) => key(d) === key(c)) === i);
+}
+
+/** What image push needs: each arch's snapshot, bootstrapped when the cache has none. */
+export const imagePushChecks = (goals: Resolved[]) =>
+  scratchChecks(goals, (g) => ({ root: true, workspace: () => rootfsSource(g), artifacts: [], images: [], boots: false }));
 
 /** Runs the checks (taken when it runs): ok and warn lines are logged, the blockers thrown together. */
 export function readinessTask(checks: () => Check[], host: HostProbe = realHost): Task {

@@ -9,7 +9,7 @@ import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { doctorChecks } from "../../src/doctor";
 import { NotReady } from "../../src/errors";
 import { provisionPlan } from "../../src/provision";
-import { readinessChecks, readinessTask, type Needs } from "../../src/readiness";
+import { imagePushChecks, readinessChecks, readinessTask, scratchChecks, type Needs } from "../../src/readiness";
 import { formatReport, runChecks, type Check, type CheckResult } from "../../src/readiness/check";
 import { cgroupCheck } from "../../src/readiness/checks";
 import type { HostProbe } from "../../src/readiness/probe";
@@ -50,7 +50,7 @@ describe("readiness checks follow the workspace decision", () => {
     const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), healthy());
     expect(reports.map((r) => r.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups"]);
     expect(reports.filter((r) => r.status !== "ok").map(formatReport)).toEqual([]);
-    expect(reports[1]!.message).toBe("mmdebstrap, tar, zstd present");
+    expect(reports[1]!.message).toBe("mmdebstrap, mount, chroot, tar, sync, umount, zstd present");
   });
 
   test("a present rootfs or a created machine dir need root alone (cgroups only warn)", async () => {
@@ -73,7 +73,7 @@ describe("readiness checks follow the workspace decision", () => {
     const goal = goalOf({ bootstrap: { suite: "noble" } });
     const r = await statusOf(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), host);
     expect(r["root"]).toMatchObject({ status: "fail", message: "running as uid 1000", fix: "run as root (sudo kube-rootfs …)" });
-    expect(r["tools"]).toMatchObject({ status: "fail", message: "mmdebstrap not found", fix: "apt-get install mmdebstrap" });
+    expect(r["tools"]).toMatchObject({ status: "fail", message: "mmdebstrap not found: bootstraps the rootfs", fix: "apt-get install mmdebstrap" });
     expect(r["archive keyring"]!.status).toBe("fail");
     expect(r["archive keyring"]!.fix).toContain("install ubuntu-keyring");
     expect(r["cgroups"]!.status).toBe("warn");
@@ -82,18 +82,67 @@ describe("readiness checks follow the workspace decision", () => {
   });
 
   test("restores need tar (and zstd for a .zst snapshot), never a keyring", async () => {
-    const goal = goalOf({ bootstrap: { method: "tarball", tarball: "/srv/base.tar.zst", sha256: "a".repeat(64) } });
-    const noZstd = { ...healthy(), which: (cmd: string) => (cmd === "tar" ? "/usr/bin/tar" : null) };
-    const tarball = await statusOf(readinessChecks(goal, provisionNeeds(goal, decideWorkspace(goal))), noZstd);
-    expect(tarball["tools"]!.status).toBe("warn");
-    expect(tarball["archive keyring"]).toBeUndefined();
+    const tarballGoal = (tarball: string) => goalOf({ bootstrap: { method: "tarball", tarball, sha256: "a".repeat(64) } });
+    const noZstd = { ...healthy(), which: (cmd: string) => (cmd === "zstd" ? null : `/usr/bin/${cmd}`) };
+    const tarballTools = async (goal: Resolved) => (await statusOf(readinessChecks(goal, provisionNeeds(goal, decideWorkspace(goal))), noZstd))["tools"];
+    // a URL's compression is known once downloaded: only a warning; a local .zst needs zstd
+    expect(await tarballTools(tarballGoal("https://files.example/base.tar.zst"))).toMatchObject({ status: "warn", message: "zstd not found: a zstd-compressed tarball cannot be restored" });
+    expect(await tarballTools(tarballGoal("/srv/base.tar.zst"))).toMatchObject({ status: "fail", message: "zstd not found: decompresses the tarball /srv/base.tar.zst" });
+    expect((await tarballTools(tarballGoal("/srv/base.tar.gz")))!.status).toBe("ok");
+    const goal = tarballGoal("/srv/base.tar.zst");
+    expect((await statusOf(readinessChecks(goal, provisionNeeds(goal, decideWorkspace(goal))), noZstd))["archive keyring"]).toBeUndefined();
     const plan = (bootstrapping(goalOf()) as Extract<WorkspaceDecision, { kind: "bootstrap" }>).plan;
     const snapshot = await statusOf(readinessChecks(goal, provisionNeeds(goal, { kind: "snapshot", file: "/c/rootfs/x.tar.zst", plan })), noZstd);
-    expect(snapshot["tools"]).toMatchObject({ status: "fail", message: "zstd not found" });
+    expect(snapshot["tools"]).toMatchObject({ status: "fail", message: "zstd not found: decompresses the snapshot /c/rootfs/x.tar.zst" });
     const imageGoal = goalOf({ bootstrap: { method: "image", image: "registry.example/rootfs:1" } });
-    const image = await statusOf(readinessChecks(imageGoal, provisionNeeds(imageGoal, decideWorkspace(imageGoal))), noZstd);
-    expect(image["tools"]).toMatchObject({ status: "fail", message: "setfattr not found", fix: "apt-get install attr" });
+    const image = await statusOf(readinessChecks(imageGoal, provisionNeeds(imageGoal, decideWorkspace(imageGoal))), { ...healthy(), which: (c) => (c === "setfattr" ? null : `/usr/bin/${c}`) });
+    expect(image["tools"]).toMatchObject({
+      status: "fail",
+      message: "setfattr not found: sets the layers' extended attributes (file capabilities among them)",
+      fix: "apt-get install attr",
+    });
     expect(image["archive keyring"]).toBeUndefined();
+  });
+
+  // Every path, each command it runs taken away in turn: the blocker names it, why, and its package.
+  test("each command a path runs is checked: a missing one blocks, named with its package", async () => {
+    const packages: Record<string, string> = { setfattr: "attr", umount: "mount", chroot: "coreutils", sync: "coreutils", mknod: "coreutils" };
+    const plan = (arch: "amd64" | "arm64") => (bootstrapping(goalOf({ arch })) as Extract<WorkspaceDecision, { kind: "bootstrap" }>).plan;
+    const paths: Array<[string, GoalInput, WorkspaceDecision | undefined, string[]]> = [
+      ["debootstrap amd64", { bootstrap: { suite: "bookworm", tool: "debootstrap" } }, undefined, ["debootstrap", "gpgv", "wget", "mount", "chroot", "tar", "sync", "umount"]],
+      ["mmdebstrap amd64", {}, undefined, ["mmdebstrap", "mount", "chroot", "tar", "sync", "umount"]],
+      ["mmdebstrap arm64", { arch: "arm64" }, undefined, ["mmdebstrap", "arch-test", "mount", "chroot", "tar", "sync", "umount"]],
+      ["snapshot", {}, { kind: "snapshot", file: "/c/rootfs/x.tar.zst", plan: plan("amd64") }, ["tar", "zstd", "sync", "umount"]],
+      ["image", { bootstrap: { method: "image", image: "registry.example/rootfs:1" } }, undefined, ["setfattr", "mknod", "sync", "umount"]],
+    ];
+    for (const [path, input, decision, cmds] of paths) {
+      const goal = goalOf(input);
+      const checks = readinessChecks(goal, provisionNeeds(goal, decision ?? bootstrapping(goal)));
+      const all = (await statusOf(checks, healthy()))["tools"]!;
+      expect([path, all.status]).toEqual([path, "ok"]);
+      expect([path, all.message.replace(/, zstd present$| present$/, "")]).toEqual([path, cmds.filter((c) => c !== "zstd" || path === "snapshot").join(", ")]);
+      for (const cmd of cmds) {
+        const r = (await statusOf(checks, { ...healthy(), which: (c) => (c === cmd ? null : `/usr/bin/${c}`) }))["tools"]!;
+        expect([path, r.status, r.fix]).toEqual([path, "fail", `apt-get install ${packages[cmd] ?? cmd}`]);
+        expect(r.message).toStartWith(`${cmd} not found: `);
+      }
+    }
+    // arch-test is a foreign bootstrap's alone, and the blocker says so
+    const arm = goalOf({ arch: "arm64" });
+    const r = (await statusOf(readinessChecks(arm, provisionNeeds(arm, bootstrapping(arm))), { ...healthy(), which: (c) => (c === "arch-test" ? null : `/usr/bin/${c}`) }))["tools"]!;
+    expect(r.message).toBe("arch-test not found: mmdebstrap needs it to bootstrap another architecture (arm64 on an amd64 host)");
+  });
+
+  test("fetch --with-rootfs and image push check each arch's tools, the host's own checks once", async () => {
+    const goals = [goalOf(), goalOf({ arch: "arm64" })];
+    const host = { ...healthy(), which: (c: string) => (c === "arch-test" ? null : `/usr/bin/${c}`) };
+    const reports = await runChecks(imagePushChecks(goals), host);
+    expect(reports.map((r) => `${r.name} ${r.status}`)).toEqual([
+      "root ok", "tools ok", "archive keyring ok", "binfmt ok", "machine dir space ok", "cache dir space ok", "tools fail", "binfmt fail",
+    ]);
+    expect(reports[6]!.message).toStartWith("arch-test not found");
+    const fetched = await runChecks(scratchChecks(goals, (g) => ({ root: true, workspace: () => bootstrapping(g), artifacts: [], images: [], boots: false })), host);
+    expect(fetched.filter((r) => r.name === "tools").map((r) => r.status)).toEqual(["ok", "fail"]);
   });
 
   test("a foreign arch bootstrap needs its binfmt handler, and says how to get it", async () => {
@@ -150,7 +199,7 @@ describe("the readiness phase", () => {
     expect(err).toBeInstanceOf(NotReady);
     expect(err.lines).toEqual([
       "root: running as uid 1000 (fix: run as root (sudo kube-rootfs …))",
-      "tools: mmdebstrap not found (fix: apt-get install mmdebstrap)",
+      "tools: mmdebstrap not found: bootstraps the rootfs (fix: apt-get install mmdebstrap)",
     ]);
     const warned = await runLogged(readinessTask(() => readinessChecks(goal, provisionNeeds(goal, { kind: "present" })), { ...healthy(), cgroups: () => ({ layout: "legacy" as const, controllers: [] }) }));
     expect(warned.outcome).toBe("skipped");

@@ -146,7 +146,10 @@ async function keepSnapshot(plan: BootstrapPlan, goal: Resolved, logFile: string
 type Snapshot = Extract<RootfsSource, { kind: "snapshot" }>;
 
 /** Where a throwaway rootfs is bootstrapped only to keep its snapshot: inside the cache. */
-export const snapshotScratchDir = (goal: Resolved) => join(goal.cacheDir, `.rootfs-build-${process.pid}`);
+const snapshotScratchDir = (goal: Resolved) => join(goal.cacheDir, `.rootfs-build-${process.pid}`);
+
+/** The goal whose machine dir is that throwaway rootfs. */
+export const snapshotScratchGoal = (goal: Resolved): Resolved => ({ ...goal, machineDir: join(snapshotScratchDir(goal), goal.arch) });
 
 /**
  * The cache's snapshot of `found` (the goal's rootfs source), bootstrapping a throwaway rootfs
@@ -159,12 +162,12 @@ export async function ensureSnapshot(goal: Resolved, found: RootfsSource, ctx: T
     ctx.log.info("would bootstrap and keep a snapshot", { suite: found.plan.suite, arch: goal.arch });
     return undefined;
   }
-  const scratch = snapshotScratchDir(goal);
+  const scratch = snapshotScratchGoal(goal);
   try {
-    await bootstrapRootfs({ ...goal, machineDir: join(scratch, goal.arch) }, found, ctx);
+    await bootstrapRootfs(scratch, found, ctx);
   } finally {
-    removeTree(join(scratch, goal.arch));
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch.machineDir);
+    rmSync(snapshotScratchDir(goal), { recursive: true, force: true });
   }
   const file = findSnapshot(goal.cacheDir, found.plan);
   if (!file) throw new RunError(`the snapshot of ${found.plan.suite}/${goal.arch} was not kept (see the log above)`);
