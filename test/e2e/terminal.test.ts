@@ -60,8 +60,12 @@ function startInTerminal(name: string, width: number): string {
   return session;
 }
 
-/** The screen's lines, wrapped rows joined back (so a wrapped live line shows as one too long). */
-const screen = (session: string) => tmux("capture-pane", "-p", "-J", "-t", session).split("\n");
+/**
+ * Everything the terminal showed, scrollback included (-S -), wrapped rows joined back (so a
+ * wrapped live line shows as one too long). The visible 50 rows alone are not enough: at 80
+ * columns log lines wrap, and which of them scroll off depends on the order the tasks finish in.
+ */
+const screen = (session: string) => tmux("capture-pane", "-p", "-J", "-S", "-", "-t", session).split("\n");
 
 const PROGRESS = /\b(queued|\d+(\.\d+)? MB( \d+ MB\/s)?( ETA \d+s)?)( \||$)/;
 const LOG = /[ℹ✔⚠✖]|\[(info|success|warn|error)\]|\binstalled\b|\bcompleted\b/;
