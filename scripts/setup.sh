@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Install what building and testing kube-rootfs needs on a fresh Debian/Ubuntu host:
 # the system tools the tests drive for real, then the npm packages (Bun included).
+# --system: the system part alone (what test/e2e/fresh-host.test.ts runs in a bare root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in
+  "") system_only= ;;
+  --system) system_only=1 ;;
+  *) echo "setup: unknown option $1 (usage: setup.sh [--system])" >&2; exit 2 ;;
+esac
 
 # debootstrap/mmdebstrap bootstrap real rootfs trees; systemd-container boots them;
 # containerd, runc and containernetworking-plugins give real binaries for the loopback
-# mirror; nginx serves a bundle as a mirror; zstd compresses snapshots; attr and libcap2-bin
+# mirror; arch-test is what mmdebstrap runs to bootstrap another architecture (a Recommends of
+# mmdebstrap, which --no-install-recommends leaves out); nginx serves a bundle as a mirror; zstd compresses snapshots; attr and libcap2-bin
 # set the xattrs and file capabilities the snapshot tests expect to survive; qemu-user-static
 # runs the x64 executable on an emulated CPU without AVX2 (test/e2e/cpu-floor.test.ts);
 # busybox-static gives the nested and boot tests a tiny real userland;
 # tmux is the pseudo-terminal the terminal display test drives; openssl makes the
 # test CAs and certificates; docker-registry, skopeo and umoci are the registry, the
 # client and the unpacker the OCI tests check against (apache2-utils: htpasswd).
-packages=(debootstrap mmdebstrap systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static binfmt-support curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils)
+packages=(debootstrap mmdebstrap arch-test systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static binfmt-support curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -38,4 +45,4 @@ if [ "$(id -u)" -eq 0 ]; then
   if [ -n "$foreign" ] && ! grep -qx enabled "$binfmt/$foreign" 2>/dev/null; then update-binfmts --enable "$foreign"; fi
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+[ -n "$system_only" ] || npm ci --no-audit --no-fund --loglevel=error
