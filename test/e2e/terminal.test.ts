@@ -30,6 +30,9 @@ beforeAll(async () => {
   served = await serveDir((await testMirror()).dir, { faults: (path) => (SLOW.test(path) ? trickle(128 * 1024, 10) : null), timeoutMs: 300_000 });
   sandbox = (await sandboxRegistry()).image;
   dir = tempDir("terminal");
+  // The server exits with its last session: without this one, a test's new session could reach
+  // the server that the previous test's kill-session is shutting down ("server exited unexpectedly").
+  tmux("new-session", "-d", "-s", "keep", "sleep", "3600");
 });
 afterAll(() => {
   Bun.spawnSync(["tmux", "-L", SOCKET, "kill-server"], { stderr: "ignore" });
