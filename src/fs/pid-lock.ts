@@ -1,7 +1,7 @@
 // Lock files holding their owner's pid, created exclusively; a lock whose pid is gone (a killed
 // run) is taken over. One run per machine holds one for the whole run; a shared cache file that
 // is read, changed and written back (an image layout's index.json) holds one for that moment.
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { RunError } from "../errors";
 import { isAlive } from "./pid";
 
@@ -19,18 +19,32 @@ const holderOf = (path: string): number | undefined => {
   }
 };
 
+/**
+ * Create the lock file holding our pid, or false when one exists. The file appears with its pid
+ * in it (written aside, then hard-linked into place): an exclusive create followed by a write
+ * would show other runs an empty lock for a moment, which they would take for a stale one.
+ */
+function createLock(path: string): boolean {
+  const mine = `${path}.new-${process.pid}`;
+  try {
+    writeFileSync(mine, String(process.pid), { mode: 0o644 });
+    linkSync(mine, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw new RunError(`lock ${path}: ${(err as Error).message}`);
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
 /** Take the lock at `path`, or name the live process holding it. */
 export function tryPidLock(path: string): PidLock | { holder: number } {
   const release = () => {
     if (holderOf(path) === process.pid) unlinkSync(path);
   };
   for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: "wx", mode: 0o644 });
-      return { path, release };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new RunError(`lock ${path}: ${(err as Error).message}`);
-    }
+    if (createLock(path)) return { path, release };
     const holder = holderOf(path);
     if (holder !== undefined && holder !== process.pid && isAlive(holder)) return { holder };
     // Stale: its owner died. Move it aside, and only remove it if it is still the stale one
