@@ -27,7 +27,7 @@ export const renderCommand = defineCommand({
 });
 
 /** The settings the two files are rendered from (for --help). */
-export const renderUses = ["machine", "nspawnConfigFile", "serviceOverrideFile", "hostModules", "hostDevices", "gpuDevices", "gpuLibraries"];
+export const renderUses = ["machine", "nspawnConfigFile", "serviceOverrideFile", "hostModules", "hostDevices", "gpu"];
 
 export const renderExamples = [
   "kube-rootfs render --machine kube7",

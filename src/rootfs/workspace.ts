@@ -7,6 +7,7 @@ import { RunError } from "../errors";
 import type { Task, TaskContext } from "../engine/task";
 import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
+import { gpuBinds } from "../gpu/binds";
 import { bootstrapRootfs } from "./bootstrap";
 import type { WorkspaceDecision } from "./decision";
 import { readImageRecord } from "./bootstrap/image";
@@ -18,8 +19,8 @@ export const ENSURE_WORKSPACE = "ensure-workspace";
 /** The host files ensure-workspace writes, by absolute path. */
 export function nspawnFiles(goal: Resolved): Array<[path: string, content: string]> {
   return [
-    [goal.nspawnConfigFile, renderNspawn(goal)],
-    [goal.serviceOverrideFile, renderServiceOverride(goal)],
+    [goal.nspawnConfigFile, renderNspawn({ ...goal, gpuBinds: gpuBinds(goal.gpu) })],
+    [goal.serviceOverrideFile, renderServiceOverride({ ...goal, gpuDevices: goal.gpu.on?.devices ?? [] })],
   ];
 }
 
