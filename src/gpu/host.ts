@@ -58,10 +58,10 @@ export function parseProcDevices(text: string): Record<string, number> {
   return out;
 }
 
-/** `NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar …` or a bare `550.54.15`. */
+/** `NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar …` (the open module: `… Open Kernel Module for x86_64  570.86.15 …`) or a bare `550.54.15`. */
 export function parseModuleVersion(text: string | undefined): string | undefined {
   if (!text) return undefined;
-  return (/Kernel Module\s+(\d+(?:\.\d+)+)/.exec(text) ?? /^\s*(\d+(?:\.\d+)+)\s*$/.exec(text))?.[1];
+  return (/Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)/.exec(text) ?? /^\s*(\d+(?:\.\d+)+)\s*$/.exec(text))?.[1];
 }
 
 /** The paths `ldconfig -p` lists for NVIDIA's sonames, for this arch. */
