@@ -29,8 +29,12 @@ export function mknodChar(root: string, path: string, major: number, minor: numb
   sh(["mknod", "-m", "0666", join(root, path), "c", String(major), String(minor)]);
 }
 
-/** `gpus` GPUs (195:0, 195:1, …) with nvidiactl, uvm, uvm-tools, modeset and one MIG capability node. */
-export function fakeGpuHost(opts: { gpus?: number; devices?: boolean } = {}): FakeGpuHost {
+/**
+ * `gpus` GPUs (195:0, 195:1, …) with nvidiactl, uvm, uvm-tools, modeset and one MIG capability
+ * node, three libraries, nvidia-smi and the firmware dir; `minimal`: only what auto needs to turn
+ * GPU support on (/dev/nvidia0, /dev/nvidiactl) and libcuda; `devices: false`: no nodes at all.
+ */
+export function fakeGpuHost(opts: { gpus?: number; devices?: boolean; minimal?: boolean } = {}): FakeGpuHost {
   const root = tempDir("fake-gpu-host");
   const at = (p: string) => join(root, p);
   const write = (p: string, text: string, mode = 0o644) => {
@@ -38,21 +42,25 @@ export function fakeGpuHost(opts: { gpus?: number; devices?: boolean } = {}): Fa
     writeFileSync(at(p), text);
     chmodSync(at(p), mode);
   };
+  const full = !opts.minimal;
   if (opts.devices !== false) {
-    for (let i = 0; i < (opts.gpus ?? 2); i++) mknodChar(root, `/dev/nvidia${i}`, 195, i);
+    for (let i = 0; i < (opts.gpus ?? (full ? 2 : 1)); i++) mknodChar(root, `/dev/nvidia${i}`, 195, i);
     mknodChar(root, "/dev/nvidiactl", 195, 255);
-    mknodChar(root, "/dev/nvidia-modeset", 195, 254);
-    mknodChar(root, "/dev/nvidia-uvm", UVM_MAJOR, 0);
-    mknodChar(root, "/dev/nvidia-uvm-tools", UVM_MAJOR, 1);
-    mknodChar(root, "/dev/nvidia-caps/nvidia-cap1", 238, 1);
     write("/proc/devices", `Character devices:\n  1 mem\n195 nvidia-frontend\n${UVM_MAJOR} nvidia-uvm\n238 nvidia-caps\n\nBlock devices:\n  8 sd\n`);
     write("/proc/driver/nvidia/version", `NVRM version: NVIDIA UNIX x86_64 Kernel Module  ${DRIVER}  Fri Feb 9 00:00:00 UTC 2024\nGCC version:  gcc version 12.2.0\n`);
     mkdirSync(at("/sys/module/nvidia"), { recursive: true });
   }
+  if (opts.devices !== false && full) {
+    mknodChar(root, "/dev/nvidia-modeset", 195, 254);
+    mknodChar(root, "/dev/nvidia-uvm", UVM_MAJOR, 0);
+    mknodChar(root, "/dev/nvidia-uvm-tools", UVM_MAJOR, 1);
+    mknodChar(root, "/dev/nvidia-caps/nvidia-cap1", 238, 1);
+  }
   write("/etc/ld.so.conf", `${LIB_DIR}\n`);
-  write("/usr/bin/nvidia-smi", "#!/bin/sh\necho 'nvidia-smi stand-in: no GPU here'\n", 0o755);
-  mkdirSync(at(`/lib/firmware/nvidia/${DRIVER}`), { recursive: true });
-  write(`/lib/firmware/nvidia/${DRIVER}/gsp_ga10x.bin`, "stand-in firmware\n");
+  if (full) {
+    write("/usr/bin/nvidia-smi", "#!/bin/sh\necho 'nvidia-smi stand-in: no GPU here'\n", 0o755);
+    write(`/lib/firmware/nvidia/${DRIVER}/gsp_ga10x.bin`, "stand-in firmware\n");
+  }
   // ldconfig -r builds the root's own ld.so.cache and the soname links, as on a real host.
   const rebuild = () => sh(["ldconfig", "-r", root]);
   const addLibrary = (name: string, soname: string) => {
@@ -62,7 +70,7 @@ export function fakeGpuHost(opts: { gpus?: number; devices?: boolean } = {}): Fa
     rebuild();
     return path;
   };
-  for (const lib of ["libcuda", "libnvidia-ml", "libnvidia-ptxjitcompiler"]) addLibrary(`${lib}.so.${DRIVER}`, `${lib}.so.1`);
+  for (const lib of full ? ["libcuda", "libnvidia-ml", "libnvidia-ptxjitcompiler"] : ["libcuda"]) addLibrary(`${lib}.so.${DRIVER}`, `${lib}.so.1`);
   return {
     root,
     addLibrary,

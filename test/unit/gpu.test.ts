@@ -190,6 +190,23 @@ describe("containerd's CDI keys", () => {
   });
 });
 
+describe("render", () => {
+  test("shows the GPU lines of both files and the CDI spec; --file cdi alone; refused when GPU support is off", async () => {
+    const { root } = fakeGpuHost({ minimal: true });
+    const all = await runSource(["render", "--machine", "gpu4", "--gpu-host-root", root]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain(`Bind=${root}/dev/nvidia0:/dev/nvidia0\n`);
+    expect(all.stdout).toContain("DeviceAllow=/dev/char/195:255 rwm\n");
+    expect(all.stdout).toContain("### /var/lib/machines/gpu4/etc/cdi/nvidia.yaml\n");
+    const cdi = await runSource(["render", "--file", "cdi", "--gpu-host-root", root]);
+    expect(Bun.YAML.parse(cdi.stdout)).toMatchObject({ cdiVersion: CDI_VERSION, devices: [{ name: "0" }, { name: "all" }] });
+    const off = await runSource(["render", "--file", "cdi", "--gpu-mode", "none"]);
+    expect([off.code, off.stderr.trim()]).toEqual([2, "kube-rootfs: --file cdi: GPU support is off (gpu.mode none): there is no CDI spec"]);
+    const bare = await runSource(["render", "--gpu-mode", "none"]);
+    expect(bare.stdout).not.toContain("nvidia");
+  }, 30_000);
+});
+
 describe("provision and verify", () => {
   const paths = (name: string) => {
     const dir = tempDir(`gpu-${name}`);
