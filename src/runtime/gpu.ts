@@ -1,10 +1,10 @@
 // GPU support's files inside the machine: the CDI spec containerd hands GPUs out by, its
 // linker-cache hook, and the unit that rebuilds the machine's own cache at boot (enabled by a
 // link). A machine whose goal or host no longer has a GPU loses the ones kube-rootfs wrote.
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import { resolveInside } from "../fs/inside";
-import { hostRel } from "../fs/target";
+import { hostRel, linkMatches } from "../fs/target";
 import { CDI_SPEC_FILE, LDCACHE_HOOK, renderCdiSpec } from "../gpu/cdi";
 import { GPU_LDCONFIG_UNIT, renderGpuLdconfigUnit, renderLdcacheHook } from "../gpu/templates";
 import type { NodeFile, NodeLink } from "./files";
@@ -32,18 +32,10 @@ const ours = (path: string) => {
   }
 };
 
-const linksTo = (path: string, target: string) => {
-  try {
-    return lstatSync(path).isSymbolicLink() && readlinkSync(path) === target;
-  } catch {
-    return false;
-  }
-};
-
 /** GPU files and the unit's link an earlier provision wrote, when GPU support is now off. */
 export function staleGpuFiles(goal: Resolved): string[] {
   if (goal.gpu.on) return [];
   const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
   const files = [hostRel(CDI_SPEC_FILE), hostRel(LDCACHE_HOOK), UNIT_FILE].filter((rel) => ours(inRoot(rel)));
-  return [...files, ...(linksTo(inRoot(GPU_LINK.path), GPU_LINK.target) ? [GPU_LINK.path] : [])];
+  return [...files, ...(linkMatches(inRoot(GPU_LINK.path), GPU_LINK.target) ? [GPU_LINK.path] : [])];
 }

@@ -61,8 +61,11 @@ describe("what the host has", () => {
       "\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1",
       "\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1",
       "\tlibcuda.so.1 (libc6,AArch64) => /usr/lib/aarch64-linux-gnu/libcuda.so.1",
+      "\tlibnvidia-cfg.so.1 (libc6,x86-64, OS ABI: Linux 3.2.0) => /usr/lib/x86_64-linux-gnu/libnvidia-cfg.so.1",
     ].join("\n");
-    expect(parseLdconfig(cache, "amd64")).toEqual(["/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.1"]);
+    expect(parseLdconfig(cache, "amd64")).toEqual([
+      "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libnvidia-cfg.so.1",
+    ]);
     expect(parseLdconfig(cache, "arm64")).toEqual(["/usr/lib/aarch64-linux-gnu/libcuda.so.1"]);
     expect(parseModuleVersion("550.54.15\n")).toBe("550.54.15");
     expect(parseModuleVersion("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build\n")).toBe("570.86.15");
@@ -189,6 +192,16 @@ describe("containerd's CDI keys", () => {
     expect(cdiOf("2.0.4", false).plugins["io.containerd.cri.v1.runtime"].enable_cdi).toBeUndefined();
   });
 });
+
+test("doctor says what it found, and that GPU support is off on a host without one", async () => {
+  // --offline: doctor contacts no mirror; the lines are JSON events (stdout is not a terminal)
+  const doctor = async (flags: string[]) =>
+    events((await runSource(["doctor", "--offline", "--bootstrap-method", "none", ...flags])).stdout).find((e) => e.fields?.check === "gpu");
+  expect((await doctor(["--gpu-host-root", fakeGpuHost().root]))?.msg).toStartWith(`gpu: NVIDIA driver ${DRIVER}; GPUs 0, 1; device nodes `);
+  const none = fakeGpuHost({ devices: false }).root;
+  expect((await doctor(["--gpu-host-root", none]))?.msg).toBe(`gpu: no NVIDIA GPU on the host (/dev/nvidiactl and a /dev/nvidiaN under ${none}): GPU support off`);
+  expect(await doctor(["--gpu-mode", "none"])).toBeUndefined();
+}, 30_000);
 
 describe("render", () => {
   test("shows the GPU lines of both files and the CDI spec; --file cdi alone; refused when GPU support is off", async () => {
