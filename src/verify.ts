@@ -103,7 +103,7 @@ export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
  * The host's GPU device nodes and driver files against what the last provision bound (when it
  * saved a goal, and GPUs are still wanted: with gpu.mode none the rendered files say the rest).
  */
-export function hostGpuDrift(goal: Resolved): Drift[] {
+function hostGpuDrift(goal: Resolved): Drift[] {
   const saved = goal.gpu.mode === "none" ? undefined : readSavedGoal(goal.machineDir);
   return saved ? gpuDrift(goal.gpu, saved.result.gpu) : [];
 }

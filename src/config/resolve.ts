@@ -37,17 +37,15 @@ export interface Resolved extends Goal {
 type GpuGoal = Goal["gpu"];
 
 export interface ResolvedGpu extends GpuGoal {
-  /** what the host at hostRoot has (not looked at with mode none) */
-  found?: NvidiaHost;
-  /** found, when GPU support is on: mode auto or nvidia on a host with the control node and a GPU */
+  /** the host's NVIDIA facts when GPU support is on: mode auto or nvidia, on a host with the control node and a GPU */
   on?: NvidiaHost;
 }
 
-/** mode nvidia without a GPU stays off here; readiness says why and stops the run. */
+/** mode nvidia without a GPU stays off here; readiness says why and stops the run. With mode none the host is not looked at. */
 function resolveGpu(gpu: GpuGoal, arch: Arch): ResolvedGpu {
   if (gpu.mode === "none") return { ...gpu };
   const found = detectNvidia(gpu.hostRoot, arch);
-  return hasNvidiaGpu(found.devices) ? { ...gpu, found, on: found } : { ...gpu, found };
+  return hasNvidiaGpu(found.devices) ? { ...gpu, on: found } : { ...gpu };
 }
 
 /** crictl follows the Kubernetes minor: 1.33.1 → 1.33.0. */

@@ -7,7 +7,7 @@ import { gpuIndexes } from "./host";
 
 export const CDI_SPEC_DIRS = ["/etc/cdi", "/var/run/cdi"];
 export const CDI_SPEC_FILE = "/etc/cdi/nvidia.yaml";
-export const CDI_KIND = "nvidia.com/gpu";
+const CDI_KIND = "nvidia.com/gpu";
 /**
  * The lowest spec version whose loaders accept a device name starting with a digit (added in
  * 0.5.0) and that has every field written here; containerd 1.7 (CDI library 0.5) and 2.x read it.

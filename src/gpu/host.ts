@@ -37,7 +37,7 @@ export interface NvidiaHost {
 const DEVICE = /^nvidia(\d+|ctl|-uvm|-uvm-tools|-modeset)$/;
 /** The driver's user-space libraries, by soname: CUDA, NVML, the JIT, video, OptiX, GL vendor libraries. */
 const LIBRARY = /^(libcuda|libcudadebugger|libnvcuvid|libnvoptix|libnvidia-[\w-]+|lib(GLX|EGL|GLESv1_CM|GLESv2)_nvidia)\.so(\.|$)/;
-export const DRIVER_BINARIES = ["nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control", "nvidia-cuda-mps-server"];
+const DRIVER_BINARIES = ["nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control", "nvidia-cuda-mps-server"];
 const BIN_DIRS = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
 /** ldconfig -p's tag for the machine's own arch; other arches' (32-bit) entries are left out. */
 const CACHE_TAG: Record<Arch, string> = { amd64: "libc6,x86-64", arm64: "libc6,AArch64" };
@@ -90,7 +90,7 @@ const list = (dir: string) => {
   }
 };
 
-export function nvidiaDevices(root: string): GpuDevice[] {
+function nvidiaDevices(root: string): GpuDevice[] {
   const paths = [
     ...list(join(root, "dev")).filter((n) => DEVICE.test(n)).map((n) => `/dev/${n}`),
     ...list(join(root, "dev/nvidia-caps")).map((n) => `/dev/nvidia-caps/${n}`),

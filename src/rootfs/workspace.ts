@@ -71,6 +71,12 @@ export function ensureWorkspaceTask(goal: Resolved, decision: () => WorkspaceDec
       const written = await Promise.all(nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content)));
       // Said when the settings are written, not on every run that finds them in place.
       if (!goal.hostModules && written.includes("written")) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
+      const gpu = gpuBinds(goal.gpu);
+      if (gpu && written.includes("written")) {
+        ctx.log.info(ctx.dryRun ? "would pass NVIDIA GPUs into the machine" : "NVIDIA GPUs passed into the machine", {
+          driver: goal.gpu.on?.moduleVersion, devices: gpu.devices.map((d) => `${d.path} ${d.major}:${d.minor}`), files: gpu.files.length,
+        });
+      }
       return created || written.includes("written") ? "completed" : "skipped";
     },
   };

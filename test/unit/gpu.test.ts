@@ -239,7 +239,9 @@ describe("provision and verify", () => {
   test("auto on a GPU host: binds, device access by number, the CDI spec, containerd's keys, the record; verify names a changed library", async () => {
     const host = fakeGpuHost();
     const p = paths("gpu1");
-    await provision("gpu1", p, ["--gpu-host-root", host.root]);
+    const said = events((await provision("gpu1", p, ["--gpu-host-root", host.root])).stdout).find((e) => e.msg === "NVIDIA GPUs passed into the machine");
+    expect(said?.fields).toMatchObject({ driver: DRIVER, files: 5 });
+    expect(said?.fields?.devices).toContain("/dev/nvidia1 195:1");
     const nspawn = read(p.nspawn);
     expect(nspawn).toContain(`Bind=${host.root}/dev/nvidia0:/dev/nvidia0\n`);
     expect(nspawn).toContain(`Bind=${host.root}/dev/nvidia-caps/nvidia-cap1:/dev/nvidia-caps/nvidia-cap1\n`);
