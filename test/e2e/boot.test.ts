@@ -3,8 +3,11 @@
 // artifact mirror and sets them up as a node, and the machine boots with systemd-nspawn reading
 // the generated .nspawn and override, inside a network namespace of its own: containerd runs
 // from our unit and runs a networked container, kubelet waits for join material. kube2 then
-// comes from the snapshot, is given join material and starts kubelet, and a provision killed during debootstrap converges on the next run.
-// Needs root, debootstrap, systemd-container, busybox-static and the host's Debian mirror.
+// comes from the snapshot, is given join material and starts kubelet; gpu1 comes from the snapshot
+// with a fake GPU host's device node and library bound and containerd 1.7 with CDI on; and a
+// provision killed during debootstrap converges on the next run.
+// Needs root, debootstrap, systemd-container, busybox-static, gcc, the host's Debian mirror and
+// the containerd 1.7 scripts/setup.sh unpacks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -200,7 +203,6 @@ describe("a provisioned machine boots", () => {
     } finally {
       mirror.stop();
     }
-    copyFileSync(image, join(paths("gpu1").root, "root/busybox-oci.tar"));
     await bootAndCheck("gpu1", { inside: (m) => gpuInside(m, host.root) });
   }, 240_000);
 });
