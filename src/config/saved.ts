@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors";
 import { resolveInside } from "../fs/inside";
 import { stableJSON } from "../stable-json";
-import type { GpuRecord } from "../gpu/record";
+import { GpuRecordSchema, type GpuRecord } from "../gpu/record";
 import type { Goal } from "./schema";
 
 export const SAVED_GOAL = "var/lib/kube-rootfs/goal.json";
@@ -52,6 +52,14 @@ export function readSavedGoal(machineDir: string): SavedGoal | undefined {
   if (!value || typeof value !== "object" || Array.isArray(value)) {
     throw new ConfigError(`${path}: not a saved goal (expected {"goal": {…}}); run provision again or remove it`);
   }
-  // An older provision saved no result; verify then has nothing recorded to compare.
-  return { path, value: value as Record<string, unknown>, result: result && typeof result === "object" ? (result as ProvisionResult) : {} };
+  return { path, value: value as Record<string, unknown>, result: resultOf(path, result) };
+}
+
+/** The saved result, checked; an older provision saved none, and verify then has nothing recorded to compare. */
+function resultOf(path: string, result: unknown): ProvisionResult {
+  const gpu = (result as { gpu?: unknown } | undefined)?.gpu;
+  if (gpu === undefined) return {};
+  const parsed = GpuRecordSchema.safeParse(gpu);
+  if (!parsed.success) throw new ConfigError(`${path}: result.gpu is not a record of bound GPU nodes and files; run provision again`);
+  return { gpu: parsed.data };
 }
