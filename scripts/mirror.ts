@@ -34,6 +34,8 @@ export interface MirrorOptions extends Partial<MirrorVersions> {
   arch?: Arch[];
   /** Pad kube binaries and crictl to upstream sizes (~300 MB for both arches). */
   realistic?: boolean;
+  /** Where the host arch's containerd binaries come from (default Debian's, /usr/bin). */
+  containerdDir?: string;
 }
 
 export interface ArchiveEntry {
@@ -241,6 +243,7 @@ interface Ctx {
   out: string;
   v: MirrorVersions;
   realistic: boolean;
+  containerdDir: string;
 }
 
 type Emit = (a: Omit<MirrorAsset, "sha256" | "size" | "entries">, built: Built) => void;
@@ -268,7 +271,7 @@ async function buildContainerd(ctx: Ctx, arch: Arch, emit: Emit) {
   const version = ctx.v.containerd;
   const name = `containerd-${version}-linux-${arch}.tar.gz`;
   const path = `containerd/v${version}/${name}`;
-  const files = new Map(CONTAINERD_BINARIES.map((b) => [`bin/${b}`, hostOrStandIn(join(HOST_BIN.containerd, b), b, version, arch)]));
+  const files = new Map(CONTAINERD_BINARIES.map((b) => [`bin/${b}`, hostOrStandIn(join(ctx.containerdDir, b), b, version, arch)]));
   const built = await buildTarball(join(ctx.out, path), ["bin"], files);
   writeAtomic(join(ctx.out, `${path}.sha256sum`), `${built.sha256}  ${name}\n`);
   emit({ artifact: "containerd", arch, version, binary: "containerd", path, checksumPath: `${path}.sha256sum` }, built);
@@ -305,8 +308,8 @@ async function buildCni(ctx: Ctx, arch: Arch, emit: Emit) {
 // ---------- the stamp: skip a rebuild of an identical, complete mirror ----------
 
 /** Everything the mirror's bytes depend on: versions, arches, padding and the host binaries used. */
-function stampKey(v: MirrorVersions, arch: Arch[], realistic: boolean) {
-  const hostFiles = [...CONTAINERD_BINARIES.map((b) => join(HOST_BIN.containerd, b)), HOST_BIN.runc, ...readdirSync(HOST_BIN.cni).map((p) => join(HOST_BIN.cni, p))];
+function stampKey(v: MirrorVersions, arch: Arch[], realistic: boolean, containerdDir: string) {
+  const hostFiles = [...CONTAINERD_BINARIES.map((b) => join(containerdDir, b)), HOST_BIN.runc, ...readdirSync(HOST_BIN.cni).map((p) => join(HOST_BIN.cni, p))];
   const sources = Object.fromEntries(hostFiles.sort().map((f) => [f, `${statSync(f).size}:${statSync(f).mtimeMs}`]));
   return JSON.stringify({ v, arch, realistic, sources });
 }
@@ -322,18 +325,19 @@ function readStamp(out: string, key: string): MirrorInfo | undefined {
   }
 }
 
-function checkHostBinaries() {
-  const missing = [...CONTAINERD_BINARIES.map((b) => join(HOST_BIN.containerd, b)), HOST_BIN.runc, HOST_BIN.cni].filter((p) => !existsSync(p));
+function checkHostBinaries(containerdDir: string) {
+  const missing = [...CONTAINERD_BINARIES.map((b) => join(containerdDir, b)), HOST_BIN.runc, HOST_BIN.cni].filter((p) => !existsSync(p));
   if (missing.length) throw new Error(`mirror: missing ${missing.join(", ")}: apt-get install containerd runc containernetworking-plugins`);
 }
 
 export async function buildMirror(opts: MirrorOptions): Promise<MirrorInfo> {
-  checkHostBinaries();
+  const containerdDir = opts.containerdDir ?? HOST_BIN.containerd;
+  checkHostBinaries(containerdDir);
   const out = resolve(opts.out);
   const v = resolveVersions(opts);
   const arch = opts.arch ?? ["amd64", "arm64"];
   const realistic = opts.realistic ?? false;
-  const key = stampKey(v, arch, realistic);
+  const key = stampKey(v, arch, realistic, containerdDir);
   const cached = readStamp(out, key);
   if (cached) return cached;
 
@@ -341,7 +345,7 @@ export async function buildMirror(opts: MirrorOptions): Promise<MirrorInfo> {
   // A crash from here on leaves no stamp, so the next run rebuilds.
   if (existsSync(join(out, STAMP))) unlinkSync(join(out, STAMP));
   sweepTemps(out);
-  const ctx: Ctx = { out, v, realistic };
+  const ctx: Ctx = { out, v, realistic, containerdDir };
   const assets: MirrorAsset[] = [];
   const emit: Emit = (a, b) => assets.push({ ...a, ...b });
   for (const a of arch) {

@@ -19,8 +19,9 @@ esac
 # busybox-static gives the nested and boot tests a tiny real userland;
 # tmux is the pseudo-terminal the terminal display test drives; openssl makes the
 # test CAs and certificates; docker-registry, skopeo and umoci are the registry, the
-# client and the unpacker the OCI tests check against (apache2-utils: htpasswd).
-packages=(debootstrap mmdebstrap arch-test systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static binfmt-support curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils)
+# client and the unpacker the OCI tests check against (apache2-utils: htpasswd); gcc makes
+# the ELF stand-ins of a fake GPU host's driver libraries (test/helpers/fake-gpu-host.ts).
+packages=(debootstrap mmdebstrap arch-test systemd-container containerd runc containernetworking-plugins nginx zstd attr libcap2-bin qemu-user-static binfmt-support curl iproute2 util-linux git busybox-static tmux openssl docker-registry skopeo umoci apache2-utils gcc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -43,6 +44,26 @@ if [ "$(id -u)" -eq 0 ]; then
   binfmt=/proc/sys/fs/binfmt_misc
   [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
   if [ -n "$foreign" ] && ! grep -qx enabled "$binfmt/$foreign" 2>/dev/null; then update-binfmts --enable "$foreign"; fi
+fi
+
+# The GPU boot test needs a containerd with CDI (1.7 or later); bookworm's is 1.6. Debian trixie's
+# 1.7 package runs on bookworm's glibc: fetch it with apt's state kept in its own dir (the host's
+# apt sources are left alone) and unpack its binaries where the test mirror takes them from.
+cdi_containerd=/var/cache/kube-rootfs-test/containerd-cdi
+if [ "$(id -u)" -eq 0 ] && [ ! -x "$cdi_containerd/usr/bin/containerd" ]; then
+  apt_dir=$(mktemp -d)
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  # the archive this host's apt already uses for its own suite
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  site=$(apt-get indextargets --format '$(SITE) $(RELEASE)' | awk -v r="$codename" '$2 == r { print $1; exit }')
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $site trixie main" >"$apt_dir/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt_dir/lists"
+    -o "Dir::Cache=$apt_dir" -o "Dir::Cache::archives=$apt_dir/archives" -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
+  apt-get -qq "${apt_opts[@]}" update
+  (cd "$apt_dir" && apt-get -qq "${apt_opts[@]}" download containerd)
+  mkdir -p "$cdi_containerd"
+  dpkg-deb -x "$apt_dir"/containerd_*.deb "$cdi_containerd"
+  rm -rf "$apt_dir"
 fi
 
 [ -n "$system_only" ] || npm ci --no-audit --no-fund --loglevel=error

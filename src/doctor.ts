@@ -5,6 +5,7 @@ import type { Resolved } from "./config/resolve";
 import { provisionPlan } from "./provision";
 import { bad, ok, type Check } from "./readiness/check";
 import { readinessChecks } from "./readiness";
+import { gpuCheck, gpuNeeded } from "./readiness/gpu";
 
 export const nspawnCheck: Check = {
   name: "systemd-nspawn",
@@ -44,5 +45,12 @@ export function doctorChecks(goal: Resolved): Check[] {
   const needs = provisionPlan(goal).needs();
   const workspace = needs.workspace?.();
   const bootstrap = workspace?.kind === "bootstrap" ? workspace.plan : undefined;
-  return [...readinessChecks(goal, needs), nspawnCheck, modulesCheck, ...(bootstrap ? [mirrorCheck(goal, bootstrap.mirror)] : [])];
+  return [
+    ...readinessChecks(goal, needs),
+    nspawnCheck,
+    modulesCheck,
+    ...(bootstrap ? [mirrorCheck(goal, bootstrap.mirror)] : []),
+    // Readiness has said it when the run passes GPUs in; otherwise doctor says none were found.
+    ...(goal.gpu.mode === "auto" && !gpuNeeded(goal) ? [gpuCheck(goal)] : []),
+  ];
 }

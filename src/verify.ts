@@ -9,10 +9,12 @@ import { resolveInside } from "./fs/inside";
 import { osFiles } from "./rootfs/os";
 import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
 import { nspawnFiles } from "./rootfs/workspace";
-import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./runtime/files";
+import { runtimeFiles, runtimeLinks, staleRuntimeFiles } from "./runtime/files";
 import { archiveRel, IMAGES_LINK, IMAGES_RECORD, IMAGES_UNIT_FILE, readImagesRecord } from "./runtime/images";
 import { renderImagesUnit } from "./runtime/templates/images";
 import { sha256File } from "./fs/hash";
+import { readSavedGoal } from "./config/saved";
+import { gpuDrift } from "./gpu/record";
 
 export type { Drift } from "./fs/drift";
 
@@ -64,11 +66,11 @@ export function configDrift(goal: Resolved): Drift[] {
   for (const f of files) rendered.push([inRoot(f.path), f.content, f.mode]);
   const drifts = rendered.flatMap(([path, content, mode]) => renderedDrift(path, content, mode));
   if (runtime) {
-    for (const rel of staleRuntimeFiles(goal.machineDir, files)) drifts.push({ path: inRoot(rel), expected: "absent (not in runtime.registryMirrors)", found: "present" });
+    for (const rel of staleRuntimeFiles(goal, files)) drifts.push({ path: inRoot(rel), expected: "absent (not in the goal: a dropped mirror, or GPU support off)", found: "present" });
   }
   const expectLink = (rel: string, target: string, what: string) => drifts.push(...linkDrift(inRoot(rel), target, what));
   expectLink(RESOLVED_MASK, "/dev/null", "systemd-resolved masked");
-  for (const l of runtime ? RUNTIME_LINKS : []) expectLink(l.path, l.target, "unit enabled");
+  for (const l of runtime ? runtimeLinks(goal) : []) expectLink(l.path, l.target, "unit enabled");
   return drifts;
 }
 
@@ -97,7 +99,16 @@ export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
   return [...drifts, ...linkDrift(inRoot(IMAGES_LINK.path), IMAGES_LINK.target, "unit enabled")];
 }
 
-/** Every drift of the machine: configuration files, pre-loaded images, then installed artifacts. */
+/**
+ * The host's GPU device nodes and driver files against what the last provision bound (when it
+ * saved a goal, and GPUs are still wanted: with gpu.mode none the rendered files say the rest).
+ */
+function hostGpuDrift(goal: Resolved): Drift[] {
+  const saved = goal.gpu.mode === "none" ? undefined : readSavedGoal(goal.machineDir);
+  return saved ? gpuDrift(goal.gpu, saved.result.gpu) : [];
+}
+
+/** Every drift of the machine: configuration files, what it binds from the host, pre-loaded images, then installed artifacts. */
 export async function verifyMachine(goal: Resolved): Promise<Drift[]> {
-  return [...configDrift(goal), ...(await imagesDrift(goal)), ...(await artifactDrift(goal))];
+  return [...configDrift(goal), ...hostGpuDrift(goal), ...(await imagesDrift(goal)), ...(await artifactDrift(goal))];
 }

@@ -27,8 +27,8 @@ export const verifyCommand = defineCommand({
 
 /** What verify compares: the rendered files, the OS files and the installed artifacts (for --help). */
 export const verifyUses = [
-  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "gpuDevices",
-  "gpuLibraries", "hostResolvConf", "versions", "mirror", "downloads", "bootstrap", "lock", "logFormat", "skipPhases",
+  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "gpu",
+  "hostResolvConf", "versions", "mirror", "downloads", "bootstrap", "lock", "logFormat", "skipPhases",
 ];
 
 export const verifyExamples = [

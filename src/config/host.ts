@@ -1,6 +1,6 @@
 // Facts about the host, detected here unless the goal state gives them (so tests and
 // `render` are deterministic).
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { hostname as osHostname, release } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../errors";
@@ -22,8 +22,6 @@ export interface HostFacts {
   /** /lib/modules exists on the host (the .nspawn binds it read-only) */
   modules: boolean;
   devices: string[];
-  gpuDevices: string[];
-  gpuLibraries: string[];
   /** the resolver file whose content becomes the rootfs's /etc/resolv.conf */
   resolvConf: string;
   /** undefined on a host that is not Debian or Ubuntu at a suite we know */
@@ -33,8 +31,6 @@ export interface HostFacts {
 }
 
 export const PASSTHROUGH_DEVICES = ["/dev/kvm", "/dev/net/tun", "/dev/fuse"];
-const GPU_LIBRARY_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"];
-const GPU_LIBRARY = /^(libnvidia-[\w.-]+|libcuda|libnvcuvid|libnvoptix)\.so(\.[\d.]+)?$/;
 
 export function archOf(nodeArch: string): Arch {
   if (nodeArch === "x64") return "amd64";
@@ -52,34 +48,6 @@ const isCharDevice = (p: string) => {
 
 export function detectDevices(root = "/"): string[] {
   return PASSTHROUGH_DEVICES.filter((d) => isCharDevice(join(root, d)));
-}
-
-export function detectGpuDevices(devDir = "/dev"): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(devDir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => /^nvidia(\d+|ctl|-uvm|-uvm-tools|-modeset)$/.test(n))
-    .map((n) => join(devDir, n))
-    .filter(isCharDevice)
-    .sort();
-}
-
-export function detectGpuLibraries(dirs = GPU_LIBRARY_DIRS): string[] {
-  const found: string[] = [];
-  for (const dir of dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const n of names) if (GPU_LIBRARY.test(n)) found.push(join(dir, n));
-  }
-  return found.sort();
 }
 
 /**
@@ -124,8 +92,6 @@ export function detectHost(): HostFacts {
     kernel: release(),
     modules: existsSync("/lib/modules"),
     devices: detectDevices(),
-    gpuDevices: detectGpuDevices(),
-    gpuLibraries: detectGpuLibraries(),
     resolvConf: detectResolvConf(),
     suite: detectSuite((readText("/etc/os-release") || readText("/usr/lib/os-release")) ?? ""),
     mmdebstrap: toolPath("mmdebstrap") !== null,

@@ -1,5 +1,6 @@
 // The goal state with every derived default and host fact filled in: what tasks read.
 import { distroOf, normaliseMirror } from "./distro";
+import { detectNvidia, hasNvidiaGpu, type NvidiaHost } from "../gpu/host";
 import { detectHost, type HostFacts } from "./host";
 import type { Arch, BootstrapTool, Goal } from "./schema";
 
@@ -25,13 +26,26 @@ export interface Resolved extends Goal {
   hostKernel: string;
   hostModules: boolean;
   hostDevices: string[];
-  gpuDevices: string[];
-  gpuLibraries: string[];
+  gpu: ResolvedGpu;
   hostResolvConf: string;
   versions: Goal["versions"] & { crictl: string };
   bootstrap: ResolvedBootstrap;
   /** pre-loaded image → its platform manifest's digest for this arch, from --lock */
   imagePins?: Record<string, string>;
+}
+
+type GpuGoal = Goal["gpu"];
+
+export interface ResolvedGpu extends GpuGoal {
+  /** the host's NVIDIA facts when GPU support is on: mode auto or nvidia, on a host with the control node and a GPU */
+  on?: NvidiaHost;
+}
+
+/** mode nvidia without a GPU stays off here; readiness says why and stops the run. With mode none the host is not looked at. */
+function resolveGpu(gpu: GpuGoal, arch: Arch): ResolvedGpu {
+  if (gpu.mode === "none") return { ...gpu };
+  const found = detectNvidia(gpu.hostRoot, arch);
+  return hasNvidiaGpu(found.devices) ? { ...gpu, on: found } : { ...gpu };
 }
 
 /** crictl follows the Kubernetes minor: 1.33.1 → 1.33.0. */
@@ -61,8 +75,7 @@ export function resolveGoal(goal: Goal, detect: () => HostFacts = detectHost): R
     hostKernel: goal.hostKernel ?? fact("kernel"),
     hostModules: goal.hostModules ?? fact("modules"),
     hostDevices: goal.hostDevices ?? fact("devices"),
-    gpuDevices: goal.gpuDevices ?? fact("gpuDevices"),
-    gpuLibraries: goal.gpuLibraries ?? fact("gpuLibraries"),
+    gpu: resolveGpu(goal.gpu, arch),
     hostResolvConf: goal.hostResolvConf ?? fact("resolvConf"),
     versions: { ...goal.versions, crictl: goal.versions.crictl ?? crictlFor(goal.versions.kubernetes) },
     bootstrap: resolveBootstrap(goal.bootstrap, arch, fact),

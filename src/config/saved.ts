@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors";
 import { resolveInside } from "../fs/inside";
 import { stableJSON } from "../stable-json";
+import { GpuRecordSchema, type GpuRecord } from "../gpu/record";
 import type { Goal } from "./schema";
 
 export const SAVED_GOAL = "var/lib/kube-rootfs/goal.json";
@@ -12,13 +13,22 @@ export const SAVED_GOAL = "var/lib/kube-rootfs/goal.json";
 /** Options that steer one run rather than describe the machine: never saved. */
 const RUN_ONLY = new Set<string>(["logFormat", "offline", "cacheDir", "retries", "concurrency", "timeouts", "maxDownloadBytes"] satisfies Array<keyof Goal>);
 
-export function savedGoalText(goal: Goal): string {
-  return stableJSON({ schema: 1, goal: Object.fromEntries(Object.entries(goal).filter(([k]) => !RUN_ONLY.has(k))) });
+/**
+ * What the provision found on the host and put into the machine, beside the goal: what verify
+ * compares the host with now (a driver upgrade changes the GPU files).
+ */
+export interface ProvisionResult {
+  gpu?: GpuRecord;
+}
+
+export function savedGoalText(goal: Goal, result: ProvisionResult = {}): string {
+  return stableJSON({ schema: 1, goal: Object.fromEntries(Object.entries(goal).filter(([k]) => !RUN_ONLY.has(k))), result });
 }
 
 export interface SavedGoal {
   path: string;
   value: Record<string, unknown>;
+  result: ProvisionResult;
 }
 
 /** The goal the last provision of the machine at machineDir saved, if there is one. */
@@ -33,13 +43,23 @@ export function readSavedGoal(machineDir: string): SavedGoal | undefined {
     throw new ConfigError(`${path}: cannot read the saved goal: ${code ?? err}`);
   }
   let value: unknown;
+  let result: unknown;
   try {
-    value = (JSON.parse(text) as { goal?: unknown }).goal;
+    ({ goal: value, result } = JSON.parse(text) as { goal?: unknown; result?: unknown });
   } catch {
     // handled below
   }
   if (!value || typeof value !== "object" || Array.isArray(value)) {
     throw new ConfigError(`${path}: not a saved goal (expected {"goal": {…}}); run provision again or remove it`);
   }
-  return { path, value: value as Record<string, unknown> };
+  return { path, value: value as Record<string, unknown>, result: resultOf(path, result) };
+}
+
+/** The saved result, checked; an older provision saved none, and verify then has nothing recorded to compare. */
+function resultOf(path: string, result: unknown): ProvisionResult {
+  const gpu = (result as { gpu?: unknown } | undefined)?.gpu;
+  if (gpu === undefined) return {};
+  const parsed = GpuRecordSchema.safeParse(gpu);
+  if (!parsed.success) throw new ConfigError(`${path}: result.gpu is not a record of bound GPU nodes and files; run provision again`);
+  return { gpu: parsed.data };
 }

@@ -11,6 +11,7 @@ export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containe
 export type ArtifactName = (typeof ARTIFACTS)[number];
 
 export const BOOTSTRAP_METHODS = ["bootstrap", "tarball", "image", "none"] as const;
+export const GPU_MODES = ["auto", "nvidia", "none"] as const;
 export const BOOTSTRAP_TOOLS = ["auto", "debootstrap", "mmdebstrap"] as const;
 /** The tool a bootstrap runs, once `auto` is decided. */
 export type BootstrapTool = Exclude<(typeof BOOTSTRAP_TOOLS)[number], "auto">;
@@ -89,8 +90,6 @@ export const GoalSchema = z.strictObject({
   hostname: z.string().regex(HOSTNAME, "expected a hostname").optional().describe("hostname written into the rootfs (the host's)"),
   hostKernel: z.string().min(1).optional().describe("host kernel release, for /lib/modules (detected)"),
   hostDevices: z.array(absPath()).optional().describe("device nodes bound into the machine (detected: /dev/kvm /dev/net/tun /dev/fuse)"),
-  gpuDevices: z.array(absPath()).optional().describe("NVIDIA device nodes bound into the machine (detected)"),
-  gpuLibraries: z.array(absPath()).optional().describe("NVIDIA driver libraries bound read-only (detected)"),
   hostModules: z.boolean().optional().describe("bind the host's /lib/modules read-only (detected: present on the host)"),
   hostResolvConf: absPath().optional().describe("resolver file copied into the rootfs (detected, skipping the 127.0.0.53 stub)"),
 
@@ -156,6 +155,18 @@ export const GoalSchema = z.strictObject({
     .array(z.string().regex(IMAGE, "expected an image reference like registry.example:5000/app:1.0"))
     .default([])
     .describe("container images pre-loaded into containerd (from the bundle with --offline), beside runtime.sandboxImage, which always is"),
+
+  gpu: z
+    .strictObject({
+      mode: z
+        .enum(GPU_MODES)
+        .default("auto")
+        .describe("NVIDIA GPUs passed into the machine: auto (when the host has /dev/nvidiactl and a /dev/nvidiaN), nvidia (required), none"),
+      hostRoot: absPath()
+        .default("/")
+        .describe("where the host's /dev, /proc, /sys, driver libraries and ld.so.cache are read from (another root: a test's fake host)"),
+    })
+    .prefault({}),
 
   runtime: z
     .strictObject({

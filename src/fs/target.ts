@@ -59,7 +59,8 @@ export class Target {
   }
 }
 
-function linkMatches(path: string, target: string): boolean {
+/** `path` is a symlink to exactly `target`. */
+export function linkMatches(path: string, target: string): boolean {
   try {
     return lstatSync(path).isSymbolicLink() && readlinkSync(path) === target;
   } catch {

@@ -10,6 +10,7 @@ import { hostTools } from "../rootfs/bootstrap/host-tools";
 import type { WorkspaceDecision } from "../rootfs/decision";
 import { bad, describeReport, runChecks, type Check, type Report } from "./check";
 import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
+import { gpuCheck, gpuNeeded } from "./gpu";
 import { offlineMissing } from "./offline";
 import { realHost, type HostProbe } from "./probe";
 
@@ -58,6 +59,7 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
     ...(workspace ? workspaceChecks(goal, workspace) : []),
     ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, needs.images, workspace))] : []),
     ...(needs.boots ? [cgroupCheck] : []),
+    ...(needs.boots && gpuNeeded(goal) ? [gpuCheck(goal)] : []),
   ];
 }
 

@@ -7,6 +7,7 @@ import { RunError } from "../errors";
 import type { Task, TaskContext } from "../engine/task";
 import { ioError } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
+import { gpuBinds } from "../gpu/binds";
 import { bootstrapRootfs } from "./bootstrap";
 import type { WorkspaceDecision } from "./decision";
 import { readImageRecord } from "./bootstrap/image";
@@ -18,8 +19,8 @@ export const ENSURE_WORKSPACE = "ensure-workspace";
 /** The host files ensure-workspace writes, by absolute path. */
 export function nspawnFiles(goal: Resolved): Array<[path: string, content: string]> {
   return [
-    [goal.nspawnConfigFile, renderNspawn(goal)],
-    [goal.serviceOverrideFile, renderServiceOverride(goal)],
+    [goal.nspawnConfigFile, renderNspawn({ ...goal, gpuBinds: gpuBinds(goal.gpu) })],
+    [goal.serviceOverrideFile, renderServiceOverride({ ...goal, gpuDevices: goal.gpu.on?.devices ?? [] })],
   ];
 }
 
@@ -70,6 +71,12 @@ export function ensureWorkspaceTask(goal: Resolved, decision: () => WorkspaceDec
       const written = await Promise.all(nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content)));
       // Said when the settings are written, not on every run that finds them in place.
       if (!goal.hostModules && written.includes("written")) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
+      const gpu = gpuBinds(goal.gpu);
+      if (gpu && written.includes("written")) {
+        ctx.log.info(ctx.dryRun ? "would pass NVIDIA GPUs into the machine" : "NVIDIA GPUs passed into the machine", {
+          driver: goal.gpu.on?.moduleVersion, devices: gpu.devices.map((d) => `${d.path} ${d.major}:${d.minor}`), files: gpu.files.length,
+        });
+      }
       return created || written.includes("written") ? "completed" : "skipped";
     },
   };

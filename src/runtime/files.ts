@@ -6,6 +6,7 @@ import type { MirrorEndpoint } from "../config/schema";
 import { RunError } from "../errors";
 import { resolveInside } from "../fs/inside";
 import { hostRel } from "../fs/target";
+import { gpuFiles, gpuLinks, staleGpuFiles } from "./gpu";
 import { clusterCAOf } from "./join";
 import { CERTS_DIR, hostsTomlHeader, renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "./templates/containerd";
 import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit } from "./templates/kubelet";
@@ -26,10 +27,12 @@ export interface NodeLink {
 const UNITS = "etc/systemd/system";
 
 /** systemctl enable, done as files: each unit's WantedBy= link. */
-export const RUNTIME_LINKS: NodeLink[] = ["containerd.service", "kubelet.service"].map((unit) => ({
+const UNIT_LINKS: NodeLink[] = ["containerd.service", "kubelet.service"].map((unit) => ({
   path: `${UNITS}/multi-user.target.wants/${unit}`,
   target: `/${UNITS}/${unit}`,
 }));
+
+export const runtimeLinks = (goal: Resolved): NodeLink[] => [...UNIT_LINKS, ...gpuLinks(goal)];
 
 function readHostFile(file: string, field: string): string {
   try {
@@ -68,7 +71,11 @@ function joinFiles(file: string | undefined): NodeFile[] {
 export function runtimeFiles(goal: Resolved): NodeFile[] {
   const containerdVersion = goal.downloads.containerd.version ?? goal.versions.containerd;
   return [
-    { path: "etc/containerd/config.toml", content: renderContainerdConfig({ version: containerdVersion, sandboxImage: goal.runtime.sandboxImage }), mode: 0o644 },
+    {
+      path: "etc/containerd/config.toml",
+      content: renderContainerdConfig({ version: containerdVersion, sandboxImage: goal.runtime.sandboxImage, cdi: Boolean(goal.gpu.on) }),
+      mode: 0o644,
+    },
     { path: `${UNITS}/containerd.service`, content: renderContainerdUnit(), mode: 0o644 },
     { path: `${UNITS}/kubelet.service`, content: renderKubeletUnit(), mode: 0o644 },
     { path: `${UNITS}/kubelet.service.d/10-kube-rootfs.conf`, content: renderKubeletDropIn(), mode: 0o644 },
@@ -77,16 +84,20 @@ export function runtimeFiles(goal: Resolved): NodeFile[] {
     { path: "etc/sysctl.d/99-kubernetes.conf", content: renderSysctl(), mode: 0o644 },
     ...mirrorFiles(goal.runtime.registryMirrors ?? {}),
     ...joinFiles(goal.kubelet.bootstrapKubeconfig),
+    ...gpuFiles(goal),
   ];
 }
 
 const listDir = (dir: string) => readdirSync(dir, { withFileTypes: true });
 
+/** What an earlier provision wrote that the goal no longer has: mirrors, and GPU support turned off. */
+export const staleRuntimeFiles = (goal: Resolved, wanted: NodeFile[]): string[] => [...staleMirrorFiles(goal.machineDir, wanted), ...staleGpuFiles(goal)];
+
 /**
  * Files under certs.d that an earlier provision wrote (a hosts.toml with our header, and the CAs
  * beside it) and `wanted` no longer has: a mirror dropped from the goal must stop being used.
  */
-export function staleRuntimeFiles(machineDir: string, wanted: NodeFile[]): string[] {
+function staleMirrorFiles(machineDir: string, wanted: NodeFile[]): string[] {
   const certs = hostRel(CERTS_DIR);
   const want = new Set(wanted.map((f) => f.path));
   let hosts;

@@ -2,7 +2,7 @@
 import type { Resolved } from "../config/resolve";
 import type { Task } from "../engine/task";
 import { Target } from "../fs/target";
-import { RUNTIME_LINKS, runtimeFiles, staleRuntimeFiles } from "./files";
+import { runtimeFiles, runtimeLinks, staleRuntimeFiles } from "./files";
 
 export function runtimeTask(goal: Resolved): Task {
   return {
@@ -12,8 +12,8 @@ export function runtimeTask(goal: Resolved): Task {
       const files = runtimeFiles(goal);
       const results = await Promise.all([
         ...files.map((f) => root.writeFile(f.path, f.content, f.mode)),
-        ...RUNTIME_LINKS.map((l) => root.symlink(l.path, l.target)),
-        ...staleRuntimeFiles(goal.machineDir, files).map((rel) => root.remove(rel)),
+        ...runtimeLinks(goal).map((l) => root.symlink(l.path, l.target)),
+        ...staleRuntimeFiles(goal, files).map((rel) => root.remove(rel)),
       ]);
       return results.includes("written") ? "completed" : "skipped";
     },

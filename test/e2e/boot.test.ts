@@ -3,15 +3,20 @@
 // artifact mirror and sets them up as a node, and the machine boots with systemd-nspawn reading
 // the generated .nspawn and override, inside a network namespace of its own: containerd runs
 // from our unit and runs a networked container, kubelet waits for join material. kube2 then
-// comes from the snapshot, is given join material and starts kubelet, and a provision killed during debootstrap converges on the next run.
-// Needs root, debootstrap, systemd-container, busybox-static and the host's Debian mirror.
+// comes from the snapshot, is given join material and starts kubelet; gpu1 comes from the snapshot
+// with a fake GPU host's device node and library bound and containerd 1.7 with CDI on; and a
+// provision killed during debootstrap converges on the next run.
+// Needs root, debootstrap, systemd-container, busybox-static, gcc, the host's Debian mirror and
+// the containerd 1.7 scripts/setup.sh unpacks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
-import { checkNode, hostContainerdVersion } from "../helpers/node-checks";
+import { DRIVER, fakeGpuHost, LIB_DIR } from "../helpers/fake-gpu-host";
+import { CDI_CONTAINERD_DIR, checkNode, hostContainerdVersion } from "../helpers/node-checks";
+import { sha256File } from "../../src/fs/hash";
 import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
 import { sandboxRegistry } from "../helpers/sandbox-registry";
@@ -55,20 +60,26 @@ const paths = (name: string) => ({
   override: join(dir, "system", `systemd-nspawn@${name}.service.d`, "override.conf"),
 });
 
-function provisionArgs(name: string, extra: string[] = []): string[] {
+/** The artifact mirror and the containerd version it serves (the host's Debian one unless given). */
+interface Artifacts {
+  url: string;
+  containerd: string;
+}
+
+function provisionArgs(name: string, extra: string[] = [], from: Artifacts = { url: artifacts.url, containerd: containerdVersion }): string[] {
   const p = paths(name);
   return [
     bin, "provision", "--machine", name, "--machine-dir", p.root, "--nspawn-config-file", p.nspawn,
     "--service-override-file", p.override, "--cache-dir", join(dir, "cache"), "--log-format", "json",
     "--bootstrap-tool", "debootstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
-    "--mirror", artifacts.url, "--containerd-version", containerdVersion, "--runtime-sandbox-image", sandbox,
+    "--mirror", from.url, "--containerd-version", from.containerd, "--runtime-sandbox-image", sandbox,
     ...extra,
   ];
 }
 
-async function provision(name: string, extra: string[] = []) {
+async function provision(name: string, extra: string[] = [], from?: Artifacts) {
   const started = performance.now();
-  const r = await run(provisionArgs(name, extra));
+  const r = await run(provisionArgs(name, extra, from));
   if (r.code !== 0) throw new Error(`provision ${name} exited ${r.code}: ${r.stderr}\n${r.stdout.slice(-3000)}`);
   console.log(`provision ${name}: ${((performance.now() - started) / 1000).toFixed(1)}s`);
   return events(r.stdout);
@@ -177,7 +188,39 @@ describe("a provisioned machine boots", () => {
     expect(readFileSync(join(paths("kube2").root, "etc/kubernetes/pki/ca.crt"), "utf8")).toBe(readFileSync(join(dir, "ca.crt"), "utf8"));
     await bootAndCheck("kube2", { joined: true });
   }, 240_000);
+
+  // No GPU here: the host root is a fake one (helpers/fake-gpu-host.ts) with a real char device
+  // node at NVIDIA's 195:0 and a driver library stand-in, bound into a real boot. containerd is
+  // Debian trixie's 1.7, which has CDI (the host's 1.6 has none).
+  test("gpu1: from the snapshot, a fake GPU host's device node and library bound, containerd with CDI", async () => {
+    const host = fakeGpuHost({ minimal: true });
+    const cdiContainerd = hostContainerdVersion(join(CDI_CONTAINERD_DIR, "containerd"));
+    const mirror = await serveDir((await testMirror({ arch: [arch], containerd: cdiContainerd, containerdDir: CDI_CONTAINERD_DIR })).dir, { timeoutMs: 10 * 60_000 });
+    try {
+      const ev = await provision("gpu1", ["--gpu-host-root", host.root], { url: mirror.url, containerd: cdiContainerd });
+      expect(ev.find((e) => e.msg === "restored from snapshot")).toBeDefined();
+      expect(ev.filter((e) => e.level === "warn" && e.msg.startsWith("gpu:"))).toEqual([]);
+    } finally {
+      mirror.stop();
+    }
+    await bootAndCheck("gpu1", { inside: (m) => gpuInside(m, host.root) });
+  }, 240_000);
 });
+
+/** The bound node and library inside the booted machine, its linker cache, and containerd's CDI. */
+async function gpuInside(m: Booted, hostRoot: string) {
+  // 195:0 in hex, as stat prints device numbers
+  expect((await m.exec(["stat", "-c", "%F %t:%T", "/dev/nvidia0"])).stdout.trim()).toBe("character special file c3:0");
+  const lib = `${LIB_DIR}/libcuda.so.${DRIVER}`;
+  const inside = await m.exec(["sha256sum", lib]);
+  expect(inside.stdout.split(" ")[0]).toBe(await sha256File(join(hostRoot, lib)));
+  expect((await m.exec(["systemctl", "is-active", "kube-rootfs-gpu-ldconfig.service"])).stdout.trim()).toBe("active");
+  expect((await m.exec(["ldconfig", "-p"])).stdout).toContain(`libcuda.so.1 (libc6,`);
+  const dump = (await m.exec(["/usr/local/bin/containerd", "config", "dump"])).stdout;
+  expect(dump).toContain("enable_cdi = true");
+  expect(dump).toContain('cdi_spec_dirs = ["/etc/cdi", "/var/run/cdi"]');
+  expect((await m.exec(["test", "-f", "/etc/cdi/nvidia.yaml"])).code).toBe(0);
+}
 
 /** The pids of a process and all its descendants. */
 function tree(pid: number): number[] {

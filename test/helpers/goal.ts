@@ -10,14 +10,14 @@ import { tempDir } from "./tmp";
 
 export const FACTS: HostFacts = {
   arch: "amd64", hostname: "node1", kernel: "6.1.0-test", modules: false, devices: [],
-  gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf",
+  resolvConf: "/etc/resolv.conf",
 };
 
 export { tempDir } from "./tmp";
 
-/** A goal with its own machine dir and cache dir unless given. */
+/** A goal with its own machine dir and cache dir unless given; no GPUs unless asked (the test host's own are none of its business). */
 export function testGoal(input: GoalInput = {}): Resolved {
-  const base: GoalInput = { machineDir: join(tempDir("root"), "rootfs"), cacheDir: tempDir("cache"), bootstrap: { method: "none" } };
+  const base: GoalInput = { machineDir: join(tempDir("root"), "rootfs"), cacheDir: tempDir("cache"), bootstrap: { method: "none" }, gpu: { mode: "none" } };
   return resolveGoal(GoalSchema.parse({ ...base, ...input }), () => FACTS);
 }
 

@@ -6,12 +6,15 @@ import type { Booted } from "./nspawn";
  * The test mirror repacks this host's Debian containerd, so a goal names its version: the runtime
  * task writes the config schema of the version being installed (1.6: version 2).
  */
-export function hostContainerdVersion(): string {
-  const out = Bun.spawnSync(["containerd", "--version"]).stdout.toString();
+export function hostContainerdVersion(binary = "containerd"): string {
+  const out = Bun.spawnSync([binary, "--version"]).stdout.toString();
   const v = / (\d+\.\d+\.\d+)/.exec(out)?.[1];
-  if (!v) throw new Error(`containerd --version: no version in ${JSON.stringify(out)}`);
+  if (!v) throw new Error(`${binary} --version: no version in ${JSON.stringify(out)}`);
   return v;
 }
+
+/** Debian trixie's containerd 1.7, which has CDI, as scripts/setup.sh unpacks it (bookworm's 1.6 has none). */
+export const CDI_CONTAINERD_DIR = "/var/cache/kube-rootfs-test/containerd-cdi/usr/bin";
 
 /**
  * What a provisioned node must show once booted: systemd running with no failed unit, on cgroup

@@ -16,7 +16,7 @@ import { runSource } from "../helpers/binary";
 
 const FACTS: HostFacts = {
   arch: "amd64", hostname: "node1", kernel: "6.1.0-test", modules: false, devices: [],
-  gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf",
+  resolvConf: "/etc/resolv.conf",
 };
 const goalOf = (input: GoalInput): Resolved => resolveGoal(GoalSchema.parse(input), () => FACTS);
 const has = (...paths: string[]) => (p: string) => paths.includes(p);

@@ -145,7 +145,7 @@ describe("errors name the field and the source", () => {
 describe("resolved goal", () => {
   const facts: HostFacts = {
     arch: "amd64", hostname: "host1", kernel: "6.1.0", modules: false, devices: ["/dev/kvm"],
-    gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf",
+    resolvConf: "/etc/resolv.conf",
   };
 
   test("derived paths follow the machine name", () => {
@@ -159,7 +159,7 @@ describe("resolved goal", () => {
     const g = loadGoal({
       flags: {
         arch: "arm64", hostname: "given", "host-kernel": "k", "host-modules": true, "host-devices": "",
-        "gpu-devices": "", "gpu-libraries": "", "host-resolv-conf": "/x/resolv.conf", "bootstrap-suite": "noble", "bootstrap-tool": "debootstrap",
+        "gpu-mode": "none", "host-resolv-conf": "/x/resolv.conf", "bootstrap-suite": "noble", "bootstrap-tool": "debootstrap",
       },
     });
     const r = resolveGoal(g, () => {
@@ -176,7 +176,7 @@ describe("resolved goal", () => {
 
 describe("the bootstrap follows the host", () => {
   const host = (over: Partial<HostFacts> = {}): HostFacts => ({
-    arch: "amd64", hostname: "host1", kernel: "6.1.0", modules: false, devices: [], gpuDevices: [], gpuLibraries: [],
+    arch: "amd64", hostname: "host1", kernel: "6.1.0", modules: false, devices: [],
     resolvConf: "/etc/resolv.conf", ...over,
   });
   const resolved = (flags: Record<string, string>, facts: HostFacts) => resolveGoal(loadGoal({ flags }), () => facts).bootstrap;

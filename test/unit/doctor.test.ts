@@ -19,10 +19,10 @@ import { runLogged, tempDir } from "../helpers/goal";
 
 const FACTS: HostFacts = {
   arch: "amd64", hostname: "node1", kernel: "6.1.0-test", modules: false, devices: [],
-  gpuDevices: [], gpuLibraries: [], resolvConf: "/etc/resolv.conf", mmdebstrap: true,
+  resolvConf: "/etc/resolv.conf", mmdebstrap: true,
 };
 const goalOf = (input: GoalInput = {}): Resolved =>
-  resolveGoal(GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, ...input }), () => FACTS);
+  resolveGoal(GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, gpu: { mode: "none" }, ...input }), () => FACTS);
 
 const GiB = 1024 ** 3;
 const healthy = (): HostProbe => ({

@@ -6,14 +6,28 @@ import { renderHostname, renderKmsgConf, renderModulesLoad, renderResolvConf, re
 import { renderServiceOverride } from "../../src/rootfs/templates/override";
 import { golden } from "../helpers/golden";
 
+const same = (path: string) => ({ source: path, path });
+const gpuDevices = [
+  { path: "/dev/nvidia-uvm", major: 235, minor: 0 },
+  { path: "/dev/nvidia0", major: 195, minor: 0 },
+  { path: "/dev/nvidiactl", major: 195, minor: 255 },
+];
 const gpu = {
   machine: "kube7",
   hostModules: true,
   hostDevices: ["/dev/kvm", "/dev/net/tun", "/dev/fuse"],
-  gpuDevices: ["/dev/nvidia0", "/dev/nvidia-uvm", "/dev/nvidiactl"],
-  gpuLibraries: ["/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"],
+  gpuDevices,
+  gpuBinds: {
+    devices: gpuDevices.map((d) => ({ ...d, ...same(d.path) })),
+    files: [
+      same("/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15"),
+      // a host root other than "/" (a test's fake host): source and path differ
+      { source: "/srv/host/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15", path: "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15" },
+      same("/usr/bin/nvidia-smi"),
+    ],
+  },
 };
-const bare = { machine: "kube1", hostModules: false, hostDevices: [], gpuDevices: [], gpuLibraries: [] };
+const bare = { machine: "kube1", hostModules: false, hostDevices: [], gpuDevices: [] };
 
 describe("nspawn settings", () => {
   test("with modules, devices and GPUs", () => golden("kube7-gpu.nspawn", renderNspawn(gpu)));

@@ -55,6 +55,14 @@ test("a bad value in it is a ConfigError naming the file and the field", () => {
   expect(err!.message).toBe(`${path}: hostname: expected string, got number`);
 });
 
+test("keeps what provision bound beside the goal; a record that is not one is a ConfigError naming the file", () => {
+  const gpu = { devices: [{ path: "/dev/nvidia0", major: 195, minor: 0 }], files: ["/usr/bin/nvidia-smi"] };
+  expect(readSavedGoal(savedIn(savedGoalText(given, { gpu })).root)!.result).toEqual({ gpu });
+  expect(readSavedGoal(savedIn(savedGoalText(given)).root)!.result).toEqual({});
+  const { root, path } = savedIn(JSON.stringify({ schema: 1, goal: {}, result: { gpu: { devices: "all" } } }));
+  expect(() => readSavedGoal(root)).toThrow(new ConfigError(`${path}: result.gpu is not a record of bound GPU nodes and files; run provision again`));
+});
+
 test("a file that is not a saved goal is a ConfigError naming it", () => {
   const { root, path } = savedIn("{ not json");
   expect(() => readSavedGoal(root)).toThrow(new ConfigError(`${path}: not a saved goal (expected {"goal": {…}}); run provision again or remove it`));

@@ -1,17 +1,21 @@
 // The machine's systemd.nspawn(5) settings: host network, all capabilities, the node's devices.
+import type { Bind, GpuBinds } from "../../gpu/binds";
+
 export interface NspawnInput {
   machine: string;
   hostModules: boolean;
   hostDevices: string[];
-  gpuDevices: string[];
-  gpuLibraries: string[];
+  gpuBinds?: GpuBinds;
 }
+
+const bindArg = (b: Bind) => (b.source === b.path ? b.path : `${b.source}:${b.path}`);
 
 export function renderNspawn(i: NspawnInput): string {
   const files = [
     ...(i.hostModules ? ["BindReadOnly=/lib/modules"] : []),
-    ...[...i.hostDevices, ...i.gpuDevices].map((d) => `Bind=${d}`),
-    ...i.gpuLibraries.map((l) => `BindReadOnly=${l}`),
+    ...i.hostDevices.map((d) => `Bind=${d}`),
+    ...(i.gpuBinds?.devices ?? []).map((d) => `Bind=${bindArg(d)}`),
+    ...(i.gpuBinds?.files ?? []).map((f) => `BindReadOnly=${bindArg(f)}`),
   ];
   return [
     `# ${i.machine}: written by kube-rootfs; changes are replaced on the next provision.`,

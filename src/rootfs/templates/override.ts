@@ -1,9 +1,11 @@
 // Drop-in for systemd-nspawn@<machine>.service: restart forever, and the device access the
 // .nspawn binds need.
+import type { GpuDevice } from "../../gpu/host";
+
 export interface OverrideInput {
   machine: string;
   hostDevices: string[];
-  gpuDevices: string[];
+  gpuDevices: GpuDevice[];
 }
 
 export function renderServiceOverride(i: OverrideInput): string {
@@ -19,7 +21,10 @@ export function renderServiceOverride(i: OverrideInput): string {
     "RestartSec=10s",
     "Environment=SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1",
     "Environment=SYSTEMD_NSPAWN_API_VFS_WRITABLE=network",
-    ...[...i.hostDevices, ...i.gpuDevices].map((d) => `DeviceAllow=${d} rwm`),
+    ...i.hostDevices.map((d) => `DeviceAllow=${d} rwm`),
+    // By the numbers read at provision time: systemd takes /dev/char/MAJOR:MINOR as they are,
+    // so a node the driver made anew under other numbers is drift, not silently allowed.
+    ...i.gpuDevices.map((d) => `DeviceAllow=/dev/char/${d.major}:${d.minor} rwm`),
     "",
   ].join("\n");
 }

@@ -1,5 +1,6 @@
 // containerd inside the machine: its config.toml (schema chosen by the installed version), its
 // systemd unit, and one hosts.toml per mirrored registry.
+import { CDI_SPEC_DIRS } from "../../gpu/cdi";
 
 /** Where containerd, runc and the CNI plugins are installed, and where its host configs live. */
 export const CONTAINERD_BIN = "/usr/local/bin/containerd";
@@ -13,9 +14,18 @@ export interface ContainerdConfigInput {
   /** The containerd version being installed, e.g. 1.6.20 or 2.0.4. */
   version: string;
   sandboxImage: string;
+  /** turn CDI on (GPU support); written only for a version that has it */
+  cdi?: boolean;
+}
+
+/** CDI in the CRI plugin (enable_cdi, cdi_spec_dirs) came with containerd 1.7. */
+export function containerdHasCdi(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 1 || (major === 1 && minor >= 7);
 }
 
 const q = (s: string) => JSON.stringify(s);
+const cdiLines = (on: boolean) => (on ? ["  enable_cdi = true", `  cdi_spec_dirs = [${CDI_SPEC_DIRS.map(q).join(", ")}]`] : []);
 
 /**
  * containerd 1.x reads config version 2 (one CRI plugin); 2.x reads version 3, where the CRI
@@ -23,6 +33,7 @@ const q = (s: string) => JSON.stringify(s);
  */
 export function renderContainerdConfig(i: ContainerdConfigInput): string {
   const [major = 0, minor = 0] = i.version.split(".").map(Number);
+  const cdi = Boolean(i.cdi) && containerdHasCdi(i.version);
   const header = `# containerd ${i.version}: written by kube-rootfs; changes are replaced on the next provision.`;
   const runc = (plugin: string) => [
     `[plugins.${plugin}.containerd]`,
@@ -45,6 +56,7 @@ export function renderContainerdConfig(i: ContainerdConfigInput): string {
       "",
       `[plugins.${cri}]`,
       `  sandbox_image = ${q(i.sandboxImage)}`,
+      ...cdiLines(cdi),
       "",
       ...runc(cri),
       `[plugins.${cri}.cni]`,
@@ -68,6 +80,7 @@ export function renderContainerdConfig(i: ContainerdConfigInput): string {
     `[plugins.${images}.registry]`,
     `  config_path = ${q(CERTS_DIR)}`,
     "",
+    ...(cdi ? [`[plugins.${runtime}]`, ...cdiLines(true), ""] : []),
     ...runc(runtime),
     `[plugins.${runtime}.cni]`,
     major === 2 && minor === 0 ? `  bin_dir = ${q(CNI_BIN_DIR)}` : `  bin_dirs = [${q(CNI_BIN_DIR)}]`,
