@@ -1,84 +1,26 @@
 // start, stop and remove through a real systemd: this host's PID 1 is not systemd, so the test
-// boots a Debian "host" machine whose PID 1 is (mmdebstrap from the host's apt mirror, with
-// systemd-container and Debian's containerd), in its own network namespace, with the compiled
-// binary, a rootfs snapshot and the loopback artifact mirror bound in. Inside it, kube-rootfs
+// boots a nested host whose PID 1 is (test/helpers/nested-host.ts). Inside it, kube-rootfs
 // provisions a machine and starts it as systemd-nspawn@<machine>.service: nspawn inside nspawn.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureImage } from "../../src/oci/preload";
-import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
-import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events } from "../helpers/binary";
 import { testMirror } from "../helpers/mirror";
-import { testGoal } from "../helpers/goal";
-import { boot, type Booted } from "../helpers/nspawn";
-import { sandboxRegistry } from "../helpers/sandbox-registry";
-import { removeDir } from "../helpers/tmp";
+import { nestedHost, type NestedHost } from "../helpers/nested-host";
 
 const M = "mcn1";
-const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-let dir: string;
-let host: Booted | undefined;
-let snapshotSha: string;
-let sandbox: string;
+let host: NestedHost | undefined;
 
-/** Run in the booted host with a clean environment. */
-const sh = async (...argv: string[]) => host!.exec(["env", "-i", PATH, ...argv]);
-const kubeRootfs = (...args: string[]) => sh("kube-rootfs", ...args, "--log-format", "json");
+const sh = (...argv: string[]) => host!.sh(...argv);
+const kubeRootfs = (...args: string[]) => host!.kubeRootfs(...args);
 
 beforeAll(async () => {
-  const bin = await compiledBinary();
-  const mirror = await testMirror({ arch: ["amd64", "arm64"] });
-  const apt = hostDebianMirror();
-  dir = mkdtempSync("/var/tmp/kube-rootfs-nested-");
-  const t0 = performance.now();
-  const secs = (from: number, to = performance.now()) => `${((to - from) / 1000).toFixed(1)}s`;
-  const root = join(dir, "host");
-  const log = join(dir, "mmdebstrap.log");
-  const mm = Bun.spawn(
-    ["mmdebstrap", "--mode=root", "--format=directory", "--variant=minbase", "--components=main",
-      "--include=systemd,systemd-sysv,dbus,systemd-container,containerd,zstd", apt.suite, root, apt.mirror],
-    { stdin: "ignore", stdout: Bun.file(log), stderr: Bun.file(log) },
-  );
-  if ((await mm.exited) !== 0) throw new Error(`mmdebstrap failed: ${(await Bun.file(log).text()).slice(-2000)}`);
-
-  const t1 = performance.now();
-  // The machine inside is restored from a snapshot of the same tree: it has systemd, and
-  // Debian's containerd.service, which start waits for.
-  mkdirSync(join(dir, "snapshot"));
-  snapshotSha = await createSnapshot(root, join(dir, "snapshot", "rootfs.tar.zst"), join(dir, "snapshot.log"), new AbortController().signal, "zstd");
-
-  const t2 = performance.now();
-  // The host's cache holds the sandbox image, as a fetch leaves it: from its own network
-  // namespace the host reaches no loopback registry.
-  sandbox = (await sandboxRegistry()).image;
-  await ensureImage(testGoal({ cacheDir: join(root, "var/cache/kube-rootfs"), runtime: { sandboxImage: sandbox } }), sandbox, new AbortController().signal);
-  // The host itself runs no containerd.
-  symlinkSync("/dev/null", join(root, "etc/systemd/system/containerd.service"));
-  writeFileSync(join(root, "etc/hostname"), "mc-host\n");
-  const settings = join(dir, "mc-host.nspawn");
-  writeFileSync(
-    settings,
-    [
-      "[Exec]", "Boot=yes", "Capability=all", "PrivateUsers=no",
-      // Its own network namespace: nothing it starts touches the host's network.
-      "[Network]", "Private=yes",
-      "[Files]",
-      `BindReadOnly=${bin}:/usr/local/bin/kube-rootfs`,
-      `BindReadOnly=${join(dir, "snapshot")}:/mnt/snapshot`,
-      `BindReadOnly=${mirror.dir}:/mnt/mirror`,
-      "",
-    ].join("\n"),
-  );
-  host = await boot("mc-host", root, { nspawn: settings, env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" } });
-  expect(["running", "degraded"]).toContain(await host.settled());
-  console.log(`nested host: mmdebstrap ${secs(t0, t1)}, snapshot ${secs(t1, t2)}, boot ${secs(t2)}`);
+  const [bin, mirror] = await Promise.all([compiledBinary(), testMirror({ arch: ["amd64", "arm64"] })]);
+  host = await nestedHost({ name: "mc-host", bin, mirrorDir: mirror.dir });
 }, 300_000);
 
 afterAll(async () => {
-  await host?.poweroff(60_000).catch(() => {});
-  if (dir) removeDir(dir);
+  await host?.dispose();
 }, 120_000);
 
 describe("a host with systemd as PID 1", () => {
@@ -88,16 +30,13 @@ describe("a host with systemd as PID 1", () => {
   });
 
   test("provision, then start: enabled, the machine's systemd up and containerd active inside", async () => {
-    const p = await kubeRootfs(
-      "provision", "--machine", M, "--bootstrap-method", "tarball", "--bootstrap-tarball", "/mnt/snapshot/rootfs.tar.zst",
-      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror", "--runtime-sandbox-image", sandbox,
-    );
+    const p = await kubeRootfs("provision", "--machine", M, ...host!.provisionArgs);
     if (p.code !== 0) throw new Error(`provision exited ${p.code}: ${p.stderr}\n${p.stdout.slice(-2000)}`);
 
     const started = performance.now();
     const s = await kubeRootfs("start", "--machine", M, "--timeout", "180");
     console.log(`start ${M} in the nested host: ${((performance.now() - started) / 1000).toFixed(1)}s`);
-    if (s.code !== 0) console.log((await sh("journalctl", "-u", `systemd-nspawn@${M}.service`, "--no-pager", "-n", "60")).stdout);
+    if (s.code !== 0) console.log(await host!.journal(`systemd-nspawn@${M}.service`));
     expect(s.stderr).toBe("");
     expect(s.code).toBe(0);
     const up = events(s.stdout).at(-1)!;
@@ -161,7 +100,7 @@ describe("a host with systemd as PID 1", () => {
   }, 300_000);
 
   test("start says when the machine's systemd is degraded, naming the failed units", async () => {
-    const etc = join(dir, "host", "var/lib/machines", M, "etc/systemd/system");
+    const etc = join(host!.root, "var/lib/machines", M, "etc/systemd/system");
     writeFileSync(join(etc, "mc-fail.service"), "[Service]\nType=oneshot\nExecStart=/bin/false\n[Install]\nWantedBy=multi-user.target\n");
     symlinkSync("../mc-fail.service", join(etc, "multi-user.target.wants", "mc-fail.service"));
     const s = await kubeRootfs("start", "--machine", M);
@@ -195,10 +134,7 @@ describe("a host with systemd as PID 1", () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toBe("kube-rootfs: start mcn2: machine dir /var/lib/machines/mcn2 does not exist; run kube-rootfs provision first\n");
 
-    const p = await kubeRootfs(
-      "provision", "--machine", "mcn2", "--bootstrap-method", "tarball", "--bootstrap-tarball", "/mnt/snapshot/rootfs.tar.zst",
-      "--bootstrap-sha256", snapshotSha, "--mirror", "file:///mnt/mirror", "--runtime-sandbox-image", sandbox,
-    );
+    const p = await kubeRootfs("provision", "--machine", "mcn2", ...host!.provisionArgs);
     expect(p.code).toBe(0);
     for (const unit of ["etc/systemd/system/containerd.service", "lib/systemd/system/containerd.service", "etc/systemd/system/multi-user.target.wants/containerd.service"]) {
       expect((await sh("rm", "-f", `/var/lib/machines/mcn2/${unit}`)).code).toBe(0);
