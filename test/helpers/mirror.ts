@@ -1,6 +1,8 @@
 // A small upstream-layout mirror for tests, built once per test process (per option set)
 // into a temp dir that is removed when the run is over, and served on 127.0.0.1.
-import { buildMirror, type MirrorArtifact, type MirrorAsset, type MirrorInfo, type MirrorOptions } from "../../scripts/mirror";
+import { existsSync, linkSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { buildMirror, STAMP, type MirrorArtifact, type MirrorAsset, type MirrorInfo, type MirrorOptions } from "../../scripts/mirror";
 
 export {
   serveDir, status, resetMidBody, shortBody, stall, endless, wrongBytes, garbage, redirect, redirectLoop, trickle, noRange,
@@ -22,6 +24,29 @@ export function testMirror(opts: TestMirrorOptions = {}): Promise<MirrorInfo> {
     built.set(key, info);
   }
   return info;
+}
+
+/**
+ * One mirror that serves several Kubernetes versions (each with its crictl), the other artifacts
+ * as `opts` say: each version's test mirror hard-linked into one tree. The upstream layout keeps
+ * versions apart by path; what the versions share (containerd, runc, CNI) is built byte for byte
+ * alike, so the first copy linked stands for all.
+ */
+export async function testMirrorOfVersions(kubernetes: string[], opts: Omit<TestMirrorOptions, "kubernetes"> = {}): Promise<{ dir: string; mirrors: MirrorInfo[] }> {
+  const mirrors = await Promise.all(kubernetes.map((k) => testMirror({ ...opts, kubernetes: k })));
+  const dir = tempDir("test-mirrors");
+  for (const m of mirrors) linkTree(m.dir, dir);
+  return { dir, mirrors };
+}
+
+/** Hard-link every file under `from` into `to`, keeping what `to` has; each mirror's stamp stays its own. */
+function linkTree(from: string, to: string) {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    if (e.name === STAMP) continue;
+    if (e.isDirectory()) linkTree(join(from, e.name), join(to, e.name));
+    else if (!existsSync(join(to, e.name))) linkSync(join(from, e.name), join(to, e.name));
+  }
 }
 
 /** The asset of an artifact for an arch (for kubernetes, name the binary). */

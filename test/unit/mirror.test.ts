@@ -8,7 +8,7 @@ import { basename, join, relative } from "node:path";
 import { list } from "tar";
 import { buildMirror, STAMP, type MirrorAsset, type MirrorInfo } from "../../scripts/mirror";
 import {
-  assetOf, endless, garbage, noRange, redirect, redirectLoop, resetMidBody, serveDir, shortBody, stall, status, testMirror, trickle, wrongBytes,
+  assetOf, endless, garbage, noRange, redirect, redirectLoop, resetMidBody, serveDir, shortBody, stall, status, testMirror, testMirrorOfVersions, trickle, wrongBytes,
   type FaultSpec, type Served,
 } from "../helpers/mirror";
 
@@ -184,6 +184,16 @@ describe("buildMirror", () => {
     expect(new Set(other.assets.map((a) => a.arch))).toEqual(new Set(["arm64"]));
     expect(assetOf(other, "crictl", "arm64").path).toBe("crictl/v1.32.0/crictl-v1.32.0-linux-arm64.tar.gz");
     expect(await testMirror({ kubernetes: "1.32.4", arch: ["arm64"] })).toBe(other);
+  }, 60_000);
+
+  test("several Kubernetes versions in one tree: every asset of each, each checksum still right, no stamp", async () => {
+    const { dir, mirrors } = await testMirrorOfVersions(["1.32.4", "1.33.1"]);
+    expect(mirrors.map((m) => m.versions.crictl)).toEqual(["1.32.0", "1.33.0"]);
+    for (const a of mirrors.flatMap((m) => m.assets)) {
+      expect(sha256(readFileSync(join(dir, a.path)))).toBe(a.sha256);
+      expect(publishedHash(dir, a)).toBe(a.sha256);
+    }
+    expect(readdirSync(dir)).not.toContain(STAMP);
   }, 60_000);
 });
 
