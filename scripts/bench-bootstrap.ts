@@ -18,7 +18,7 @@ import { hostDebianMirror } from "../test/helpers/apt";
 import { serveDir } from "../test/helpers/fault-server";
 import { startRegistry } from "../test/helpers/registry";
 import { sandboxRegistry } from "../test/helpers/sandbox-registry";
-import { buildBinary, median, sh } from "./bench-run";
+import { buildBinary, median, row, sh } from "./bench-run";
 import { buildMirror } from "./mirror";
 
 export interface FreshRow {
@@ -117,7 +117,7 @@ if (import.meta.main) {
     const served = await serveDir(info.dir);
     try {
       const result = await benchFreshMachine(await buildBinary(join(work, "bin")), served.url, work);
-      printFreshMachine(result, (name, value, target = "") => console.log(`${name.padEnd(58)} ${value.padStart(12)}  ${target}`));
+      printFreshMachine(result, row);
     } finally {
       served.stop();
     }

@@ -23,3 +23,6 @@ export async function buildBinary(outdir: string): Promise<string> {
 
 /** The middle value (of an odd count). */
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** One line of a bench table: what, the figure, its target. */
+export const row = (name: string, value: string, target = "") => console.log(`${name.padEnd(58)} ${value.padStart(12)}  ${target}`);

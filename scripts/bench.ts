@@ -9,18 +9,22 @@
 // table of scripts/bench-bootstrap.ts (debootstrap, mmdebstrap, snapshot, registry image; cold and
 // warm cache; pull + unpack against skopeo + umoci). Targets: a/b ≤ 0.35, a's rate ≥ 50 % of
 // sha256 throughput, c ≤ 50 ms, d ≤ 120 MB, e no slower than before, snapshot ≤ 0.25× debootstrap, a fresh machine from a
-// loopback registry ≤ 5 s, pull + unpack ≤ the peer.
-// Usage: bun scripts/bench.ts [--no-bootstrap] [--mirror-dir DIR]
+// loopback registry ≤ 5 s, pull + unpack ≤ the peer. With --slots (as root), the A/B upgrade in a
+// nested host of scripts/bench-slots.ts: node downtime ≤ 5 s, a whole upgrade from a warm
+// snapshot ≤ 15 s.
+// Usage: bun scripts/bench.ts [--no-bootstrap] [--slots] [--mirror-dir DIR]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { serveDir } from "../test/helpers/fault-server";
+import { removeTempDirs } from "../test/helpers/tmp";
 import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
-import { buildBinary, median, sh } from "./bench-run";
+import { benchSlots, printSlots } from "./bench-slots";
+import { buildBinary, median, row, sh } from "./bench-run";
 import { buildMirror, type MirrorInfo } from "./mirror";
 
-const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, "mirror-dir": { type: "string" } } });
+const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, slots: { type: "boolean" }, "mirror-dir": { type: "string" } } });
 const MB = 1024 * 1024;
 
 /** Peak RSS of one command, from GNU time (getrusage of the children would include every earlier child). */
@@ -54,8 +58,6 @@ function baselineScript(info: MirrorInfo, url: string, root: string): string {
   }
   return lines.join("\n") + "\n";
 }
-
-const row = (name: string, value: string, target = "") => console.log(`${name.padEnd(58)} ${value.padStart(12)}  ${target}`);
 
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? "/var/tmp", "kube-rootfs-bench-"));
 try {
@@ -102,7 +104,12 @@ try {
     console.error("fresh-machine figures (takes several minutes) …");
     printFreshMachine(await benchFreshMachine(bin, served.url, work), row);
   }
+  if (opts.slots && process.getuid?.() === 0) {
+    console.error("A/B upgrade in a nested host (takes a few minutes) …");
+    printSlots(await benchSlots(bin), row);
+  }
   served.stop();
 } finally {
   rmSync(work, { recursive: true, force: true });
+  removeTempDirs(); // the test helpers' mirrors and registries
 }

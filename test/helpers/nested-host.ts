@@ -114,11 +114,13 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
   }
 }
 
+/** systemd and nspawn to be a host; containerd for the machines made from its snapshot; zstd and attr (setfattr) for provision from a snapshot and from an image. */
+const HOST_PACKAGES = "systemd,systemd-sysv,dbus,systemd-container,containerd,zstd,attr";
+
 async function mmdebstrapHost(root: string, log: string) {
   const apt = hostDebianMirror();
   const mm = Bun.spawn(
-    ["mmdebstrap", "--mode=root", "--format=directory", "--variant=minbase", "--components=main",
-      "--include=systemd,systemd-sysv,dbus,systemd-container,containerd,zstd", apt.suite, root, apt.mirror],
+    ["mmdebstrap", "--mode=root", "--format=directory", "--variant=minbase", "--components=main", `--include=${HOST_PACKAGES}`, apt.suite, root, apt.mirror],
     { stdin: "ignore", stdout: Bun.file(log), stderr: Bun.file(log) },
   );
   if ((await mm.exited) !== 0) throw new Error(`mmdebstrap failed: ${(await Bun.file(log).text()).slice(-2000)}`);

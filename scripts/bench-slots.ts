@@ -1,0 +1,121 @@
+// The A/B switch, measured in a nested host (systemd as PID 1, test/helpers/nested-host.ts):
+// kube1 is provisioned from the snapshot and started, then each `upgrade` provisions the idle
+// slot afresh and switches to it, and its last JSON event says the node's downtime (stop of the
+// old machine to the new one healthy) and the whole upgrade's time. Rows: the snapshot as the
+// idle slot's base (first with the new version's artifacts still to fetch, then with all of it
+// cached), and a registry image as base (cold, then its blobs cached). The registry is Debian's
+// docker-registry: filled on this host's loopback, then served from the nested host's own
+// network namespace, where the nested host's kube-rootfs reaches it on its loopback.
+// Targets: downtime ≤ 5 s; a whole upgrade from a warm snapshot ≤ 15 s.
+// Needs root, mmdebstrap, systemd-container, docker-registry and the host's apt mirror.
+// Usage: bun scripts/bench-slots.ts   (scripts/bench.ts --slots runs it too)
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { registryOptions } from "../src/oci/options";
+import { buildImage } from "../src/oci/build";
+import { pushImages } from "../src/oci/push";
+import { parseRegistryRef } from "../src/oci/ref";
+import { Registry } from "../src/oci/registry";
+import { events } from "../test/helpers/binary";
+import { testGoal } from "../test/helpers/goal";
+import { testMirrorOfVersions } from "../test/helpers/mirror";
+import { nestedHost, type NestedHost } from "../test/helpers/nested-host";
+import { startRegistry } from "../test/helpers/registry";
+import { removeTempDirs } from "../test/helpers/tmp";
+import { buildBinary, row } from "./bench-run";
+
+export interface SwitchRow {
+  base: string;
+  downtimeMs: number;
+  totalMs: number;
+}
+
+const OLD = "1.33.1";
+const NEW = "1.34.0";
+const ARCH = process.arch === "arm64" ? "arm64" : "amd64";
+
+/** Build a nested host, provision and start kube1, then time one upgrade per row. */
+export async function benchSlots(bin: string): Promise<SwitchRow[]> {
+  const { dir: mirrorDir } = await testMirrorOfVersions([OLD, NEW], { arch: [ARCH] });
+  const host = await nestedHost({ name: "bs-host", bin, mirrorDir });
+  const rows: SwitchRow[] = [];
+  try {
+    await must(host.kubeRootfs("provision", "--machine", "kube1", ...host.provisionArgs, "--kubernetes-version", OLD), "provision kube1");
+    await must(host.kubeRootfs("start", "--machine", "kube1", "--timeout", "180"), "start kube1");
+    // kube1 → kube2 → kube1 → …: each upgrade provisions the slot the previous one left idle.
+    const upgrade = async (base: string, args: string[]) => {
+      const r = await must(host.kubeRootfs("upgrade", "--timeout", "180", ...args), `upgrade (${base})`);
+      const fields = events(r.stdout).at(-1)?.fields ?? {};
+      const row = { base, downtimeMs: Number(fields.downtimeMs), totalMs: Number(fields.totalMs) };
+      console.error(`  ${base}: downtime ${row.downtimeMs} ms, upgrade ${row.totalMs} ms`);
+      rows.push(row);
+    };
+    await upgrade("snapshot, the new version's artifacts fetched", ["--kubernetes-version", NEW]);
+    await upgrade("snapshot, everything cached (warm)", ["--kubernetes-version", OLD]);
+    const image = await serveImageInside(host);
+    try {
+      await upgrade("registry image, cold", ["--bootstrap-method", "image", "--bootstrap-image", image.ref]);
+      await upgrade("registry image, its blobs cached", ["--bootstrap-method", "image", "--bootstrap-image", image.ref]);
+    } finally {
+      image.stop();
+    }
+    return rows;
+  } finally {
+    await host.dispose();
+  }
+}
+
+async function must(run: Promise<{ code: number; stdout: string; stderr: string }>, what: string) {
+  const r = await run;
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr}\n${r.stdout.slice(-2000)}`);
+  return r;
+}
+
+/**
+ * The nested host's snapshot as a one-layer image on a docker-registry that listens on the
+ * nested host's loopback: pushed here first, then the same storage and config served from
+ * inside its network namespace.
+ */
+async function serveImageInside(host: NestedHost): Promise<{ ref: string; stop(): void }> {
+  const outside = await startRegistry();
+  const ref = `${outside.host}/bench/rootfs:1`;
+  const signal = new AbortController().signal;
+  const work = mkdtempSync(join(host.root, "..", "image-"));
+  try {
+    const image = await buildImage(ARCH, host.snapshotFile, "zstd", work, signal);
+    await pushImages(new Registry(outside.host, registryOptions(testGoal(), signal)), parseRegistryRef(ref), [image]);
+  } finally {
+    outside.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const inside = Bun.spawn(host.inNetwork(["docker-registry", "serve", join(outside.dir, "config.yml")]), { stdout: "ignore", stderr: "ignore" });
+  const [, port] = outside.host.split(":");
+  for (let i = 0; i < 200; i++) {
+    const probe = Bun.spawnSync(host.inNetwork(["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`]), { stderr: "ignore" });
+    if (probe.exitCode === 0) return { ref, stop: () => inside.kill() };
+    if (inside.exitCode !== null) break;
+    await Bun.sleep(50);
+  }
+  inside.kill();
+  throw new Error(`docker-registry did not listen inside ${host.name}`);
+}
+
+export function printSlots(rows: SwitchRow[], row: (name: string, value: string, target?: string) => void): void {
+  console.log("\nA/B upgrade in a nested host (kube-rootfs upgrade, its own figures)");
+  for (const r of rows) {
+    const warmSnapshot = r.base.startsWith("snapshot, everything cached");
+    row(`${r.base}: downtime`, `${(r.downtimeMs / 1000).toFixed(2)} s`, "target ≤ 5 s");
+    row(`${r.base}: whole upgrade`, `${(r.totalMs / 1000).toFixed(2)} s`, warmSnapshot ? "target ≤ 15 s" : "");
+  }
+}
+
+if (import.meta.main) {
+  const work = mkdtempSync(join(process.env.BENCH_DIR ?? "/var/tmp", "kube-rootfs-bench-slots-"));
+  try {
+    const rows = await benchSlots(await buildBinary(join(work, "bin")));
+    printSlots(rows, row);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    removeTempDirs();
+  }
+}
