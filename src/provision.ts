@@ -6,9 +6,10 @@ import { ArtifactPipeline } from "./artifacts/pipeline";
 import { planGroup, type ArtifactPlan } from "./artifacts/plan";
 import { installTask } from "./artifacts/tasks";
 import type { Resolved } from "./config/resolve";
-import { parallel, serial, type Task } from "./engine/task";
+import { lockMachine, type MachineLock } from "./engine/lock";
+import { parallel, serial, type Outcome, type Task, type TaskContext } from "./engine/task";
 import { ConfigError } from "./errors";
-import { readinessChecks, readinessTask, type Needs } from "./readiness";
+import { readinessChecks, readinessTask, runWhenReady, type Needs } from "./readiness";
 import { workspaceDecision, type WorkspaceDecision } from "./rootfs/decision";
 import { configureOsTask } from "./rootfs/os";
 import { recordGoalTask } from "./rootfs/record";
@@ -91,3 +92,16 @@ export function provisionPlan(goal: Resolved): ProvisionPlan {
   };
 }
 
+
+/**
+ * Run the plan as provision does: readiness first, then the machine's lock (held until the work
+ * ends), then the phases. A dry run takes no lock: it writes nothing.
+ */
+export async function provisionMachine(goal: Resolved, plan: ProvisionPlan, ctx: Omit<TaskContext, "log">): Promise<Outcome> {
+  let lock: MachineLock | undefined;
+  try {
+    return await runWhenReady(plan.readiness, plan.work, ctx, () => (lock = lockMachine(goal.machine)));
+  } finally {
+    lock?.release();
+  }
+}

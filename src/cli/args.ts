@@ -47,3 +47,9 @@ export function givenGoalFlags(parsed: Record<string, unknown>, rawArgs: string[
   }
   return out;
 }
+
+/** The options of the commands that update a node through its two machine slots. */
+export const slotArgs = {
+  slots: { type: "string", description: "the host's two machine slots (default kube1,kube2)", valueHint: "a,b" },
+  record: { type: "string", description: "the slot record (default /var/lib/kube-rootfs/slots.json)", valueHint: "file" },
+} as const satisfies ArgsDef;

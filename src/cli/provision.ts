@@ -2,11 +2,10 @@ import { defineCommand } from "citty";
 import { describeSuite, type Resolved } from "../config/resolve";
 import { EXIT, Interrupted, exitCodeOf } from "../errors";
 import { interruptible } from "../engine/interrupt";
-import { lockMachine, type MachineLock } from "../engine/lock";
 import { formatDuration, holding, type Logger } from "../engine/log";
 import { leafTasks, type Task } from "../engine/task";
-import { provisionPlan } from "../provision";
-import { READINESS, runWhenReady } from "../readiness";
+import { provisionMachine, provisionPlan } from "../provision";
+import { READINESS } from "../readiness";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 
@@ -48,7 +47,6 @@ export const provisionCommand = defineCommand({
     // (its cgroups, say) are shown when the run changes something or fails, else counted.
     const quiet = holding(logger, (e) => e.task === READINESS && e.level === "warn" && logger.format === "pretty" && !dryRun);
     const run = interruptible(quiet.logger);
-    let lock: MachineLock | undefined;
     try {
       // A log names the run it belongs to; a person sees the plan's header only for a dry run.
       if (dryRun || logger.format === "json") {
@@ -59,7 +57,7 @@ export const provisionCommand = defineCommand({
         });
       }
       // A dry run writes nothing, so it takes no lock and may run beside a real one.
-      const outcome = await runWhenReady(plan.readiness, plan.work, { signal: run.signal, logger: run.logger, dryRun }, () => (lock = lockMachine(goal.machine)));
+      const outcome = await provisionMachine(goal, plan, { signal: run.signal, logger: run.logger, dryRun });
       if (outcome === "completed") quiet.release();
       finished(run.logger, goal, plan.work, outcome === "completed" ? "changed" : "up-to-date", EXIT.ok, dryRun, quiet.held.length);
       return EXIT.ok;
@@ -72,7 +70,6 @@ export const provisionCommand = defineCommand({
       throw error;
     } finally {
       run.dispose();
-      lock?.release();
     }
   },
 });

@@ -89,7 +89,7 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
 
     let containerd = "";
     const active = await until(deadline, async () => {
-      const s = parseShow((await run(systemd.containerdState(m))).stdout);
+      const s = parseShow((await run(systemd.serviceState(m, "containerd.service"))).stdout);
       containerd = s.ActiveState ?? "";
       if (s.LoadState === "not-found") throw new RunError(`start ${m}: containerd.service is not installed in the machine; run kube-rootfs provision`);
       if (containerd === "failed") throw new RunError(`start ${m}: containerd failed inside the machine; see journalctl -M ${m} -u containerd`);

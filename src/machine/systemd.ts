@@ -48,7 +48,8 @@ export const systemd = {
   daemonReload: () => ["systemctl", "daemon-reload"],
   systemState: (m: string) => ["systemctl", "-M", m, "is-system-running"],
   failedUnits: (m: string) => ["systemctl", "-M", m, "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
-  containerdState: (m: string) => ["systemctl", "-M", m, "show", "containerd.service", "--property=LoadState,ActiveState"],
+  /** a unit inside the machine: whether it is installed, its state and how it last ended */
+  serviceState: (m: string, unit: string) => ["systemctl", "-M", m, "show", unit, "--property=LoadState,ActiveState,Result"],
 } as const;
 
 export interface Ran {

@@ -45,6 +45,16 @@ test("different machines lock independently", () => {
   b.release();
 });
 
+test("re-entrant within one process: the file stays until the last holder releases", () => {
+  const outer = lockMachine("kube1", dir);
+  const inner = lockMachine("kube1", dir);
+  inner.release();
+  inner.release(); // a second release of the same handle changes nothing
+  expect(readFileSync(outer.path, "utf8")).toBe(String(process.pid));
+  outer.release();
+  expect(existsSync(outer.path)).toBe(false);
+});
+
 test("withPidLock waits while a live process holds the lock, then runs; a dead holder's lock is taken over", async () => {
   const path = join(dir, "index.json.lock");
   const holder = Bun.spawn(["sleep", "30"]);

@@ -27,7 +27,7 @@ describe("the host's systemd", () => {
 describe("systemctl and machinectl calls", () => {
   test("each is an argument array on systemd-nspawn@<machine>.service or the machine", () => {
     expect(unitOf("kube1")).toBe("systemd-nspawn@kube1.service");
-    expect(Object.fromEntries(Object.entries(systemd).map(([k, f]) => [k, (f as (m: string) => string[])("kube1")]))).toEqual({
+    expect(Object.fromEntries(Object.entries(systemd).map(([k, f]) => [k, (f as (m: string, unit: string) => string[])("kube1", "containerd.service")]))).toEqual({
       machineState: ["machinectl", "show", "kube1", "--property=State", "--value"],
       unitState: ["systemctl", "show", "systemd-nspawn@kube1.service", "--property=ActiveState", "--value"],
       enable: ["systemctl", "enable", "systemd-nspawn@kube1.service"],
@@ -41,7 +41,7 @@ describe("systemctl and machinectl calls", () => {
       daemonReload: ["systemctl", "daemon-reload"],
       systemState: ["systemctl", "-M", "kube1", "is-system-running"],
       failedUnits: ["systemctl", "-M", "kube1", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
-      containerdState: ["systemctl", "-M", "kube1", "show", "containerd.service", "--property=LoadState,ActiveState"],
+      serviceState: ["systemctl", "-M", "kube1", "show", "containerd.service", "--property=LoadState,ActiveState,Result"],
     });
   });
 

@@ -1,0 +1,28 @@
+import { defineCommand } from "citty";
+import { EXIT } from "../errors";
+import { rollback } from "../slots/update";
+import { commonArgs, slotArgs, timeoutArg } from "./args";
+import { DEFAULT_TIMEOUT_S, logFormatArg, runUpdate, updatedEvent } from "./slots";
+
+const args = {
+  ...logFormatArg,
+  ...commonArgs,
+  ...slotArgs,
+  ...timeoutArg(DEFAULT_TIMEOUT_S),
+  "dry-run": { type: "boolean", description: "print the switch that would run; change nothing" },
+} as const;
+
+export const rollbackCommand = defineCommand({
+  meta: { name: "rollback", description: "Switch the node back to the previous slot (untouched since it was the node), with the same health wait and fall-back" },
+  args,
+  async run({ args: parsed, rawArgs }) {
+    const { updated: u, totalMs, logger, dryRun } = await runUpdate(parsed, rawArgs, args, rollback);
+    if (dryRun) return EXIT.ok;
+    updatedEvent(logger, "rollback", `${u.active} is active (was ${u.previous})`, u, totalMs);
+    return EXIT.ok;
+  },
+});
+
+export const rollbackUses = ["logFormat"];
+
+export const rollbackExamples = ["kube-rootfs rollback", "kube-rootfs rollback --dry-run", "kube-rootfs rollback --slots node-a,node-b --timeout 600"];

@@ -1,0 +1,53 @@
+// What upgrade, rollback and status share: their options, parsed, and the run they log to.
+import type { ArgsDef } from "citty";
+import { interruptible } from "../engine/interrupt";
+import type { Logger } from "../engine/log";
+import { ConfigError, Interrupted } from "../errors";
+import { DEFAULT_RECORD } from "../slots/record";
+import type { UpdateOptions, Updated } from "../slots/update";
+import { parseSlots } from "../slots/which";
+import { goalArgs, timeoutMs } from "./args";
+import { setup } from "./goal";
+
+/** A slot's name and paths come from the slot: a goal flag that names a machine is refused. */
+const MACHINE_FLAGS = ["machine", "machine-dir", "nspawn-config-file", "service-override-file"];
+
+export function refuseMachineFlags(command: string, rawArgs: string[]) {
+  const named = rawArgs.map((t) => /^--([^=]+)/.exec(t)?.[1]).find((f) => f && MACHINE_FLAGS.includes(f));
+  if (named) throw new ConfigError(`--${named}: ${command} works on the slots (--slots a,b); each slot is its own machine`);
+}
+
+/** Only --log-format of the goal's settings: rollback and status take the rest from the slots. */
+export const logFormatArg = { "log-format": goalArgs["log-format"]! } as const satisfies ArgsDef;
+
+export const DEFAULT_TIMEOUT_S = 300;
+
+/** Run an update with the shared options; a signal ends it with one line, as provision's does. */
+export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string[], defs: ArgsDef, work: (o: UpdateOptions) => Promise<Updated>) {
+  const { logger } = await setup(parsed, rawArgs, defs);
+  const run = interruptible(logger);
+  const options: UpdateOptions = {
+    slots: parseSlots(parsed.slots as string | undefined),
+    recordPath: (parsed.record as string | undefined) ?? DEFAULT_RECORD,
+    timeoutMs: timeoutMs(parsed.timeout, DEFAULT_TIMEOUT_S),
+    dryRun: Boolean(parsed["dry-run"]),
+    logger: run.logger,
+    signal: run.signal,
+  };
+  const started = performance.now();
+  try {
+    return { updated: await work(options), totalMs: performance.now() - started, logger: run.logger, dryRun: options.dryRun };
+  } catch (err) {
+    const stopped = run.interrupted();
+    if (stopped) throw new Interrupted(`interrupted by ${stopped.name}; the slot record says where it stopped, and the next upgrade or rollback finishes or undoes it`, stopped.code);
+    throw err;
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The last word of an update: who is the node now, the node's downtime and the whole run's time. */
+export function updatedEvent(logger: Logger, task: "upgrade" | "rollback", msg: string, u: Updated, totalMs: number) {
+  const fields = { active: u.active, previous: u.previous, ...(u.downtimeMs !== undefined ? { downtimeMs: Math.round(u.downtimeMs) } : {}), totalMs: Math.round(totalMs) };
+  logger.event({ level: "info", task, msg, duration: totalMs, fields });
+}

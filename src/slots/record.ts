@@ -1,0 +1,60 @@
+// The host's slot record: which machine is the node now, which one an update can go back to, and
+// a switch in progress with the step it reached. Each step is recorded before it starts, so a run
+// killed anywhere leaves a record that says what the next run must finish or undo.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { ConfigError } from "../errors";
+import { writeFileAtomic } from "../fs/atomic";
+import { stableJSON } from "../stable-json";
+
+export const DEFAULT_RECORD = "/var/lib/kube-rootfs/slots.json";
+
+/** The switch's steps, in order; `fall-back` replaces the rest once one of them failed. */
+export const STEPS = ["provision", "stop-old", "start-new", "health", "record", "fall-back"] as const;
+export type Step = (typeof STEPS)[number];
+
+const SwitchSchema = z.strictObject({
+  kind: z.enum(["upgrade", "rollback"]),
+  from: z.string(),
+  to: z.string(),
+  step: z.enum(STEPS),
+  at: z.string(),
+});
+export type Switch = z.infer<typeof SwitchSchema>;
+
+const RecordSchema = z.strictObject({
+  schema: z.literal(1),
+  active: z.string(),
+  previous: z.string().nullable(),
+  switch: SwitchSchema.nullable(),
+});
+export type SlotRecord = z.infer<typeof RecordSchema>;
+
+/** The record at `path`, or undefined when there is none yet; an unreadable one is named. */
+export function readRecord(path: string): SlotRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ConfigError(`${path}: cannot read the slot record: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`${path}: the slot record is not JSON; fix or remove it (it names the active slot)`);
+  }
+  const parsed = RecordSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${path}: the slot record's ${issue.path.join(".") || "top level"} is invalid: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export async function writeRecord(path: string, record: SlotRecord): Promise<void> {
+  await writeFileAtomic(path, stableJSON(record));
+}
+
+export const settled = (active: string, previous: string | null): SlotRecord => ({ schema: 1, active, previous, switch: null });

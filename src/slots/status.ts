@@ -1,0 +1,105 @@
+// status: what a fleet tool polls. Per slot: there or not, running, enabled, the node or not, what
+// its saved goal installed and on what base, and verify's verdict; the node healthy or not.
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import type { Resolved } from "../config/resolve";
+import { errorMessage } from "../errors";
+import { resolveInside } from "../fs/inside";
+import { nspawnsOn } from "../machine/running";
+import { initFacts, noSystemd } from "../machine/systemd";
+import { IMAGE_RECORD } from "../rootfs/bootstrap/image";
+import { verifyMachine } from "../verify";
+import { slotDir, slotGoal } from "./goals";
+import { healthNow } from "./health";
+import { readRecord, type Switch } from "./record";
+import { activeSlot, type Slots } from "./which";
+
+export interface SlotStatus {
+  name: string;
+  exists: boolean;
+  running: boolean;
+  enabled: boolean;
+  active: boolean;
+  /** the active slot only: healthy now, and why not */
+  healthy?: boolean;
+  why?: string;
+  kubernetes?: string;
+  containerd?: string;
+  runc?: string;
+  cni?: string;
+  base?: string;
+  /** verify's drift count (undefined: no rootfs, or verify could not read it) */
+  drift?: number;
+  driftError?: string;
+}
+
+export interface HostStatus {
+  active: string | null;
+  previous: string | null;
+  /** an interrupted upgrade or rollback the next one finishes or undoes */
+  switch: Switch | null;
+  healthy: boolean;
+  why?: string;
+  slots: SlotStatus[];
+}
+
+/** What the machine was made from: the image and digest it was unpacked from, the snapshot, or the suite. */
+export function baseOf(goal: Resolved): string {
+  const b = goal.bootstrap;
+  if (b.method === "image") {
+    try {
+      const rec = JSON.parse(readFileSync(resolveInside(goal.machineDir, IMAGE_RECORD), "utf8")) as { image: string; digest: string };
+      return `image ${rec.image}@${rec.digest}`;
+    } catch {
+      return `image ${b.image}`;
+    }
+  }
+  if (b.method === "tarball") return `tarball ${b.tarball}${b.sha256 ? ` (sha256 ${b.sha256})` : ""}`;
+  if (b.method === "none") return "brought by the user (bootstrap none)";
+  return `${b.suite} ${goal.arch} from ${b.mirror ?? "the default mirror"}`;
+}
+
+/** The host's systemd enables a machine with this link (systemctl enable, offline or not). */
+const enabledLink = (slot: string) => `/etc/systemd/system/machines.target.wants/systemd-nspawn@${slot}.service`;
+
+async function slotStatus(slot: string, active: string | null): Promise<SlotStatus> {
+  const dir = slotDir(slot);
+  const s: SlotStatus = {
+    name: slot,
+    exists: existsSync(dir),
+    running: nspawnsOn(dir).length > 0,
+    enabled: lstatSync(enabledLink(slot), { throwIfNoEntry: false }) !== undefined,
+    active: slot === active,
+  };
+  if (!s.exists) return s;
+  const goal = slotGoal(slot);
+  Object.assign(s, { kubernetes: goal.versions.kubernetes, containerd: goal.versions.containerd, runc: goal.versions.runc, cni: goal.versions.cni, base: baseOf(goal) });
+  try {
+    s.drift = (await verifyMachine(goal)).length;
+  } catch (err) {
+    s.driftError = errorMessage(err);
+  }
+  if (s.active) {
+    const verdict = !s.running ? { healthy: false as const, why: "not running" } : noSystemd("status", initFacts()) ? { healthy: false as const, why: "the host has no running systemd to ask" } : await healthNow(goal);
+    s.healthy = verdict.healthy;
+    if (!verdict.healthy) s.why = verdict.why;
+  }
+  return s;
+}
+
+export async function hostStatus(slots: Slots, recordPath: string): Promise<HostStatus> {
+  const rec = readRecord(recordPath);
+  let active: string | null = null;
+  let why: string | undefined;
+  try {
+    active = activeSlot(rec, slots, { exists: (s) => existsSync(slotDir(s)), running: (s) => nspawnsOn(slotDir(s)).length > 0 }, recordPath);
+  } catch (err) {
+    why = errorMessage(err);
+  }
+  const each = await Promise.all(slots.map((s) => slotStatus(s, active)));
+  const node = each.find((s) => s.active);
+  if (!why && rec?.switch) why = `an interrupted ${rec.switch.kind} from ${rec.switch.from} to ${rec.switch.to} stopped at ${rec.switch.step}; the next upgrade or rollback finishes or undoes it`;
+  if (!why && node && !node.healthy) why = `${node.name} is the node but ${node.why}`;
+  const running = each.filter((s) => s.running).map((s) => s.name);
+  if (!why && running.length > 1) why = `both ${running.join(" and ")} run`;
+  return { active, previous: rec?.previous ?? null, switch: rec?.switch ?? null, healthy: why === undefined, ...(why ? { why } : {}), slots: each };
+}
