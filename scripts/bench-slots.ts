@@ -18,7 +18,7 @@ import { parseRegistryRef } from "../src/oci/ref";
 import { Registry } from "../src/oci/registry";
 import { events } from "../test/helpers/binary";
 import { testGoal } from "../test/helpers/goal";
-import { testMirrorOfVersions } from "../test/helpers/mirror";
+import { combinedTestMirror } from "../test/helpers/mirror";
 import { nestedHost, type NestedHost } from "../test/helpers/nested-host";
 import { startRegistry } from "../test/helpers/registry";
 import { removeTempDirs } from "../test/helpers/tmp";
@@ -36,7 +36,7 @@ const ARCH = process.arch === "arm64" ? "arm64" : "amd64";
 
 /** Build a nested host, provision and start kube1, then time one upgrade per row. */
 export async function benchSlots(bin: string): Promise<SwitchRow[]> {
-  const { dir: mirrorDir } = await testMirrorOfVersions([OLD, NEW], { arch: [ARCH] });
+  const { dir: mirrorDir } = await combinedTestMirror([OLD, NEW].map((kubernetes) => ({ kubernetes, arch: [ARCH] })));
   const host = await nestedHost({ name: "bs-host", bin, mirrorDir });
   const rows: SwitchRow[] = [];
   try {

@@ -27,13 +27,13 @@ export function testMirror(opts: TestMirrorOptions = {}): Promise<MirrorInfo> {
 }
 
 /**
- * One mirror that serves several Kubernetes versions (each with its crictl), the other artifacts
- * as `opts` say: each version's test mirror hard-linked into one tree. The upstream layout keeps
- * versions apart by path; what the versions share (containerd, runc, CNI) is built byte for byte
- * alike, so the first copy linked stands for all.
+ * One mirror that serves what several test mirrors do (other Kubernetes versions with their
+ * crictl, another containerd): each option set's mirror hard-linked into one tree. The upstream
+ * layout keeps versions apart by path; what the sets share is built byte for byte alike, so the
+ * first copy linked stands for all.
  */
-export async function testMirrorOfVersions(kubernetes: string[], opts: Omit<TestMirrorOptions, "kubernetes"> = {}): Promise<{ dir: string; mirrors: MirrorInfo[] }> {
-  const mirrors = await Promise.all(kubernetes.map((k) => testMirror({ ...opts, kubernetes: k })));
+export async function combinedTestMirror(sets: TestMirrorOptions[]): Promise<{ dir: string; mirrors: MirrorInfo[] }> {
+  const mirrors = await Promise.all(sets.map((opts) => testMirror(opts)));
   const dir = tempDir("test-mirrors");
   for (const m of mirrors) linkTree(m.dir, dir);
   return { dir, mirrors };

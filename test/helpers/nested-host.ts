@@ -52,6 +52,8 @@ export interface NestedHostOptions {
   bin: string;
   /** an artifact mirror dir (upstream layout), bound in read-only at /mnt/mirror */
   mirrorDir: string;
+  /** Debian packages the host gets beyond its own (they end up in the snapshot too) */
+  packages?: string[];
 }
 
 const secs = (from: number, to = performance.now()) => `${((to - from) / 1000).toFixed(1)}s`;
@@ -63,7 +65,7 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
   try {
     const t0 = performance.now();
     const root = join(dir, "host");
-    await mmdebstrapHost(root, join(dir, "mmdebstrap.log"));
+    await mmdebstrapHost(root, [...HOST_PACKAGES, ...(opts.packages ?? [])], join(dir, "mmdebstrap.log"));
     const t1 = performance.now();
     // The machines inside are restored from a snapshot of the same tree: it has systemd, and
     // Debian's containerd.service, which start waits for.
@@ -115,12 +117,12 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
 }
 
 /** systemd and nspawn to be a host; containerd for the machines made from its snapshot; zstd and attr (setfattr) for provision from a snapshot and from an image. */
-const HOST_PACKAGES = "systemd,systemd-sysv,dbus,systemd-container,containerd,zstd,attr";
+const HOST_PACKAGES = ["systemd", "systemd-sysv", "dbus", "systemd-container", "containerd", "zstd", "attr"];
 
-async function mmdebstrapHost(root: string, log: string) {
+async function mmdebstrapHost(root: string, packages: string[], log: string) {
   const apt = hostDebianMirror();
   const mm = Bun.spawn(
-    ["mmdebstrap", "--mode=root", "--format=directory", "--variant=minbase", "--components=main", `--include=${HOST_PACKAGES}`, apt.suite, root, apt.mirror],
+    ["mmdebstrap", "--mode=root", "--format=directory", "--variant=minbase", "--components=main", `--include=${packages.join(",")}`, apt.suite, root, apt.mirror],
     { stdin: "ignore", stdout: Bun.file(log), stderr: Bun.file(log) },
   );
   if ((await mm.exited) !== 0) throw new Error(`mmdebstrap failed: ${(await Bun.file(log).text()).slice(-2000)}`);
