@@ -17,6 +17,9 @@ export function refuseMachineFlags(command: string, rawArgs: string[]) {
   if (named) throw new ConfigError(`--${named}: ${command} works on the slots (--slots a,b); each slot is its own machine`);
 }
 
+/** The goal flags of an upgrade: all but those that name a machine. */
+export const slotGoalArgs: ArgsDef = Object.fromEntries(Object.entries(goalArgs).filter(([flag]) => !MACHINE_FLAGS.includes(flag)));
+
 /** Only --log-format of the goal's settings: rollback and status take the rest from the slots. */
 export const logFormatArg = { "log-format": goalArgs["log-format"]! } as const satisfies ArgsDef;
 

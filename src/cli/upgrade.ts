@@ -2,11 +2,11 @@ import { defineCommand } from "citty";
 import { EXIT } from "../errors";
 import { nextGoal } from "../slots/goals";
 import { upgrade } from "../slots/update";
-import { commonArgs, givenGoalFlags, goalArgs, slotArgs, timeoutArg } from "./args";
-import { DEFAULT_TIMEOUT_S, refuseMachineFlags, runUpdate, updatedEvent } from "./slots";
+import { commonArgs, givenGoalFlags, slotArgs, timeoutArg } from "./args";
+import { DEFAULT_TIMEOUT_S, refuseMachineFlags, runUpdate, slotGoalArgs, updatedEvent } from "./slots";
 
 const args = {
-  ...goalArgs,
+  ...slotGoalArgs,
   ...commonArgs,
   ...slotArgs,
   ...timeoutArg(DEFAULT_TIMEOUT_S),
@@ -30,7 +30,6 @@ export const upgradeCommand = defineCommand({
   },
 });
 
-/** The goal-state settings upgrade reads: all of them, over the active slot's saved goal (for --help). */
 export const upgradeExamples = [
   "kube-rootfs upgrade --kubernetes-version 1.34.0",
   "kube-rootfs upgrade --kubernetes-version 1.34.0 --dry-run",

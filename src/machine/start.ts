@@ -6,7 +6,7 @@ import type { Resolved } from "../config/resolve";
 import type { TaskLog } from "../engine/log";
 import { lockMachine } from "../engine/lock";
 import { RunError } from "../errors";
-import { initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+import { crashLooping, initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
 /** Where systemd-nspawn@.service looks for the machine's image and its settings. */
 const IMAGE_DIR = "/var/lib/machines";
@@ -93,6 +93,7 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
       containerd = s.ActiveState ?? "";
       if (s.LoadState === "not-found") throw new RunError(`start ${m}: containerd.service is not installed in the machine; run kube-rootfs provision`);
       if (containerd === "failed") throw new RunError(`start ${m}: containerd failed inside the machine; see journalctl -M ${m} -u containerd`);
+      if (crashLooping(s)) throw new RunError(`start ${m}: containerd keeps exiting inside the machine (restarted ${s.NRestarts} times); see journalctl -M ${m} -u containerd`);
       return containerd === "active" || undefined;
     });
     if (!active) throw new RunError(`start ${m}: containerd is ${containerd || "unknown"} inside the machine after ${seconds}; see journalctl -M ${m} -u containerd`);

@@ -49,7 +49,7 @@ export const systemd = {
   systemState: (m: string) => ["systemctl", "-M", m, "is-system-running"],
   failedUnits: (m: string) => ["systemctl", "-M", m, "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
   /** a unit inside the machine: whether it is installed, its state and how it last ended */
-  serviceState: (m: string, unit: string) => ["systemctl", "-M", m, "show", unit, "--property=LoadState,ActiveState,Result"],
+  serviceState: (m: string, unit: string) => ["systemctl", "-M", m, "show", unit, "--property=LoadState,ActiveState,Result,NRestarts"],
 } as const;
 
 export interface Ran {
@@ -87,6 +87,15 @@ export function parseShow(text: string): Record<string, string> {
       .map((m) => [m[1]!, m[2]!]),
   );
 }
+
+/**
+ * A unit with Restart= that keeps exiting is never `failed`, only `activating (auto-restart)`:
+ * after this many restarts without being active it has failed as surely, and waiting on is
+ * waiting for the timeout.
+ */
+export const CRASH_LOOP_RESTARTS = 2;
+
+export const crashLooping = (show: Record<string, string>) => show.ActiveState !== "active" && Number(show.NRestarts ?? 0) >= CRASH_LOOP_RESTARTS;
 
 /** Whether machined still has the machine registered (running, or left over by a crash). */
 export async function registered(machine: string): Promise<boolean> {

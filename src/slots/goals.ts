@@ -6,6 +6,7 @@ import { loadGoal, type LoadOptions } from "../config/load";
 import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
 import { readSavedGoal, type SavedGoal } from "../config/saved";
 import type { Goal } from "../config/schema";
+import { ConfigError } from "../errors";
 
 /** Fields that name one machine: a slot's goal never takes them from the other slot. */
 const MACHINE_FIELDS = new Set<string>(["machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile"] satisfies Array<keyof Goal>);
@@ -26,5 +27,9 @@ export function slotGoal(slot: string): Resolved {
 
 /** The goal for `idle`: `active`'s saved goal, then the run's config, env and flags. */
 export function nextGoal(active: string, idle: string, run: Omit<LoadOptions, "saved">): Resolved {
-  return withLock(resolveGoal(loadGoal({ ...run, saved: savedOf(active), flags: { ...run.flags, machine: idle } })));
+  const goal = loadGoal({ ...run, saved: savedOf(active), flags: { ...run.flags, machine: idle } });
+  // A --config or KUBE_ROOTFS_* value would aim the slot elsewhere than systemd-nspawn@ boots.
+  const named = [...MACHINE_FIELDS].find((f) => f !== "machine" && goal[f as keyof Goal] !== undefined);
+  if (named) throw new ConfigError(`${named}: the config or environment sets it, but each slot's paths follow its name (${slotDir(idle)}); leave it out for upgrade`);
+  return withLock(resolveGoal(goal));
 }

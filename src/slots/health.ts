@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { resolveInside } from "../fs/inside";
-import { parseShow, run, systemd, until } from "../machine/systemd";
+import { crashLooping, parseShow, run, systemd, until } from "../machine/systemd";
 import { readImagesRecord } from "../runtime/images";
 import { IMAGES_UNIT, importStamp } from "../runtime/templates/images";
 import { BOOTSTRAP_KUBECONFIG, KUBECONFIG } from "../runtime/templates/kubelet";
@@ -21,6 +21,8 @@ interface Unit {
   load: string;
   active: string;
   result: string;
+  /** a unit that keeps exiting under Restart= (see crashLooping) */
+  looping?: boolean;
 }
 
 /** What a poll saw of the machine. */
@@ -51,6 +53,7 @@ export function judge(f: NodeFacts): Verdict {
   const service = (name: string, u: Unit): Verdict | undefined => {
     if (u.load === "not-found") return broken(`${name} is not installed`);
     if (u.active === "failed") return broken(`${name} failed (${u.result})`);
+    if (u.looping) return broken(`${name} keeps exiting (${u.result})`);
     return u.active === "active" ? undefined : waiting(`${name} is ${u.active}`);
   };
   const containerd = service("containerd.service", f.containerd);
@@ -72,7 +75,7 @@ export const hasJoinMaterial = (machineDir: string) => [KUBECONFIG, BOOTSTRAP_KU
 
 async function unit(machine: string, name: string): Promise<Unit> {
   const s = parseShow((await run(systemd.serviceState(machine, name))).stdout);
-  return { load: s.LoadState ?? "", active: s.ActiveState ?? "unknown", result: s.Result ?? "" };
+  return { load: s.LoadState ?? "", active: s.ActiveState ?? "unknown", result: s.Result ?? "", looping: crashLooping(s) };
 }
 
 async function observe(goal: Resolved): Promise<NodeFacts> {

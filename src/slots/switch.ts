@@ -71,7 +71,8 @@ export async function switchSlots(a: SlotActions, rec: SlotRecord, kind: SwitchK
     await enter(a, rec, sw, "health");
     await a.healthy(to);
   } catch (err) {
-    const cause = errorMessage(err);
+    // The line names the command, as every other error of an update does.
+    const cause = `${kind}: ${errorMessage(err)}`;
     await fallBack(a, rec, sw, cause, rec.previous);
     throw new SwitchFailed(`${cause}; the node is back on ${from}`);
   }

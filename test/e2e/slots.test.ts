@@ -68,6 +68,11 @@ describe("before anything switches", () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: --machine: upgrade works on the slots (--slots a,b); each slot is its own machine\n" });
   });
 
+  test("a machine dir from the environment is refused: a slot's paths follow its name", async () => {
+    const r = await run([bin, "upgrade", "--no-switch", "--dry-run", ...slotFlags()], { ...env(), KUBE_ROOTFS_MACHINE_DIR: "/srv/elsewhere" });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr: `kube-rootfs: machineDir: the config or environment sets it, but each slot's paths follow its name (${dirOf(B)}); leave it out for upgrade\n` });
+  });
+
   test("with no slot provisioned, upgrade says to provision first (exit 2)", async () => {
     const r = await kubeRootfs("upgrade", "--no-switch", "--slots", `${B},slc${process.pid}`, "--record", record);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr: `kube-rootfs: no slot is provisioned (${B}, slc${process.pid}): run kube-rootfs provision --machine ${B} first\n` });

@@ -15,7 +15,7 @@ export async function unknownFlags(lines: string[]): Promise<string[]> {
     const known = new Set(["help", ...Object.keys(cmd.cmd.args ?? {})]);
     return [...line.matchAll(/--([a-z0-9-]+)/g)]
       .map((m) => m[1]!)
-      .filter((f) => !known.has(f))
+      .filter((f) => !known.has(f) && !(f.startsWith("no-") && known.has(f.slice(3)))) // --no-X negates a boolean, as citty reads it
       .map((f) => `${line}: --${f}`);
   });
 }

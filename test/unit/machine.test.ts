@@ -7,7 +7,7 @@ import { timeoutMs } from "../../src/cli/args";
 import { removalProblems, systemDirProblem } from "../../src/machine/guard";
 import { nspawnDir, nspawnsOn } from "../../src/machine/running";
 import { bootProblem } from "../../src/machine/start";
-import { noSystemd, parseShow, systemd, unitOf } from "../../src/machine/systemd";
+import { crashLooping, noSystemd, parseShow, systemd, unitOf } from "../../src/machine/systemd";
 import { tempDir, testGoal } from "../helpers/goal";
 
 describe("the host's systemd", () => {
@@ -41,8 +41,15 @@ describe("systemctl and machinectl calls", () => {
       daemonReload: ["systemctl", "daemon-reload"],
       systemState: ["systemctl", "-M", "kube1", "is-system-running"],
       failedUnits: ["systemctl", "-M", "kube1", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
-      serviceState: ["systemctl", "-M", "kube1", "show", "containerd.service", "--property=LoadState,ActiveState,Result"],
+      serviceState: ["systemctl", "-M", "kube1", "show", "containerd.service", "--property=LoadState,ActiveState,Result,NRestarts"],
     });
+  });
+
+  test("a unit that keeps exiting under Restart= counts as failed after two restarts, not while it is active", () => {
+    expect(crashLooping({ ActiveState: "activating", NRestarts: "2" })).toBe(true);
+    expect(crashLooping({ ActiveState: "activating", NRestarts: "1" })).toBe(false);
+    expect(crashLooping({ ActiveState: "active", NRestarts: "5" })).toBe(false);
+    expect(crashLooping({ ActiveState: "activating" })).toBe(false);
   });
 
   test("systemctl show output parses to a record", () => {

@@ -68,7 +68,7 @@ describe("a switch where one action fails falls back to the old slot", () => {
       const h = host(["kube1"], f);
       const err = await switchSlots(h.a, settled("kube1", "kube2"), "rollback", "kube1", "kube2").catch((e) => e);
       expect(err).toBeInstanceOf(SwitchFailed);
-      expect(err.message).toBe(`${f.action} ${f.slot} broke; the node is back on kube1`);
+      expect(err.message).toBe(`rollback: ${f.action} ${f.slot} broke; the node is back on kube1`);
       // After the failure: the new slot stopped, then the old one started and waited for.
       expect(h.calls.slice(-3)).toEqual(["stop kube2", "start kube1", "healthy kube1"]);
       expect([...h.up]).toEqual(["kube1"]);
@@ -88,14 +88,14 @@ describe("a switch where one action fails falls back to the old slot", () => {
   test("the fall-back's own failure is named too", async () => {
     const h = host(["kube1"], { action: "healthy", slot: "kube2" });
     const breakOld = { ...h.a, healthy: async (s: string) => { if (s === "kube2") throw new Error("kubelet.service failed"); throw new Error("containerd failed"); } };
-    await expect(switchSlots(breakOld, base, "upgrade", "kube1", "kube2")).rejects.toThrow("kubelet.service failed; falling back to kube1 failed too: containerd failed");
+    await expect(switchSlots(breakOld, base, "upgrade", "kube1", "kube2")).rejects.toThrow("upgrade: kubelet.service failed; falling back to kube1 failed too: containerd failed");
   });
 
   test("when the new slot cannot be stopped, the old one is not started beside it", async () => {
     const h = host(["kube1"]);
     const stuck = { ...h.a, healthy: async () => { throw new Error("not healthy"); }, stop: async (s: string) => { if (s === "kube2") throw new Error("still running after SIGKILL"); h.up.delete(s); } };
     await expect(switchSlots(stuck, base, "upgrade", "kube1", "kube2")).rejects.toThrow(
-      "not healthy; stopping kube2 failed too (still running after SIGKILL), so kube1 was not started again; stop kube2, then run rollback",
+      "upgrade: not healthy; stopping kube2 failed too (still running after SIGKILL), so kube1 was not started again; stop kube2, then run rollback",
     );
     expect([...h.up]).toEqual(["kube2"]);
   });

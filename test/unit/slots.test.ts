@@ -108,6 +108,7 @@ describe("health", () => {
     expect(judge({ ...up, system: "degraded", failed: ["mc-fail.service", "systemd-remount-fs.service"] })).toEqual({ healthy: false, fatal: true, why: "units failed inside: mc-fail.service" });
     expect(judge({ ...up, containerd: unit("inactive", "success", "not-found") })).toEqual({ healthy: false, fatal: true, why: "containerd.service is not installed" });
     expect(judge({ ...up, containerd: unit("failed", "exit-code") })).toEqual({ healthy: false, fatal: true, why: "containerd.service failed (exit-code)" });
+    expect(judge({ ...up, kubelet: { ...unit("activating", "exit-code"), looping: true } })).toEqual({ healthy: false, fatal: true, why: "kubelet.service keeps exiting (exit-code)" });
     expect(judge({ ...up, images: { unit: unit("failed", "exit-code"), imported: false } })).toEqual({
       healthy: false, fatal: true, why: "the pre-loaded images were not imported (kube-rootfs-images.service failed, exit-code)",
     });
