@@ -15,9 +15,10 @@ import { boot, type Booted } from "./nspawn";
 import { sandboxRegistry } from "./sandbox-registry";
 import { removeDir } from "./tmp";
 
-/** Where the bound snapshot and mirror are inside the nested host. */
-export const NESTED_SNAPSHOT = "/mnt/snapshot/rootfs.tar.zst";
-export const NESTED_MIRROR_URL = "file:///mnt/mirror";
+/** Where the snapshot and the mirror are bound inside the nested host. */
+const SNAPSHOT_DIR = "/mnt/snapshot";
+const MIRROR_DIR = "/mnt/mirror";
+const SNAPSHOT_NAME = "rootfs.tar.zst";
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -26,13 +27,9 @@ export interface NestedHost {
   name: string;
   /** its rootfs, on this host */
   root: string;
-  booted: Booted;
-  /** the snapshot bound in at NESTED_SNAPSHOT, on this host, and its sha256 */
+  /** the snapshot bound in, on this host */
   snapshotFile: string;
-  snapshotSha: string;
-  /** the sandbox image reference its cache holds */
-  sandbox: string;
-  /** provision's goal flags for a machine inside: the snapshot as base, the bound mirror, the cached sandbox image */
+  /** provision's goal flags for a machine inside: the snapshot as base, the bound mirror, the sandbox image its cache holds */
   provisionArgs: string[];
   /** Run argv inside, with a clean environment. */
   sh(...argv: string[]): Promise<RunResult>;
@@ -50,7 +47,7 @@ export interface NestedHostOptions {
   name: string;
   /** the compiled kube-rootfs, bound in at /usr/local/bin/kube-rootfs */
   bin: string;
-  /** an artifact mirror dir (upstream layout), bound in read-only at /mnt/mirror */
+  /** an artifact mirror dir (upstream layout), bound in read-only */
   mirrorDir: string;
   /** Debian packages the host gets beyond its own (they end up in the snapshot too) */
   packages?: string[];
@@ -69,7 +66,7 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
     const t1 = performance.now();
     // The machines inside are restored from a snapshot of the same tree: it has systemd, and
     // Debian's containerd.service, which start waits for.
-    const snapshotFile = join(dir, "snapshot", "rootfs.tar.zst");
+    const snapshotFile = join(dir, "snapshot", SNAPSHOT_NAME);
     mkdirSync(dirname(snapshotFile));
     const snapshotSha = await createSnapshot(root, snapshotFile, join(dir, "snapshot.log"), new AbortController().signal, "zstd");
     const t2 = performance.now();
@@ -92,13 +89,10 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
     return {
       name: opts.name,
       root,
-      booted: host,
       snapshotFile,
-      snapshotSha,
-      sandbox,
       provisionArgs: [
-        "--bootstrap-method", "tarball", "--bootstrap-tarball", NESTED_SNAPSHOT, "--bootstrap-sha256", snapshotSha,
-        "--mirror", NESTED_MIRROR_URL, "--runtime-sandbox-image", sandbox,
+        "--bootstrap-method", "tarball", "--bootstrap-tarball", join(SNAPSHOT_DIR, SNAPSHOT_NAME), "--bootstrap-sha256", snapshotSha,
+        "--mirror", `file://${MIRROR_DIR}`, "--runtime-sandbox-image", sandbox,
       ],
       sh,
       kubeRootfs: (...args) => sh("kube-rootfs", ...args, "--log-format", "json"),
@@ -135,8 +129,8 @@ function hostSettings(opts: NestedHostOptions, snapshotDir: string): string {
     "[Network]", "Private=yes",
     "[Files]",
     `BindReadOnly=${opts.bin}:/usr/local/bin/kube-rootfs`,
-    `BindReadOnly=${snapshotDir}:/mnt/snapshot`,
-    `BindReadOnly=${opts.mirrorDir}:/mnt/mirror`,
+    `BindReadOnly=${snapshotDir}:${SNAPSHOT_DIR}`,
+    `BindReadOnly=${opts.mirrorDir}:${MIRROR_DIR}`,
     "",
   ].join("\n");
 }
