@@ -149,9 +149,9 @@ describe("upgrade and rollback", () => {
 
   test("a second upgrade while one runs fails at once, naming the first", async () => {
     expect((await sh("systemd-run", "--unit=sl-first", "--quiet", "kube-rootfs", "upgrade", "--kubernetes-version", NEW, "--log-format", "json")).code).toBe(0);
-    // The first holds the lock from its start; its record write says it got that far.
-    for (let i = 0; i < 200 && (await sh("test", "-s", "/run/kube-rootfs/slots.lock")).code !== 0; i++) await Bun.sleep(50);
     const first = (await sh("systemctl", "show", "sl-first.service", "--property=MainPID", "--value")).stdout.trim();
+    // The first takes the host lock first thing: the lock file appears with its pid in it.
+    for (let i = 0; i < 200 && (await sh("cat", "/run/kube-rootfs/slots.lock")).stdout !== first; i++) await Bun.sleep(50);
     const t = performance.now();
     const second = await kubeRootfs("upgrade", "--kubernetes-version", NEW);
     console.log(`second upgrade refused in ${secs(t)}`);
