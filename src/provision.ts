@@ -65,6 +65,8 @@ export function withoutSkipped(phases: Phase[], skip: string[]): Phase[] {
 export interface ProvisionPlan {
   /** the phases left after --skip-phases */
   phases: Phase[];
+  /** whether a task of that name is in those phases */
+  runs(task: string): boolean;
   /** the artifacts those phases install */
   artifacts: ArtifactPlan[];
   /** what those phases need of the host */
@@ -84,6 +86,7 @@ export function provisionPlan(goal: Resolved): ProvisionPlan {
   const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, images, boots: true });
   return {
     phases,
+    runs,
     artifacts,
     needs,
     readiness: readinessTask(() => readinessChecks(goal, needs())),
