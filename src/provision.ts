@@ -16,7 +16,7 @@ import { disableResolvedTask } from "./rootfs/resolved";
 import { ENSURE_WORKSPACE, ensureWorkspaceTask } from "./rootfs/workspace";
 import { IMAGES_TASK, imagesTask } from "./runtime/images";
 import { runtimeTask } from "./runtime/task";
-import { preloadImages } from "./oci/preload";
+import { preloadImages } from "./images/preload";
 
 export interface Phase {
   name: string;

@@ -13,7 +13,7 @@ import { ENSURE_WORKSPACE, nspawnFiles } from "./rootfs/workspace";
 import { runtimeFiles, runtimeLinks } from "./runtime/files";
 import { IMAGES_LINK, IMAGES_TASK, IMAGES_UNIT_FILE, imagesUnitFile, readImagesRecord } from "./runtime/images";
 import { RUNTIME_TASK } from "./runtime/task";
-import { preloadImages } from "./oci/preload";
+import { preloadImages } from "./images/preload";
 
 export type RenderedFile = FileSpec & { kind: "file" };
 export type RenderedLink = LinkSpec & { kind: "link" };

@@ -9,7 +9,7 @@ import { FILE_MODE } from "../fs/atomic";
 import type { FileSpec, LinkSpec } from "../fs/spec";
 import { hostRel, Target } from "../fs/target";
 import { archiveSize, writeImageArchive } from "../oci/archive";
-import { ensureImage, holdsPreload, imagesLayout, preloadImages, type PreloadImage } from "../oci/preload";
+import { ensureImage, holdsPreload, imagesLayout, preloadImages, type PreloadImage } from "../images/preload";
 import { IMAGES_MACHINE_DIR, IMAGES_UNIT, importStamp, renderImagesUnit } from "./templates/images";
 
 export const IMAGES_TASK = "images";

@@ -2,7 +2,7 @@
 // as a fetch leaves it: an offline provision pre-loads them without a registry.
 import { mkdirSync } from "node:fs";
 import { expect } from "bun:test";
-import { imagesLayout } from "../../src/oci/preload";
+import { imagesLayout } from "../../src/images/preload";
 import { busyboxImage } from "./oci";
 import { tempDir } from "./tmp";
 

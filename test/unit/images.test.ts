@@ -10,7 +10,7 @@ import { emptyLock, mergeLock, readLock, type Lock } from "../../src/bundle/lock
 import type { Resolved } from "../../src/config/resolve";
 import { archiveSize, writeImageArchive } from "../../src/oci/archive";
 import type { Descriptor } from "../../src/oci/media";
-import { ensureImage, imagesLayout, preloadImages } from "../../src/oci/preload";
+import { ensureImage, imagesLayout, preloadImages } from "../../src/images/preload";
 import { offlineMissing } from "../../src/readiness/offline";
 import { IMAGES_LINK, IMAGES_RECORD, IMAGES_UNIT_FILE, imagesTask, readImagesRecord } from "../../src/runtime/images";
 import { importStamp, renderImagesUnit } from "../../src/runtime/templates/images";
