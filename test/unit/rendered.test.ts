@@ -127,6 +127,11 @@ describe("render command", () => {
     expect(r.stderr).toContain(", hosts-toml:docker.io, ");
   }, 30_000);
 
+  test("a host file the goal copies in that cannot be read is the error provision would stop with", async () => {
+    const r = await runSource(["render", "--kubelet-bootstrap-kubeconfig", join(host, "missing.conf")]);
+    expect([r.code, r.stderr]).toEqual([1, `kube-rootfs: kubelet.bootstrapKubeconfig: cannot read ${join(host, "missing.conf")}: ENOENT\n`]);
+  }, 30_000);
+
   test("two goals differ in the files their difference changes, and only there", async () => {
     const [old, next] = await Promise.all([render("--containerd-version", "1.7.27"), render("--containerd-version", "2.0.4")]);
     const a = sections(old.stdout);
