@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureImage } from "../../src/oci/preload";
+import { ensureImage } from "../../src/images/preload";
 import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events } from "../helpers/binary";
