@@ -108,7 +108,7 @@ describe("provision with --bootstrap-method none", () => {
 
 describe("other commands", () => {
   test("render --machine kube7 prints the nspawn settings and the override among its files", async () => {
-    const r = await run([bin, "render", "--machine", "kube7", "--host-modules", "false", "--host-devices", "", "--gpu-mode", "none"]);
+    const r = await run([bin, "render", "--machine", "kube7", "--host-modules=false", "--host-devices", "", "--gpu-mode", "none"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("### /etc/systemd/nspawn/kube7.nspawn\n");
     expect(r.stdout).toContain("### /etc/systemd/system/systemd-nspawn@kube7.service.d/override.conf\n");

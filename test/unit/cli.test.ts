@@ -71,6 +71,8 @@ describe("did you mean", () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe("kube-rootfs: --machin: unknown flag, did you mean --machine? (see --help)\n");
     expect((await runSource(["render", "--zzzzzz"])).stderr).toBe("kube-rootfs: --zzzzzz: unknown flag (see --help)\n");
+    const stray = await runSource(["render", "--host-modules", "false"]);
+    expect({ code: stray.code, stderr: stray.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: --host-modules false: a switch takes no separate value; write --host-modules=false or --no-host-modules\n" });
   });
 
   test("edit distance and what counts as near", () => {
