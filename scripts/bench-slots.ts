@@ -11,9 +11,9 @@
 // Usage: bun scripts/bench-slots.ts   (scripts/bench.ts --slots runs it too)
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { registryOptions } from "../src/oci/options";
-import { buildImage } from "../src/oci/build";
-import { pushImages } from "../src/oci/push";
+import { buildImage } from "../src/images/build";
+import { registryOptions } from "../src/images/options";
+import { pushImages } from "../src/images/push";
 import { parseRegistryRef } from "../src/oci/ref";
 import { Registry } from "../src/oci/registry";
 import { events } from "../test/helpers/binary";
@@ -28,9 +28,9 @@ export interface SwitchRow {
   base: string;
   downtimeMs: number;
   totalMs: number;
-  /** of totalMs: removing the idle slot's old rootfs, then up to the switch (its provision) */
-  removeMs: number;
+  /** of totalMs: up to the switch (the idle slot's provision), and after it (deleting the rootfs it replaced) */
   provisionMs: number;
+  deleteMs: number;
 }
 
 type Event = ReturnType<typeof events>[number] & { time: string };
@@ -38,11 +38,10 @@ type Event = ReturnType<typeof events>[number] & { time: string };
 /** Where an upgrade's time went, from its events' clock. */
 function splitOf(evs: Event[]) {
   const at = (msg: (m: string) => boolean) => Date.parse(evs.find((e) => msg(e.msg))?.time ?? "");
-  const began = Date.parse(evs[0]!.time);
-  // The first upgrade finds no idle rootfs to remove.
-  const removed = at((m) => m.startsWith("removed the idle slot")) || began;
-  const switching = at((m) => m === "stop-old started");
-  return { removeMs: removed - began, provisionMs: switching - removed };
+  const switched = at((m) => m === "record completed");
+  // The first upgrade replaces no rootfs.
+  const deleted = at((m) => m === "deleted the replaced rootfs") || switched;
+  return { provisionMs: at((m) => m === "stop-old started") - Date.parse(evs[0]!.time), deleteMs: deleted - switched };
 }
 
 const OLD = "1.33.1";
@@ -67,10 +66,10 @@ export async function benchSlots(bin: string): Promise<SwitchRow[]> {
         const fields = evs.at(-1)?.fields ?? {};
         each.push({ base, downtimeMs: Number(fields.downtimeMs), totalMs: Number(fields.totalMs), ...splitOf(evs) });
         const x = each.at(-1)!;
-        console.error(`  ${base}: downtime ${x.downtimeMs} ms, upgrade ${x.totalMs} ms (removal ${x.removeMs} ms, provision ${x.provisionMs} ms)`);
+        console.error(`  ${base}: downtime ${x.downtimeMs} ms, upgrade ${x.totalMs} ms (provision ${x.provisionMs} ms, deleting the replaced rootfs ${x.deleteMs} ms)`);
       }
-      const mid = (k: "downtimeMs" | "totalMs" | "removeMs" | "provisionMs") => median(each.map((x) => x[k]));
-      rows.push({ base: runs > 1 ? `${base}, median of ${runs}` : base, downtimeMs: mid("downtimeMs"), totalMs: mid("totalMs"), removeMs: mid("removeMs"), provisionMs: mid("provisionMs") });
+      const mid = (k: "downtimeMs" | "totalMs" | "provisionMs" | "deleteMs") => median(each.map((x) => x[k]));
+      rows.push({ base: runs > 1 ? `${base}, median of ${runs}` : base, downtimeMs: mid("downtimeMs"), totalMs: mid("totalMs"), provisionMs: mid("provisionMs"), deleteMs: mid("deleteMs") });
     };
     await upgrade("snapshot, new version's artifacts", ["--kubernetes-version", NEW]);
     await upgrade("snapshot, all cached (warm)", ["--kubernetes-version", OLD], 3);
@@ -128,7 +127,7 @@ export function printSlots(rows: SwitchRow[], row: (name: string, value: string,
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     row(`${r.base}: downtime`, s(r.downtimeMs), "target ≤ 5 s");
     row(`${r.base}: whole upgrade`, s(r.totalMs), r.base.startsWith("snapshot, all cached") ? "target ≤ 15 s" : "");
-    row(`  of which: old idle rootfs removed / provision`, `${s(r.removeMs)} / ${s(r.provisionMs)}`);
+    row(`  of which: provision before / deletion after the switch`, `${s(r.provisionMs)} / ${s(r.deleteMs)}`);
   }
 }
 

@@ -17,7 +17,7 @@ import { disableResolvedTask } from "./rootfs/resolved";
 import { ENSURE_WORKSPACE, ensureWorkspaceTask } from "./rootfs/workspace";
 import { IMAGES_TASK, imagesTask } from "./runtime/images";
 import { runtimeTask } from "./runtime/task";
-import { preloadImages } from "./oci/preload";
+import { preloadImages } from "./images/preload";
 
 export interface Phase {
   name: string;
@@ -66,6 +66,8 @@ export function withoutSkipped(phases: Phase[], skip: string[]): Phase[] {
 export interface ProvisionPlan {
   /** the phases left after --skip-phases */
   phases: Phase[];
+  /** whether a task of that name is in those phases */
+  runs(task: string): boolean;
   /** the artifacts those phases install */
   artifacts: ArtifactPlan[];
   /** what those phases need of the host */
@@ -85,6 +87,7 @@ export function provisionPlan(goal: Resolved): ProvisionPlan {
   const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, images, boots: true });
   return {
     phases,
+    runs,
     artifacts,
     needs,
     readiness: readinessTask(() => readinessChecks(goal, needs())),

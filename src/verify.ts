@@ -6,12 +6,10 @@ import type { Resolved } from "./config/resolve";
 import { FILE_MODE, writerOwner } from "./fs/atomic";
 import { notAFile, ownershipDrift, type Drift } from "./fs/drift";
 import { resolveInside } from "./fs/inside";
-import { osFiles } from "./rootfs/os";
-import { RESOLVED_MASK, resolvConfContent } from "./rootfs/resolved";
-import { nspawnFiles } from "./rootfs/workspace";
-import { runtimeFiles, runtimeLinks, staleRuntimeFiles } from "./runtime/files";
-import { archiveRel, IMAGES_LINK, IMAGES_RECORD, IMAGES_UNIT_FILE, readImagesRecord } from "./runtime/images";
-import { renderImagesUnit } from "./runtime/templates/images";
+import { renderedFiles } from "./rendered";
+import { runtimeFiles, staleRuntimeFiles } from "./runtime/files";
+import { archiveRel, IMAGES_RECORD, readImagesRecord } from "./runtime/images";
+import { RUNTIME_TASK } from "./runtime/task";
 import { sha256File } from "./fs/hash";
 import { readSavedGoal } from "./config/saved";
 import { gpuDrift } from "./gpu/record";
@@ -54,23 +52,18 @@ function linkDrift(path: string, target: string, what: string): Drift[] {
   return found === `symlink to ${target}` ? [] : [{ path, expected: `symlink to ${target} (${what})`, found }];
 }
 
+/** Every file and link provision writes from a template (as render prints them), and what it should have removed. */
 export function configDrift(goal: Resolved): Drift[] {
-  const inRoot = (rel: string) => resolveInside(goal.machineDir, rel);
-  const rendered: Array<[path: string, content: string, mode?: number]> = [
-    ...nspawnFiles(goal),
-    ...osFiles(goal).map(([rel, content]): [string, string] => [inRoot(rel), content]),
-    [inRoot("etc/resolv.conf"), resolvConfContent(goal)],
-  ];
-  const runtime = !goal.skipPhases.includes("runtime");
-  const files = runtime ? runtimeFiles(goal) : [];
-  for (const f of files) rendered.push([inRoot(f.path), f.content, f.mode]);
-  const drifts = rendered.flatMap(([path, content, mode]) => renderedDrift(path, content, mode));
-  if (runtime) {
-    for (const rel of staleRuntimeFiles(goal, files)) drifts.push({ path: inRoot(rel), expected: "absent (not in the goal: a dropped mirror, or GPU support off)", found: "present" });
+  const drifts = renderedFiles(goal).flatMap((r) => {
+    if (r.kind === "file") return renderedDrift(r.path, r.content, r.mode);
+    // A link to /dev/null is how systemd masks a unit.
+    if (r.kind === "link") return linkDrift(r.path, r.target, r.target === "/dev/null" ? "masked" : "unit enabled");
+    return []; // pending: the images unit of images not pulled yet, which imagesDrift names
+  });
+  if (provisionPlan(goal).runs(RUNTIME_TASK)) {
+    const stale = staleRuntimeFiles(goal, runtimeFiles(goal));
+    for (const rel of stale) drifts.push({ path: resolveInside(goal.machineDir, rel), expected: "absent (not in the goal: a dropped mirror, or GPU support off)", found: "present" });
   }
-  const expectLink = (rel: string, target: string, what: string) => drifts.push(...linkDrift(inRoot(rel), target, what));
-  expectLink(RESOLVED_MASK, "/dev/null", "systemd-resolved masked");
-  for (const l of runtime ? runtimeLinks(goal) : []) expectLink(l.path, l.target, "unit enabled");
   return drifts;
 }
 
@@ -81,7 +74,7 @@ export async function artifactDrift(goal: Resolved): Promise<Drift[]> {
   return each.flat();
 }
 
-/** The pre-loaded images: the record names the goal's images, each archive re-hashed, the import unit as rendered and enabled. */
+/** The pre-loaded images: the record names the goal's images, each archive re-hashed (configDrift checks the import unit). */
 export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
   const wanted = provisionPlan(goal).needs().images; // none when --skip-phases leaves out the images task
   if (!wanted.length) return [];
@@ -95,8 +88,7 @@ export async function imagesDrift(goal: Resolved): Promise<Drift[]> {
     const sha = existsSync(path) ? await sha256File(path) : "missing";
     if (sha !== e.sha256) drifts.push({ path, expected: `archive of ${e.image} with sha256 ${e.sha256}`, found: sha === "missing" ? sha : `sha256 ${sha}` });
   }
-  drifts.push(...renderedDrift(inRoot(IMAGES_UNIT_FILE), renderImagesUnit(entries.map((e) => e.archive))));
-  return [...drifts, ...linkDrift(inRoot(IMAGES_LINK.path), IMAGES_LINK.target, "unit enabled")];
+  return drifts;
 }
 
 /**

@@ -10,7 +10,7 @@ import { checksumFor } from "../artifacts/plan";
 import type { ArtifactName } from "../config/schema";
 import { ConfigError } from "../errors";
 import type { ImageManifest } from "../oci/media";
-import { imagesLayout } from "../oci/preload";
+import { imagesLayout } from "../images/preload";
 import { LOCK_FILE, readLock, type Lock, type LockedFile, type LockedImage } from "./lock";
 
 async function checkFile(bundle: string, what: string, f: LockedFile): Promise<string | undefined> {

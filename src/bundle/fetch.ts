@@ -11,7 +11,7 @@ import { readinessTask, runWhenReady, scratchChecks } from "../readiness";
 import { ensureSnapshot, rootfsSource, type RootfsSource } from "../rootfs/bootstrap";
 import { readSidecar, snapshotKey } from "../rootfs/bootstrap/snapshot";
 import { decidedOnce } from "../rootfs/decision";
-import { ensureImage, holdsPreload, imagesLayout, preloadImages } from "../oci/preload";
+import { ensureImage, holdsPreload, imagesLayout, preloadImages } from "../images/preload";
 import { emptyLock, mergeIntoLockFile, type Lock } from "./lock";
 
 function artifactsTask(goal: Resolved, lock: Lock): Task {

@@ -10,7 +10,7 @@ import { ConfigError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic";
 import { CATALOG } from "../artifacts/catalog";
 import { artifactVersion } from "../artifacts/plan";
-import { preloadImages } from "../oci/preload";
+import { preloadImages } from "../images/preload";
 import { stableJSON } from "../stable-json";
 
 export const LOCK_FILE = "kube-rootfs.lock";

@@ -7,12 +7,19 @@ import { ConfigError } from "../errors";
 /** Refuse flags no command knows: citty passes them through silently. */
 export function checkFlags(rawArgs: string[], args: ArgsDef): void {
   const known = new Set(["help", "h", ...Object.keys(args)]);
-  for (const token of rawArgs) {
+  for (const [i, token] of rawArgs.entries()) {
     if (token === "--") break;
     const m = /^--?([^=]+)/.exec(token);
     if (!m) continue;
     const name = m[1]!;
-    if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) continue;
+    if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) {
+      // citty reads `--offline false` as --offline and a stray "false": the opposite of what was meant.
+      const next = rawArgs[i + 1];
+      if (args[name]?.type === "boolean" && !token.includes("=") && (next === "true" || next === "false")) {
+        throw new ConfigError(`--${name} ${next}: a switch takes no separate value; write --${name}=${next}${next === "false" ? ` or --no-${name}` : ""}`);
+      }
+      continue;
+    }
     throw new ConfigError(`--${name}: unknown flag${didYouMean(name, Object.keys(args), (c) => `--${c}`)} (see --help)`);
   }
 }

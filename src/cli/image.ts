@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { interruptible } from "../engine/interrupt";
 import { ConfigError, EXIT, Interrupted } from "../errors";
-import { imagePushTask, type Pushed } from "../oci/push";
+import { imagePushTask, type Pushed } from "../images/push";
 import { parseRegistryRef } from "../oci/ref";
 import { imagePushChecks, readinessTask, runWhenReady } from "../readiness";
 import { commonArgs, goalArgs } from "./args";

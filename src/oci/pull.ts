@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Arch } from "../config/schema";
 import { RunError } from "../errors";
 import { ioError } from "../fs/atomic";
-import { removeTree } from "../rootfs/bootstrap/staging";
+import { removeTree } from "../fs/tree";
 import { ImageLayout } from "./layout";
 import { INDEX_TYPES, MANIFEST_TYPES, type Descriptor, type ImageIndex, type ImageManifest } from "./media";
 import { pickPlatform, platformsOf } from "./platform";

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { Cache } from "../artifacts/cache";
 import type { ArtifactPlan } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
-import { holdsPreload, imagesLayout } from "../oci/preload";
+import { holdsPreload, imagesLayout } from "../images/preload";
 import { offlineImageMissing } from "../rootfs/bootstrap/image";
 import { localTarball } from "../rootfs/bootstrap/tarball";
 import type { WorkspaceDecision } from "../rootfs/decision";

@@ -5,7 +5,8 @@ import { mkdirSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import type { Task, TaskContext } from "../engine/task";
-import { ioError } from "../fs/atomic";
+import { FILE_MODE, ioError } from "../fs/atomic";
+import type { FileSpec } from "../fs/spec";
 import { hostRel, Target } from "../fs/target";
 import { gpuBinds } from "../gpu/binds";
 import { bootstrapRootfs } from "./bootstrap";
@@ -17,10 +18,10 @@ import { renderServiceOverride } from "./templates/override";
 export const ENSURE_WORKSPACE = "ensure-workspace";
 
 /** The host files ensure-workspace writes, by absolute path. */
-export function nspawnFiles(goal: Resolved): Array<[path: string, content: string]> {
+export function nspawnFiles(goal: Resolved): FileSpec[] {
   return [
-    [goal.nspawnConfigFile, renderNspawn({ ...goal, gpuBinds: gpuBinds(goal.gpu) })],
-    [goal.serviceOverrideFile, renderServiceOverride({ ...goal, gpuDevices: goal.gpu.on?.devices ?? [] })],
+    { name: "nspawn", path: goal.nspawnConfigFile, content: renderNspawn({ ...goal, gpuBinds: gpuBinds(goal.gpu) }), mode: FILE_MODE },
+    { name: "override", path: goal.serviceOverrideFile, content: renderServiceOverride({ ...goal, gpuDevices: goal.gpu.on?.devices ?? [] }), mode: FILE_MODE },
   ];
 }
 
@@ -68,7 +69,7 @@ export function ensureWorkspaceTask(goal: Resolved, decision: () => WorkspaceDec
     async run(ctx) {
       const created = await ensureRootfs(goal, decision(), ctx);
       const host = new Target("/", ctx);
-      const written = await Promise.all(nspawnFiles(goal).map(([path, content]) => host.writeFile(hostRel(path), content)));
+      const written = await Promise.all(nspawnFiles(goal).map((f) => host.writeFile(hostRel(f.path), f.content, f.mode)));
       // Said when the settings are written, not on every run that finds them in place.
       if (!goal.hostModules && written.includes("written")) ctx.log.info("host has no /lib/modules: the machine gets no kernel modules bind");
       const gpu = gpuBinds(goal.gpu);

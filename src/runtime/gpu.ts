@@ -4,25 +4,25 @@
 import { readFileSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import { resolveInside } from "../fs/inside";
+import type { FileSpec, LinkSpec } from "../fs/spec";
 import { hostRel, linkMatches } from "../fs/target";
 import { CDI_SPEC_FILE, LDCACHE_HOOK, renderCdiSpec } from "../gpu/cdi";
 import { GPU_LDCONFIG_UNIT, renderGpuLdconfigUnit, renderLdcacheHook } from "../gpu/templates";
-import type { NodeFile, NodeLink } from "./files";
 
 const UNIT_FILE = `etc/systemd/system/${GPU_LDCONFIG_UNIT}`;
-export const GPU_LINK: NodeLink = { path: `etc/systemd/system/multi-user.target.wants/${GPU_LDCONFIG_UNIT}`, target: `/${UNIT_FILE}` };
+export const GPU_LINK: LinkSpec = { name: "gpu-ldconfig-enabled", path: `etc/systemd/system/multi-user.target.wants/${GPU_LDCONFIG_UNIT}`, target: `/${UNIT_FILE}` };
 
-export function gpuFiles(goal: Resolved): NodeFile[] {
+export function gpuFiles(goal: Resolved): FileSpec[] {
   const host = goal.gpu.on;
   if (!host) return [];
   return [
-    { path: hostRel(CDI_SPEC_FILE), content: renderCdiSpec(host), mode: 0o644 },
-    { path: hostRel(LDCACHE_HOOK), content: renderLdcacheHook(), mode: 0o755 },
-    { path: UNIT_FILE, content: renderGpuLdconfigUnit(), mode: 0o644 },
+    { name: "cdi", path: hostRel(CDI_SPEC_FILE), content: renderCdiSpec(host), mode: 0o644 },
+    { name: "cdi-hook", path: hostRel(LDCACHE_HOOK), content: renderLdcacheHook(), mode: 0o755 },
+    { name: "gpu-ldconfig-unit", path: UNIT_FILE, content: renderGpuLdconfigUnit(), mode: 0o644 },
   ];
 }
 
-export const gpuLinks = (goal: Resolved): NodeLink[] => (goal.gpu.on ? [GPU_LINK] : []);
+export const gpuLinks = (goal: Resolved): LinkSpec[] => (goal.gpu.on ? [GPU_LINK] : []);
 
 const ours = (path: string) => {
   try {

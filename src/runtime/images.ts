@@ -5,15 +5,17 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import type { Task } from "../engine/task";
 import { sha256File } from "../fs/hash";
+import { FILE_MODE } from "../fs/atomic";
+import type { FileSpec, LinkSpec } from "../fs/spec";
 import { hostRel, Target } from "../fs/target";
 import { archiveSize, writeImageArchive } from "../oci/archive";
-import { ensureImage, holdsPreload, imagesLayout, preloadImages, type PreloadImage } from "../oci/preload";
+import { ensureImage, holdsPreload, imagesLayout, preloadImages, type PreloadImage } from "../images/preload";
 import { IMAGES_MACHINE_DIR, IMAGES_UNIT, importStamp, renderImagesUnit } from "./templates/images";
 
 export const IMAGES_TASK = "images";
 export const IMAGES_RECORD = "var/lib/kube-rootfs/images.json";
 export const IMAGES_UNIT_FILE = `etc/systemd/system/${IMAGES_UNIT}`;
-export const IMAGES_LINK = { path: `etc/systemd/system/multi-user.target.wants/${IMAGES_UNIT}`, target: `/${IMAGES_UNIT_FILE}` };
+export const IMAGES_LINK: LinkSpec = { name: "images-enabled", path: `etc/systemd/system/multi-user.target.wants/${IMAGES_UNIT}`, target: `/${IMAGES_UNIT_FILE}` };
 
 export interface ImageEntry {
   image: string;
@@ -28,6 +30,9 @@ export interface ImageEntry {
 }
 
 const dirRel = hostRel(IMAGES_MACHINE_DIR);
+
+/** The import unit for these archives (file names under IMAGES_MACHINE_DIR). */
+export const imagesUnitFile = (archives: string[]): FileSpec => ({ name: "images-unit", path: IMAGES_UNIT_FILE, content: renderImagesUnit(archives), mode: FILE_MODE });
 
 /** An archive's path in the machine dir. */
 export const archiveRel = (archive: string) => `${dirRel}/${archive}`;
@@ -87,8 +92,9 @@ export function imagesTask(goal: Resolved): Task {
         }
         entries.push({ image, name: img.name, digest: img.desc.digest, archive, size, sha256 });
       }
+      const unit = imagesUnitFile(entries.map((e) => e.archive));
       const results = await Promise.all([
-        root.writeFile(IMAGES_UNIT_FILE, renderImagesUnit(entries.map((e) => e.archive))),
+        root.writeFile(unit.path, unit.content, unit.mode),
         root.symlink(IMAGES_LINK.path, IMAGES_LINK.target),
         ...staleImageFiles(goal.machineDir, entries).map((rel) => root.remove(rel)),
       ]);

@@ -4,9 +4,11 @@ import type { Task } from "../engine/task";
 import { Target } from "../fs/target";
 import { runtimeFiles, runtimeLinks, staleRuntimeFiles } from "./files";
 
+export const RUNTIME_TASK = "runtime";
+
 export function runtimeTask(goal: Resolved): Task {
   return {
-    name: "runtime",
+    name: RUNTIME_TASK,
     async run(ctx) {
       const root = new Target(goal.machineDir, ctx);
       const files = runtimeFiles(goal);

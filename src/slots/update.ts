@@ -6,14 +6,15 @@ import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
 import { LOCK_DIR, lockFile, lockMachine, type MachineLock } from "../engine/lock";
 import { taskLog, type Logger } from "../engine/log";
-import { ConfigError, RunError } from "../errors";
-import { removeMachine } from "../machine/remove";
+import { ConfigError, RunError, errorMessage } from "../errors";
+import { stopMachine } from "../machine/stop";
 import { nspawnsOn } from "../machine/running";
 import { initFacts, noSystemd } from "../machine/systemd";
 import { provisionMachine, provisionPlan } from "../provision";
 import { CARRIED, carryIdentity } from "./carry";
 import { STOP_TIMEOUT_MS, machineActions } from "./actions";
 import { slotDir, slotGoal } from "./goals";
+import { retire, sweepRetired } from "./retire";
 import { readRecord, settled, writeRecord, type SlotRecord } from "./record";
 import { recoverSwitch, recoveryFor, switchSlots, type SwitchKind } from "./switch";
 import { activeSlot, otherSlot, type Slots } from "./which";
@@ -94,6 +95,16 @@ function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, g
   o.logger.event({ level: "info", task: kind, msg: o.dryRun ? "plan" : kind, fields });
 }
 
+/** Delete the retired rootfs trees; a failure to is said, not thrown over the run's own outcome. */
+function sweep(o: UpdateOptions) {
+  try {
+    const removed = sweepRetired(o.slots.map(slotDir));
+    if (removed.length) taskLog(o.logger, "upgrade").info("deleted the replaced rootfs", { removed });
+  } catch (err) {
+    taskLog(o.logger, "upgrade").warn(`could not delete a replaced rootfs: ${errorMessage(err)}; the next upgrade tries again`);
+  }
+}
+
 /**
  * Provision the idle slot with `nextGoal(active, idle)` and, unless `noSwitch`, switch the node
  * to it. Without --no-switch the host's systemd is required, and checked first.
@@ -114,8 +125,9 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
     await writeRecord(o.recordPath, { ...base, switch: { kind: "upgrade", from: active, to: idle, step: "provision", at: new Date().toISOString() } });
     const log = taskLog(o.logger, "upgrade");
     if (exists(idle)) {
-      const removed = await removeMachine(slotGoal(idle), { timeoutMs: STOP_TIMEOUT_MS, purgeCache: false, dirOnCommandLine: false }, log);
-      log.info(`removed the idle slot ${idle}`, { removed });
+      // Stopped and disabled, as an idle slot must be; its rootfs goes aside until the end.
+      if (!noSwitch) await stopMachine(slotGoal(idle), STOP_TIMEOUT_MS, log);
+      log.info(`the idle slot's old rootfs is set aside, deleted once the upgrade is over`, { machine: idle, aside: retire(slotDir(idle)) });
     }
     await provisionMachine(goal, provisionPlan(goal), { signal: o.signal, logger: o.logger, dryRun: false });
     if (noSwitch) {
@@ -129,6 +141,7 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
     a.end();
     return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
   } finally {
+    if (!o.dryRun) sweep(o);
     unlock();
   }
 }

@@ -21,7 +21,7 @@ import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
 import { sandboxRegistry } from "../helpers/sandbox-registry";
 import { realHost } from "../../src/readiness/probe";
-import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
+import { mountsUnder } from "../../src/fs/tree";
 import { removeDir } from "../helpers/tmp";
 import { faultTest } from "../faults/fault-test";
 

@@ -70,7 +70,7 @@ test("version runs on Nehalem", async () => {
 });
 
 test("render runs on Nehalem", async () => {
-  const r = await run([...NEHALEM, bin, "render", "--machine", "vfcpu", "--host-devices", "", "--host-modules", "false"]);
+  const r = await run([...NEHALEM, bin, "render", "--machine", "vfcpu", "--host-devices", "", "--host-modules=false"]);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   expect(r.stdout).toContain("[Exec]\nBoot=yes");
 });

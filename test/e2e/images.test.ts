@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_FILE, readLock } from "../../src/bundle/lock";
-import { imagesLayout } from "../../src/oci/preload";
+import { imagesLayout } from "../../src/images/preload";
 import { IMAGES_RECORD, readImagesRecord } from "../../src/runtime/images";
 import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run, type RunResult } from "../helpers/binary";

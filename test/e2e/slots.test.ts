@@ -3,7 +3,7 @@
 // machines under /var/lib/machines, named for this process, provisioned with bootstrap none from
 // the loopback artifact mirror.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
@@ -135,11 +135,14 @@ describe("upgrade --no-switch", () => {
     expect(s.code).toBe(1);
     expect(events(s.stdout).at(-1)!.msg).toBe(`not healthy: an interrupted upgrade from ${A} to ${B} stopped at provision; the next upgrade or rollback finishes or undoes it`);
 
+    mkdirSync(`${dirOf(B)}.retired-99999/etc`, { recursive: true }); // as a run killed before its sweep leaves one
     const again = await kubeRootfs("upgrade", "--no-switch", ...slotFlags());
     expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: "" });
     expect(events(again.stdout).find((e) => e.level === "warn")?.msg).toBe(`an interrupted upgrade from ${A} to ${B} stopped at provision: clearing it`);
     expect(recordNow()).toEqual({ schema: 1, active: A, previous: null, switch: null });
     expect(existsSync(join(dirOf(B), "var/lib/kube-rootfs/goal.json"))).toBe(true);
+    // Every rootfs set aside is gone: this run's and killed runs'.
+    expect(readdirSync("/var/lib/machines").filter((n) => n.startsWith(`${B}.retired-`))).toEqual([]);
   });
 
   test("status lists both slots' versions and verify's verdict", async () => {

@@ -6,7 +6,7 @@
 // inside nspawn. Each caller names its host, so two test files never share one.
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ensureImage } from "../../src/oci/preload";
+import { ensureImage } from "../../src/images/preload";
 import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "./apt";
 import type { RunResult } from "./binary";

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mountsUnder } from "../../src/rootfs/bootstrap/staging";
+import { mountsUnder } from "../../src/fs/tree";
 
 const made: string[] = [];
 

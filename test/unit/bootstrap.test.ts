@@ -10,7 +10,8 @@ import type { HostFacts } from "../../src/config/host";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { bootstrapPlan, debootstrapArgv, lookupKeyring, mmdebstrapArgv, SCRIPTS_DIR } from "../../src/rootfs/bootstrap/plan";
-import { freshStagingDir, leftoverStagingDirs, mountsUnder, promote, stagingDirFor } from "../../src/rootfs/bootstrap/staging";
+import { mountsUnder } from "../../src/fs/tree";
+import { freshStagingDir, leftoverStagingDirs, promote, stagingDirFor } from "../../src/rootfs/bootstrap/staging";
 import { runLogged } from "../../src/rootfs/bootstrap/spawn";
 import { runSource } from "../helpers/binary";
 

@@ -19,10 +19,10 @@ describe("--help", () => {
     const r = await runSource(["render", "--help"]);
     expect(r.code).toBe(0);
     const flags = optionLines(r.stdout).map((l) => l.trim().split(/\s/)[0]);
-    expect(flags.slice(0, 4)).toEqual(["--file", "--config", "--machine", "--verbose"]);
-    expect(flags).toContain("--host-devices");
-    for (const unused of ["--retries", "--cache-dir", "--kubernetes-version", "--bootstrap-suite", "--dry-run"]) expect(flags).not.toContain(unused);
-    expect(r.stdout).not.toContain("--downloads-");
+    expect(flags.slice(0, 6)).toEqual(["--file", "--config", "--machine", "--kubernetes-version", "--arch", "--verbose"]);
+    // render's files depend on the host facts, versions (containerd's config), the suite (apt sources) and the kubelet settings.
+    for (const used of ["--host-devices", "--containerd-version", "--bootstrap-suite", "--kubelet-bootstrap-kubeconfig"]) expect(flags).toContain(used);
+    for (const unused of ["--retries", "--cache-dir", "--offline", "--dry-run"]) expect(flags).not.toContain(unused);
 
     const fetch = (await runSource(["fetch", "--help"])).stdout;
     const fetchFlags = optionLines(fetch).map((l) => l.trim().split(/\s/)[0]!);
@@ -71,6 +71,8 @@ describe("did you mean", () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe("kube-rootfs: --machin: unknown flag, did you mean --machine? (see --help)\n");
     expect((await runSource(["render", "--zzzzzz"])).stderr).toBe("kube-rootfs: --zzzzzz: unknown flag (see --help)\n");
+    const stray = await runSource(["render", "--host-modules", "false"]);
+    expect({ code: stray.code, stderr: stray.stderr }).toEqual({ code: 2, stderr: "kube-rootfs: --host-modules false: a switch takes no separate value; write --host-modules=false or --no-host-modules\n" });
   });
 
   test("edit distance and what counts as near", () => {

@@ -10,14 +10,14 @@ import { emptyLock, mergeLock, readLock, type Lock } from "../../src/bundle/lock
 import type { Resolved } from "../../src/config/resolve";
 import { archiveSize, writeImageArchive } from "../../src/oci/archive";
 import type { Descriptor } from "../../src/oci/media";
-import { ensureImage, imagesLayout, preloadImages } from "../../src/oci/preload";
+import { ensureImage, imagesLayout, preloadImages } from "../../src/images/preload";
 import { offlineMissing } from "../../src/readiness/offline";
 import { IMAGES_LINK, IMAGES_RECORD, IMAGES_UNIT_FILE, imagesTask, readImagesRecord } from "../../src/runtime/images";
 import { importStamp, renderImagesUnit } from "../../src/runtime/templates/images";
 import { imagesDrift } from "../../src/verify";
 import { golden } from "../helpers/golden";
 import { runLogged, tempDir, testGoal } from "../helpers/goal";
-import { busyboxImage } from "../helpers/oci";
+import { cacheHolding } from "../helpers/image-cache";
 
 const SANDBOX = "127.0.0.1:5000/pause:3.10";
 const APP = "127.0.0.1:5000/tools/busybox:1";
@@ -25,13 +25,7 @@ let cacheDir: string;
 
 /** The test's busybox image in the cache's image layout under both names (as a fetch leaves it). */
 beforeAll(async () => {
-  cacheDir = tempDir("images-cache");
-  const layout = imagesLayout(cacheDir);
-  mkdirSync(layout.dir, { recursive: true });
-  const tar = Bun.spawnSync(["tar", "-x", "-f", await busyboxImage("localhost/x:1", "amd64"), "-C", layout.dir]);
-  expect(tar.exitCode).toBe(0);
-  const top = layout.index().manifests[0]!;
-  for (const name of [SANDBOX, APP]) await layout.tag(name, top);
+  cacheDir = await cacheHolding([SANDBOX, APP]);
 });
 
 const goalWith = (images: string[], extra: Partial<Parameters<typeof testGoal>[0]> = {}): Resolved =>

@@ -13,6 +13,7 @@ import { renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit } from "../
 import { renderCrictlYaml, renderSysctl } from "../../src/runtime/templates/node";
 import { golden } from "../helpers/golden";
 import { runLogged, tempDir, testGoal } from "../helpers/goal";
+import { CA, kubeconfig } from "../helpers/kubeconfig";
 
 type Toml = Record<string, any>;
 const PAUSE = "registry.k8s.io/pause:3.10";
@@ -100,28 +101,6 @@ describe("units and node files", () => {
     golden("99-kubernetes.conf", renderSysctl());
   });
 });
-
-const CA = "-----BEGIN CERTIFICATE-----\nMIIBdGVzdC1jbHVzdGVyLWNh\n-----END CERTIFICATE-----\n";
-const kubeconfig = (caData = Buffer.from(CA).toString("base64")) =>
-  [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "  - name: other",
-    "    cluster: {server: https://other.example:6443}",
-    "  - name: prod",
-    "    cluster:",
-    "      server: https://api.example:6443",
-    `      certificate-authority-data: ${caData}`,
-    "contexts:",
-    "  - name: join",
-    "    context: {cluster: prod, user: bootstrap}",
-    "current-context: join",
-    "users:",
-    "  - name: bootstrap",
-    "    user: {token: abcdef.0123456789abcdef}",
-    "",
-  ].join("\n");
 
 describe("join material", () => {
   test("the cluster CA is the current context's", () => expect(clusterCAOf(kubeconfig(), "/k")).toBe(CA));

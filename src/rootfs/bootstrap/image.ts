@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../../fs/atomic";
 import { resolveInside } from "../../fs/inside";
 import { cacheLayout, holdsImage, localImage } from "../../oci/pull";
 import { parseImageRef, type ImageRef } from "../../oci/ref";
-import { registryOptions } from "../../oci/options";
+import { registryOptions } from "../../images/options";
 import { unpackLayers } from "../../oci/unpack-layers";
 
 export interface ImageSource {

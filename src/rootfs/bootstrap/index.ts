@@ -12,7 +12,8 @@ import { requireEmulation } from "../binfmt";
 import { bootstrapPlan, toolArgv, type BootstrapPlan } from "./plan";
 import { compressionOf, createSnapshot, findSnapshot, readSidecar, restoreSnapshot, sidecarOf, snapshotPath, verifySnapshot } from "./snapshot";
 import { appendLog, runLogged, tailLines, toolFailed } from "./spawn";
-import { freshStagingDir, promote, removeTree } from "./staging";
+import { removeTree } from "../../fs/tree";
+import { freshStagingDir, promote } from "./staging";
 import { imageSource, unpackImage, type ImageSource } from "./image";
 import { fetchTarball, tarballSource, type TarballSource } from "./tarball";
 

@@ -1,11 +1,11 @@
 // A rootfs is built in a staging dir beside the machine dir and renamed into place only when
 // complete, so a crash never leaves a half-made machine dir that a later run mistakes for done.
 // Staging dirs of earlier runs are never trusted: they are unmounted and removed.
-import { spawnSync } from "bun";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { RunError } from "../../errors";
 import { fsyncDir, ioError } from "../../fs/atomic";
+import { removeTree } from "../../fs/tree";
 
 const MARK = ".staging-";
 
@@ -20,33 +20,6 @@ export function leftoverStagingDirs(machineDir: string): string[] {
       .map((n) => join(dirname(machineDir), n));
   } catch {
     return [];
-  }
-}
-
-/** Mount points at or under `dir`, deepest first (a killed bootstrap leaves its /proc, /sys). */
-export function mountsUnder(dir: string, mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): string[] {
-  // Field 5 is the mount point, with space, tab, newline and backslash octal-escaped.
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return mountinfo
-    .split("\n")
-    .map((l) => l.split(" ")[4])
-    .filter((m): m is string => m !== undefined)
-    .map(unescape)
-    .filter((m) => m === dir || m.startsWith(dir + "/"))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** Remove a tree, first detaching any mount inside it so the removal never reaches the host. */
-export function removeTree(dir: string): void {
-  for (const m of mountsUnder(dir)) {
-    const r = spawnSync(["umount", "--lazy", m], { stderr: "pipe" });
-    if (r.exitCode !== 0) throw new RunError(`unmount ${m} before removing ${dir}: ${r.stderr.toString().trim()}`);
-  }
-  if (mountsUnder(dir).length) throw new RunError(`remove ${dir}: still has mounts inside`);
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch (err) {
-    throw ioError(`remove ${dir}`, err);
   }
 }
 

@@ -9,7 +9,7 @@ import { abortError } from "../engine/task";
 import { RunError } from "../errors";
 import { ioError, removeQuietly } from "../fs/atomic";
 import { compressor, decompressor, detectCompression, EXT, readSidecar, type Compression } from "../rootfs/bootstrap/snapshot";
-import { MEDIA, sha256Digest, type Descriptor, type Platform } from "./media";
+import { MEDIA, sha256Digest, type Descriptor, type Platform } from "../oci/media";
 
 export const LAYER_MEDIA: Record<Compression, string> = { zstd: MEDIA.ociLayerZstd, gzip: MEDIA.ociLayerGzip };
 

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { Limit } from "../artifacts/limit";
 import type { Resolved } from "../config/resolve";
 import { ConfigError } from "../errors";
-import { loadCredentials } from "./auth";
-import type { RegistryOptions } from "./registry";
+import { loadCredentials } from "../oci/auth";
+import type { RegistryOptions } from "../oci/registry";
 
 function readCA(file: string | undefined): string | undefined {
   if (!file) return undefined;

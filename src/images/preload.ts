@@ -5,11 +5,11 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
 import { RunError, withContext } from "../errors";
-import { ImageLayout } from "./layout";
-import { MEDIA, type Descriptor, type ImageManifest } from "./media";
+import { ImageLayout } from "../oci/layout";
+import { MEDIA, type Descriptor, type ImageManifest } from "../oci/media";
 import { registryOptions } from "./options";
-import { holdsImage, localImage } from "./pull";
-import { formatRegistryRef, parseRegistryRef, type RegistryRef } from "./ref";
+import { holdsImage, localImage } from "../oci/pull";
+import { formatRegistryRef, parseRegistryRef, type RegistryRef } from "../oci/ref";
 
 export const imagesLayout = (cacheDir: string) => new ImageLayout(join(cacheDir, "images"));
 

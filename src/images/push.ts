@@ -9,10 +9,10 @@ import { ConfigError } from "../errors";
 import { ensureSnapshot, rootfsSource } from "../rootfs/bootstrap";
 import { readSidecar, verifySnapshot, type Compression } from "../rootfs/bootstrap/snapshot";
 import { buildImage, imageIndex, type Doc, type Image } from "./build";
-import type { Descriptor } from "./media";
+import type { Descriptor } from "../oci/media";
 import { registryOptions } from "./options";
-import { formatRegistryRef, type RegistryRef } from "./ref";
-import { Registry } from "./registry";
+import { formatRegistryRef, type RegistryRef } from "../oci/ref";
+import { Registry } from "../oci/registry";
 
 export interface Pushed {
   /** the digest the tag now names: the index's for several arches, else the manifest's */

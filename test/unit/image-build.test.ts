@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildImage, buildLayer, imageConfig, imageIndex, imageManifest, platformOf } from "../../src/oci/build";
+import { buildImage, buildLayer, imageConfig, imageIndex, imageManifest, platformOf } from "../../src/images/build";
 import { MEDIA, sha256Digest } from "../../src/oci/media";
 import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { removeDir, tempDir } from "../helpers/tmp";

@@ -1,0 +1,40 @@
+// The idle slot's old rootfs is renamed aside before the new one is provisioned and deleted once
+// the upgrade is over: deleting a whole rootfs takes seconds, and the node is waiting on the
+// provision, not on the delete. A killed run's retired trees are swept by the next upgrade.
+import { readdirSync, renameSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { RunError } from "../errors";
+import { ioError } from "../fs/atomic";
+import { removeTree } from "../fs/tree";
+import { nspawnsOn } from "../machine/running";
+
+const MARK = ".retired-";
+
+/** Move `dir` aside (one rename, nothing deleted yet); the path it now has. */
+export function retire(dir: string): string {
+  const users = nspawnsOn(dir);
+  if (users.length) throw new RunError(`${dir}: systemd-nspawn (pid ${users.join(", ")}) runs on the idle slot; stop it first`);
+  const aside = `${dir}${MARK}${process.pid}`;
+  try {
+    renameSync(dir, aside);
+  } catch (err) {
+    throw ioError(`move the idle slot's rootfs ${dir} aside`, err);
+  }
+  return aside;
+}
+
+/** Delete every retired tree of these machine dirs: this run's and killed runs'. */
+export function sweepRetired(dirs: string[]): string[] {
+  const found = dirs.flatMap((dir) => {
+    const prefix = basename(dir) + MARK;
+    try {
+      return readdirSync(dirname(dir))
+        .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+        .map((n) => join(dirname(dir), n));
+    } catch {
+      return [];
+    }
+  });
+  found.forEach(removeTree);
+  return found;
+}
