@@ -13,6 +13,7 @@ import { removeDir, tempDir } from "../helpers/tmp";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { startNginx, type Nginx } from "../helpers/nginx";
 import { sandboxRegistry } from "../helpers/sandbox-registry";
+import { keepSnapshots, lendSnapshots } from "../helpers/shared-snapshots";
 
 let bin: string;
 let dir: string;
@@ -66,8 +67,10 @@ describe("air-gapped workflow", () => {
   });
 
   test("fetch --arch amd64,arm64 --with-rootfs fills the bundle and writes the lock", async () => {
+    lendSnapshots(bundle);
     const r = await run([bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", upstream.url, "--runtime-sandbox-image", sandbox, "--log-format", "json", ...bootstrap()]);
     ok(r);
+    keepSnapshots(bundle);
     const lock = readLock(join(bundle, LOCK_FILE));
     expect(Object.keys(lock.artifacts).sort()).toEqual(["cni", "containerd", "crictl", "kubeProxy", "kubectl", "kubelet", "runc"]);
     for (const byArch of Object.values(lock.artifacts)) expect(Object.keys(byArch!).sort()).toEqual(["amd64", "arm64"]);

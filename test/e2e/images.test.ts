@@ -21,6 +21,7 @@ import { twoArchBusyboxLayout } from "../helpers/oci";
 import { startRegistry, type TestRegistry } from "../helpers/registry";
 import { startRegistryProxy, type RegistryProxy } from "../helpers/registry-proxy";
 import { removeDir } from "../helpers/tmp";
+import { keepSnapshots, lendSnapshots } from "../helpers/shared-snapshots";
 
 let bin: string;
 let dir: string;
@@ -74,7 +75,7 @@ const machine = () => ({ root: join(dir, "machine"), nspawn: join(dir, `${MACHIN
 
 const goalArgs = () => [
   "--images", app, "--runtime-sandbox-image", sandbox, "--containerd-version", containerdVersion, "--log-format", "json",
-  "--bootstrap-tool", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror,
+  "--bootstrap-tool", "mmdebstrap", "--bootstrap-suite", apt.suite, "--bootstrap-mirror", apt.mirror, "--bootstrap-include", "systemd,systemd-sysv,dbus",
 ];
 const fetchArgs = () => [bin, "fetch", "--bundle", bundle, "--arch", "amd64,arm64", "--with-rootfs", "--mirror", artifacts.url, ...goalArgs()];
 const machineArgs = () => [
@@ -92,8 +93,10 @@ describe("images for an air-gapped node", () => {
     expect(planned.sort()).toEqual([app, sandbox].flatMap((i) => [`${i} amd64`, `${i} arm64`]).sort());
     expect(proxy.seen).toEqual([]);
 
+    lendSnapshots(bundle);
     const started = performance.now();
     ok(await run(fetchArgs()));
+    keepSnapshots(bundle);
     console.log(`fetch with rootfs and images: ${((performance.now() - started) / 1000).toFixed(1)}s`);
     const lock = readLock(join(bundle, LOCK_FILE));
     expect(Object.keys(lock.images).sort()).toEqual([sandbox, app].sort());
