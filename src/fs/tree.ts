@@ -2,7 +2,8 @@
 // leaves its /proc and /sys; a pull unpacks into a scratch dir): unmount first, so the removal
 // never reaches the host through a mount.
 import { spawnSync } from "bun";
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { RunError } from "../errors";
 import { ioError } from "./atomic";
 
@@ -30,5 +31,17 @@ export function removeTree(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   } catch (err) {
     throw ioError(`remove ${dir}`, err);
+  }
+}
+
+/** Trees runs left beside `dir`, each named `<name of dir><mark><its pid>` (staging dirs, rootfs set aside). */
+export function runTreesBeside(dir: string, mark: string): string[] {
+  const prefix = basename(dir) + mark;
+  try {
+    return readdirSync(dirname(dir))
+      .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+      .map((n) => join(dirname(dir), n));
+  } catch {
+    return [];
   }
 }

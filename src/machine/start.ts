@@ -6,7 +6,7 @@ import type { Resolved } from "../config/resolve";
 import type { TaskLog } from "../engine/log";
 import { lockMachine } from "../engine/lock";
 import { RunError } from "../errors";
-import { crashLooping, initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+import { crashLooping, failedUnitsOf, initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
 /** Where systemd-nspawn@.service looks for the machine's image and its settings. */
 const IMAGE_DIR = "/var/lib/machines";
@@ -85,7 +85,7 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
       return said === "running" || said === "degraded" ? said : undefined;
     });
     if (!system) throw new RunError(`start ${m}: its systemd did not finish booting within ${seconds} (it says: ${said || "no answer"}); ${journal}`);
-    const failed = system === "degraded" ? (await run(systemd.failedUnits(m))).stdout.split("\n").map((l) => l.split(/\s+/)[0]!).filter(Boolean) : [];
+    const failed = system === "degraded" ? await failedUnitsOf(m) : [];
 
     let containerd = "";
     const active = await until(deadline, async () => {

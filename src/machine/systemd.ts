@@ -97,6 +97,11 @@ export const CRASH_LOOP_RESTARTS = 2;
 
 export const crashLooping = (show: Record<string, string>) => show.ActiveState !== "active" && Number(show.NRestarts ?? 0) >= CRASH_LOOP_RESTARTS;
 
+/** The units that failed inside a machine whose systemd says degraded. */
+export async function failedUnitsOf(machine: string): Promise<string[]> {
+  return (await run(systemd.failedUnits(machine))).stdout.split("\n").map((l) => l.split(/\s+/)[0]!).filter(Boolean);
+}
+
 /** Whether machined still has the machine registered (running, or left over by a crash). */
 export async function registered(machine: string): Promise<boolean> {
   return (await run(systemd.machineState(machine))).code === 0;

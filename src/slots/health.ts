@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { resolveInside } from "../fs/inside";
-import { crashLooping, parseShow, run, systemd, until } from "../machine/systemd";
+import { crashLooping, failedUnitsOf, parseShow, run, systemd, until } from "../machine/systemd";
 import { readImagesRecord } from "../runtime/images";
 import { IMAGES_UNIT, importStamp } from "../runtime/templates/images";
 import { BOOTSTRAP_KUBECONFIG, KUBECONFIG } from "../runtime/templates/kubelet";
@@ -81,7 +81,7 @@ async function unit(machine: string, name: string): Promise<Unit> {
 async function observe(goal: Resolved): Promise<NodeFacts> {
   const m = goal.machine;
   const system = (await run(systemd.systemState(m))).stdout.split("\n")[0] ?? "";
-  const failed = system === "degraded" ? (await run(systemd.failedUnits(m))).stdout.split("\n").map((l) => l.split(/\s+/)[0]!).filter(Boolean) : [];
+  const failed = system === "degraded" ? await failedUnitsOf(m) : [];
   const facts: NodeFacts = { system, failed, containerd: await unit(m, "containerd.service") };
   if (hasJoinMaterial(goal.machineDir)) facts.kubelet = await unit(m, "kubelet.service");
   const archives = (readImagesRecord(goal.machineDir) ?? []).map((e) => e.archive);

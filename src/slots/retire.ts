@@ -1,11 +1,10 @@
 // The idle slot's old rootfs is renamed aside before the new one is provisioned and deleted once
 // the upgrade is over: deleting a whole rootfs takes seconds, and the node is waiting on the
 // provision, not on the delete. A killed run's retired trees are swept by the next upgrade.
-import { readdirSync, renameSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { renameSync } from "node:fs";
 import { RunError } from "../errors";
 import { ioError } from "../fs/atomic";
-import { removeTree } from "../fs/tree";
+import { removeTree, runTreesBeside } from "../fs/tree";
 import { nspawnsOn } from "../machine/running";
 
 const MARK = ".retired-";
@@ -25,16 +24,7 @@ export function retire(dir: string): string {
 
 /** Delete every retired tree of these machine dirs: this run's and killed runs'. */
 export function sweepRetired(dirs: string[]): string[] {
-  const found = dirs.flatMap((dir) => {
-    const prefix = basename(dir) + MARK;
-    try {
-      return readdirSync(dirname(dir))
-        .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
-        .map((n) => join(dirname(dir), n));
-    } catch {
-      return [];
-    }
-  });
+  const found = dirs.flatMap((dir) => runTreesBeside(dir, MARK));
   found.forEach(removeTree);
   return found;
 }

@@ -1,14 +1,12 @@
 // status: what a fleet tool polls. Per slot: there or not, running, enabled, the node or not, what
 // its saved goal installed and on what base, and verify's verdict; the node healthy or not.
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
 import { errorMessage } from "../errors";
-import { resolveInside } from "../fs/inside";
-import { nspawnsOn } from "../machine/running";
 import { initFacts, noSystemd } from "../machine/systemd";
-import { IMAGE_RECORD } from "../rootfs/bootstrap/image";
+import { readImageRecord } from "../rootfs/bootstrap/image";
 import { verifyMachine } from "../verify";
-import { slotDir, slotGoal } from "./goals";
+import { slotFacts, slotGoal } from "./goals";
 import { healthNow } from "./health";
 import { readRecord, type Switch } from "./record";
 import { activeSlot, type Slots } from "./which";
@@ -46,12 +44,8 @@ export interface HostStatus {
 export function baseOf(goal: Resolved): string {
   const b = goal.bootstrap;
   if (b.method === "image") {
-    try {
-      const rec = JSON.parse(readFileSync(resolveInside(goal.machineDir, IMAGE_RECORD), "utf8")) as { image: string; digest: string };
-      return `image ${rec.image}@${rec.digest}`;
-    } catch {
-      return `image ${b.image}`;
-    }
+    const rec = readImageRecord(goal.machineDir);
+    return rec ? `image ${rec.image}@${rec.digest}` : `image ${b.image}`;
   }
   if (b.method === "tarball") return `tarball ${b.tarball}${b.sha256 ? ` (sha256 ${b.sha256})` : ""}`;
   if (b.method === "none") return "brought by the user (bootstrap none)";
@@ -62,11 +56,10 @@ export function baseOf(goal: Resolved): string {
 const enabledLink = (slot: string) => `/etc/systemd/system/machines.target.wants/systemd-nspawn@${slot}.service`;
 
 async function slotStatus(slot: string, active: string | null): Promise<SlotStatus> {
-  const dir = slotDir(slot);
   const s: SlotStatus = {
     name: slot,
-    exists: existsSync(dir),
-    running: nspawnsOn(dir).length > 0,
+    exists: slotFacts.exists(slot),
+    running: slotFacts.running(slot),
     enabled: lstatSync(enabledLink(slot), { throwIfNoEntry: false }) !== undefined,
     active: slot === active,
   };
@@ -91,7 +84,7 @@ export async function hostStatus(slots: Slots, recordPath: string): Promise<Host
   let active: string | null = null;
   let why: string | undefined;
   try {
-    active = activeSlot(rec, slots, { exists: (s) => existsSync(slotDir(s)), running: (s) => nspawnsOn(slotDir(s)).length > 0 }, recordPath);
+    active = activeSlot(rec, slots, slotFacts, recordPath);
   } catch (err) {
     why = errorMessage(err);
   }

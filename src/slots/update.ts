@@ -1,19 +1,17 @@
 // upgrade and rollback: one per host at a time (the slots lock, and both slots' machine locks,
 // so no provision runs beside), an interrupted switch finished or undone first, then the idle
 // slot provisioned afresh with the node's identity carried in, then the switch.
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
 import { LOCK_DIR, lockFile, lockMachine, type MachineLock } from "../engine/lock";
 import { taskLog, type Logger } from "../engine/log";
 import { ConfigError, RunError, errorMessage } from "../errors";
 import { stopMachine } from "../machine/stop";
-import { nspawnsOn } from "../machine/running";
 import { initFacts, noSystemd } from "../machine/systemd";
 import { provisionMachine, provisionPlan } from "../provision";
-import { CARRIED, carryIdentity } from "./carry";
+import { CARRIED } from "./carry";
 import { STOP_TIMEOUT_MS, machineActions } from "./actions";
-import { slotDir, slotGoal } from "./goals";
+import { slotDir, slotFacts, slotGoal } from "./goals";
 import { retire, sweepRetired } from "./retire";
 import { readRecord, settled, writeRecord, type SlotRecord } from "./record";
 import { recoverSwitch, recoveryFor, switchSlots, type SwitchKind } from "./switch";
@@ -37,8 +35,7 @@ export interface Updated {
 
 export const SLOTS_LOCK = join(LOCK_DIR, "slots.lock");
 
-const exists = (slot: string) => existsSync(slotDir(slot));
-const running = (slot: string) => nspawnsOn(slotDir(slot)).length > 0;
+const exists = slotFacts.exists;
 
 /** The slots lock and both machines' locks, or the one line naming who holds one. */
 function lockHost(kind: SwitchKind, slots: Slots): () => void {
@@ -84,7 +81,7 @@ function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, g
     const plan = provisionPlan(goal);
     Object.assign(fields, {
       machineDir: goal.machineDir,
-      replaces: exists(to) ? `${slotDir(to)} (removed, then provisioned afresh)` : null,
+      replaces: exists(to) ? `${slotDir(to)} (set aside, deleted after the upgrade; the slot is provisioned afresh)` : null,
       versions: goal.versions,
       bootstrap: goal.bootstrap.method,
       phases: plan.phases.map((p) => `${p.name}: ${p.tasks.map((t) => t.name).join(", ")}`),
@@ -114,7 +111,7 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
   const unlock = o.dryRun ? () => {} : lockHost("upgrade", o.slots);
   try {
     const rec = await recovered("upgrade", o);
-    const active = activeSlot(rec, o.slots, { exists, running }, o.recordPath);
+    const active = activeSlot(rec, o.slots, slotFacts, o.recordPath);
     const idle = otherSlot(o.slots, active);
     const goal = nextGoal(active, idle);
     logPlan(o, "upgrade", active, idle, goal, noSwitch);
@@ -130,13 +127,12 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
       log.info(`the idle slot's old rootfs is set aside, deleted once the upgrade is over`, { machine: idle, aside: retire(slotDir(idle)) });
     }
     await provisionMachine(goal, provisionPlan(goal), { signal: o.signal, logger: o.logger, dryRun: false });
+    const a = actionsFor("upgrade", o);
     if (noSwitch) {
-      const carried = carryIdentity(slotDir(active), slotDir(idle));
-      log.info(`carried the node's identity from ${active} to ${idle}`, { carried });
+      await a.carry(active, idle);
       await writeRecord(o.recordPath, base);
       return { active, previous: null };
     }
-    const a = actionsFor("upgrade", o);
     const done = await switchSlots(a, base, "upgrade", active, idle);
     a.end();
     return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };

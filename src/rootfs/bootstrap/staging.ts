@@ -1,27 +1,18 @@
 // A rootfs is built in a staging dir beside the machine dir and renamed into place only when
 // complete, so a crash never leaves a half-made machine dir that a later run mistakes for done.
 // Staging dirs of earlier runs are never trusted: they are unmounted and removed.
-import { mkdirSync, readdirSync, renameSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { mkdirSync, renameSync } from "node:fs";
+import { dirname } from "node:path";
 import { RunError } from "../../errors";
 import { fsyncDir, ioError } from "../../fs/atomic";
-import { removeTree } from "../../fs/tree";
+import { removeTree, runTreesBeside } from "../../fs/tree";
 
 const MARK = ".staging-";
 
 export const stagingDirFor = (machineDir: string, pid = process.pid) => `${machineDir}${MARK}${pid}`;
 
 /** Staging dirs of earlier runs for this machine dir (the machine lock rules out a live one). */
-export function leftoverStagingDirs(machineDir: string): string[] {
-  const prefix = basename(machineDir) + MARK;
-  try {
-    return readdirSync(dirname(machineDir))
-      .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
-      .map((n) => join(dirname(machineDir), n));
-  } catch {
-    return [];
-  }
-}
+export const leftoverStagingDirs = (machineDir: string): string[] => runTreesBeside(machineDir, MARK);
 
 /** A fresh, empty staging dir for this run, after removing every leftover. */
 export function freshStagingDir(machineDir: string): { dir: string; removed: string[] } {
