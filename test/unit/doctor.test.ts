@@ -15,6 +15,7 @@ import { cgroupCheck } from "../../src/readiness/checks";
 import type { HostProbe } from "../../src/readiness/probe";
 import { decideWorkspace, type WorkspaceDecision } from "../../src/rootfs/decision";
 import { runSource } from "../helpers/binary";
+import { defaultHostRoot } from "../helpers/fake-host";
 import { runLogged, tempDir } from "../helpers/goal";
 
 const FACTS: HostFacts = {
@@ -22,7 +23,17 @@ const FACTS: HostFacts = {
   resolvConf: "/etc/resolv.conf", mmdebstrap: true,
 };
 const goalOf = (input: GoalInput = {}): Resolved =>
-  resolveGoal(GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, gpu: { mode: "none" }, ...input }), () => FACTS);
+  resolveGoal(
+    GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, gpu: { mode: "none" }, host: { root: defaultHostRoot() }, ...input }),
+    () => FACTS,
+  );
+
+/** What a machine that boots needs of the host beside cgroups: each kernel setting (the fake host has br_netfilter loaded), and swap. */
+const HOST_CHECKS = [
+  ...["vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"],
+  ...["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"],
+  ...["fs.inotify.max_user_instances", "fs.inotify.max_user_watches"],
+].map((k) => `sysctl ${k}`).concat("swap");
 
 const GiB = 1024 ** 3;
 const healthy = (): HostProbe => ({
@@ -48,16 +59,16 @@ describe("readiness checks follow the workspace decision", () => {
   test("a bootstrap on a healthy host: every check ok", async () => {
     const goal = goalOf();
     const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), healthy());
-    expect(reports.map((r) => r.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups"]);
+    expect(reports.map((r) => r.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", ...HOST_CHECKS]);
     expect(reports.filter((r) => r.status !== "ok").map(formatReport)).toEqual([]);
     expect(reports[1]!.message).toBe("mmdebstrap, mount, chroot, tar, sync, umount, zstd present");
   });
 
-  test("a present rootfs or a created machine dir need root alone (cgroups only warn)", async () => {
+  test("a present rootfs or a created machine dir need root and what the host gives the machine (cgroups only warn)", async () => {
     const goal = goalOf();
     for (const kind of ["present", "create"] as const) {
       const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, { kind })), healthy());
-      expect(reports.map((r) => r.name)).toEqual(["root", "cgroups"]);
+      expect(reports.map((r) => r.name)).toEqual(["root", "cgroups", ...HOST_CHECKS]);
     }
   });
 
@@ -221,7 +232,7 @@ describe("doctor", () => {
   test("provision's readiness list, then the host-wide checks", async () => {
     const goal = goalOf();
     const r = await runChecks(doctorChecks(goal), { ...healthy(), reach: async () => "Connection refused" });
-    expect(r.map((x) => x.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", "systemd-nspawn", "kernel modules", "bootstrap mirror"]);
+    expect(r.map((x) => x.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", ...HOST_CHECKS, "systemd-nspawn", "kernel modules", "bootstrap mirror"]);
     expect(r.at(-1)).toMatchObject({ status: "fail", message: "http://deb.debian.org/debian/dists/bookworm/Release: Connection refused" });
   });
 
