@@ -10,7 +10,7 @@ import { ioError } from "../fs/atomic";
 import { removeTree } from "../fs/tree";
 import { leftoverStagingDirs } from "../rootfs/bootstrap/staging";
 import { removalProblems } from "./guard";
-import { nspawnsOn } from "./running";
+import { nspawnsOn } from "../host/processes";
 import { stopMachine } from "./stop";
 import { initFacts, must, noSystemd, systemd } from "./systemd";
 

@@ -5,7 +5,7 @@ import { renameSync } from "node:fs";
 import { RunError } from "../errors";
 import { ioError } from "../fs/atomic";
 import { removeTree, runTreesBeside } from "../fs/tree";
-import { nspawnsOn } from "../machine/running";
+import { nspawnsOn } from "../host/processes";
 
 const MARK = ".retired-";
 
