@@ -1,7 +1,7 @@
 // The registry client's options from the goal state: the downloads' limits, the credentials
 // file, the CA file and the hosts allowed plain HTTP. Shared by pulls and pushes.
 import { readFileSync } from "node:fs";
-import { Limit } from "../artifacts/limit";
+import { Limit } from "../http/limit";
 import type { Resolved } from "../config/resolve";
 import { ConfigError } from "../errors";
 import { loadCredentials } from "../oci/auth";
