@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { ResolvedGpu } from "../config/resolve";
 import type { Drift } from "../fs/drift";
 import { gpuBinds } from "./binds";
-import type { GpuDevice } from "./host";
+import type { GpuDevice } from "../host/nvidia";
 
 export interface GpuRecord {
   devices: GpuDevice[];
