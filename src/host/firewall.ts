@@ -1,22 +1,13 @@
 // The host firewall's FORWARD policy, read with the tools that manage it when they are installed
 // (nft for nftables and iptables-nft; iptables for the legacy tables): a policy of drop throws
 // away the pod traffic the node routes.
+import { run as runCommand, type Ran } from "../engine/command";
 import { readText } from "../fs/read";
-import { toolPath } from "../config/host";
+import { toolPath } from "./tools";
 import { basename, join } from "node:path";
 
-export interface Ran {
-  code: number;
-  stdout: string;
-}
-
-export type Runner = (argv: string[]) => Promise<Ran>;
-
-const spawnRunner: Runner = async (argv) => {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
-  const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-  return { code, stdout };
-};
+/** How a tool is run (a test passes its own). */
+export type Runner = (argv: string[]) => Promise<Pick<Ran, "code" | "stdout">>;
 
 export interface ForwardPolicy {
   /** where each drop policy was found: `nft table ip filter chain FORWARD`, `iptables FORWARD` */
@@ -55,7 +46,7 @@ export const iptablesForwardDrops = (rules: string) => (/^-P FORWARD DROP$/m.tes
  * sees it that nft did not cover: the legacy one only when its filter table is loaded (asking
  * would load the module otherwise).
  */
-export async function forwardPolicy(proc = "/proc", which: (cmd: string) => string | null = toolPath, run: Runner = spawnRunner): Promise<ForwardPolicy> {
+export async function forwardPolicy(proc = "/proc", which: (cmd: string) => string | null = toolPath, run: Runner = runCommand): Promise<ForwardPolicy> {
   const out: ForwardPolicy = { drops: [], read: [] };
   const nft = which("nft");
   if (nft) {

@@ -14,7 +14,7 @@ import { gpuCheck, gpuNeeded } from "./gpu";
 import { swapCheck, sysctlChecks } from "./host";
 import { neighbourChecks } from "./neighbours";
 import { offlineMissing } from "./offline";
-import { realHost, type HostProbe } from "./probe";
+import { realHost, type HostProbe } from "../host/probe";
 
 export const READINESS = "readiness";
 

@@ -14,7 +14,7 @@ import { FSTAB_BACKUP, SWAP_COMMENT, uncommentSwapLines } from "../../src/hostpr
 import { hostTask } from "../../src/hostprep/task";
 import { readinessChecks } from "../../src/readiness";
 import { runChecks } from "../../src/readiness/check";
-import { realHost } from "../../src/readiness/probe";
+import { realHost } from "../../src/host/probe";
 import { provisionPlan } from "../../src/provision";
 import { runtimeFiles } from "../../src/runtime/files";
 import { events, runSource } from "../helpers/binary";

@@ -10,7 +10,7 @@ import { processFacts } from "../../src/host/processes";
 import { updateHostManifest, withMachine } from "../../src/hostprep/manifest";
 import type { CheckResult } from "../../src/readiness/check";
 import { dockerCheck, hostKubeletCheck, portsCheck } from "../../src/readiness/neighbours";
-import { realHost } from "../../src/readiness/probe";
+import { realHost } from "../../src/host/probe";
 import { fakeHostRoot } from "../helpers/fake-host";
 import { testGoal } from "../helpers/goal";
 import { tempDir } from "../helpers/tmp";
