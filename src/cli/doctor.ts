@@ -3,7 +3,7 @@ import { doctorChecks } from "../doctor";
 import { EXIT } from "../errors";
 import type { Level } from "../engine/log";
 import { formatReport, runChecks, type Status } from "../readiness/check";
-import { realHost } from "../readiness/probe";
+import { realHost } from "../host/probe";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 
@@ -28,7 +28,7 @@ export const doctorCommand = defineCommand({
 
 /** What the host checks depend on (for --help). */
 export const doctorUses = [
-  "machine", "machineDir", "arch", "hostKernel", "hostModules", "gpu", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "logFormat", "skipPhases",
+  "machine", "machineDir", "arch", "hostKernel", "hostModules", "gpu", "host", "kubelet", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "logFormat", "skipPhases",
 ];
 
 export const doctorExamples = [

@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../fs/atomic";
 import { resolveInside } from "../fs/inside";
 import { hostRel } from "../fs/target";
 import { activeSwaps, fstabSwapLines } from "../host/swap";
-import { must } from "../machine/systemd";
+import { must } from "../engine/command";
 import { updateHostManifest, type FstabChange } from "./manifest";
 
 export const FSTAB = "/etc/fstab";

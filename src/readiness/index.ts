@@ -12,8 +12,9 @@ import { bad, describeReport, runChecks, type Check, type Report } from "./check
 import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
 import { gpuCheck, gpuNeeded } from "./gpu";
 import { swapCheck, sysctlChecks } from "./host";
+import { neighbourChecks } from "./neighbours";
 import { offlineMissing } from "./offline";
-import { realHost, type HostProbe } from "./probe";
+import { realHost, type HostProbe } from "../host/probe";
 
 export const READINESS = "readiness";
 
@@ -61,7 +62,7 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
     ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, needs.images, workspace))] : []),
-    ...(needs.boots ? [cgroupCheck, ...sysctlChecks(goal, Boolean(needs.host)), swapCheck(goal, Boolean(needs.host))] : []),
+    ...(needs.boots ? [cgroupCheck, ...sysctlChecks(goal, Boolean(needs.host)), swapCheck(goal, Boolean(needs.host)), ...neighbourChecks(goal)] : []),
     ...(needs.boots && gpuNeeded(goal) ? [gpuCheck(goal)] : []),
   ];
 }

@@ -3,7 +3,7 @@
 // and the real commands on this host.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { HostFacts } from "../../src/config/host";
+import type { HostFacts } from "../../src/host/facts";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { doctorChecks } from "../../src/doctor";
@@ -12,7 +12,7 @@ import { provisionPlan } from "../../src/provision";
 import { imagePushChecks, readinessChecks, readinessTask, scratchChecks, type Needs } from "../../src/readiness";
 import { formatReport, runChecks, type Check, type CheckResult } from "../../src/readiness/check";
 import { cgroupCheck } from "../../src/readiness/checks";
-import type { HostProbe } from "../../src/readiness/probe";
+import type { HostProbe } from "../../src/host/probe";
 import { decideWorkspace, type WorkspaceDecision } from "../../src/rootfs/decision";
 import { runSource } from "../helpers/binary";
 import { defaultHostRoot } from "../helpers/fake-host";
@@ -33,7 +33,7 @@ const HOST_CHECKS = [
   ...["vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"],
   ...["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"],
   ...["fs.inotify.max_user_instances", "fs.inotify.max_user_watches"],
-].map((k) => `sysctl ${k}`).concat("swap");
+].map((k) => `sysctl ${k}`).concat("swap", "ports", "docker", "forward policy", "host kubelet");
 
 const GiB = 1024 ** 3;
 const healthy = (): HostProbe => ({
@@ -184,12 +184,12 @@ describe("readiness checks follow the workspace decision", () => {
     expect(Object.keys(r)).toEqual(["root", "workspace"]);
     expect(r["workspace"]).toMatchObject({ status: "fail", message: "read machine dir /m: permission denied" });
   });
-  test("cgroups: without cpu and memory to delegate, pods with limits cannot start (a warning, never a failure)", async () => {
+  test("cgroups: without cpu, memory and pids to delegate, kubelet does not start at all (a warning, never a failure)", async () => {
     const cgroupOn = (cgroups: ReturnType<HostProbe["cgroups"]>) => cgroupCheck.run({ ...healthy(), cgroups: () => cgroups }) as CheckResult;
-    const fix = "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)";
+    const fix = "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1): a working node needs a cgroup v2 host";
     expect(cgroupOn({ layout: "hybrid", controllers: [] })).toEqual({
       status: "warn",
-      message: "hybrid cgroups: /sys/fs/cgroup/unified has no controllers, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start",
+      message: "hybrid cgroups: /sys/fs/cgroup/unified has no controllers, so kubelet cannot create its QoS cgroups in the machine and will not start at all (the rootfs can still be built)",
       fix,
     });
     const legacy = cgroupOn({ layout: "legacy", controllers: [] });
@@ -198,7 +198,8 @@ describe("readiness checks follow the workspace decision", () => {
     const noMemory = cgroupOn({ layout: "cgroup2", controllers: ["cpu", "pids"] });
     expect(noMemory).toMatchObject({ status: "warn", fix });
     expect(noMemory.message).toStartWith("the cgroup v2 hierarchy has no memory controller, so");
-    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory"] })).toEqual({ status: "ok", message: "unified cgroup hierarchy (controllers: cpu memory)" });
+    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory"] }).message).toStartWith("the cgroup v2 hierarchy has no pids controller, so");
+    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory", "pids"] })).toEqual({ status: "ok", message: "unified cgroup hierarchy (controllers: cpu memory pids)" });
   });
 });
 
@@ -214,7 +215,7 @@ describe("the readiness phase", () => {
     ]);
     const warned = await runLogged(readinessTask(() => readinessChecks(goal, provisionNeeds(goal, { kind: "present" })), { ...healthy(), cgroups: () => ({ layout: "legacy" as const, controllers: [] }) }));
     expect(warned.outcome).toBe("skipped");
-    expect(warned.events.find((e) => e.level === "warn")?.msg).toStartWith("cgroups: /sys/fs/cgroup is cgroup v1, so the machine cannot apply pod resource limits");
+    expect(warned.events.find((e) => e.level === "warn")?.msg).toStartWith("cgroups: /sys/fs/cgroup is cgroup v1, so kubelet cannot create its QoS cgroups in the machine and will not start at all");
   });
 
   test("what is checked follows --skip-phases", () => {
@@ -266,6 +267,6 @@ test("doctor on this host names the missing /lib/modules", async () => {
   expect(r.stdout).toMatch(/^ok {4}root: running as root$/m);
   expect(r.stdout).toMatch(/^(ok|warn) {2,4}cgroups: /m);
   // This machine kind is a hybrid cgroup host: doctor says what that means for pods.
-  if (!(await Bun.file("/sys/fs/cgroup/cgroup.controllers").exists())) expect(r.stdout).toContain("pods with CPU or memory limits will fail to start");
+  if (!(await Bun.file("/sys/fs/cgroup/cgroup.controllers").exists())) expect(r.stdout).toContain("kubelet cannot create its QoS cgroups in the machine and will not start at all");
   expect(r.code).toBe(r.stdout.includes("\nfail") || r.stdout.startsWith("fail") ? 1 : 0);
 });

@@ -2,22 +2,24 @@
 // it writes, what it sets in the running kernel, what it leaves alone, the swap paths per
 // Kubernetes version, host.sysctls false as blockers, and the host manifest.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GoalInput } from "../../src/config/schema";
-import { readSysctl } from "../../src/host/sysctl";
+import { readSysctl, sysctlPath } from "../../src/host/sysctl";
 import { activeSwaps, fstabSwapLines } from "../../src/host/swap";
+import { hostDrift } from "../../src/hostprep/drift";
 import { readHostManifest } from "../../src/hostprep/manifest";
 import { SYSCTL_FILE } from "../../src/hostprep/settings";
 import { FSTAB_BACKUP, SWAP_COMMENT, uncommentSwapLines } from "../../src/hostprep/swap";
 import { hostTask } from "../../src/hostprep/task";
 import { readinessChecks } from "../../src/readiness";
 import { runChecks } from "../../src/readiness/check";
-import { realHost } from "../../src/readiness/probe";
+import { realHost } from "../../src/host/probe";
 import { provisionPlan } from "../../src/provision";
 import { runtimeFiles } from "../../src/runtime/files";
+import { events, runSource } from "../helpers/binary";
 import { fakeHostRoot, type FakeHostOptions } from "../helpers/fake-host";
-import { runLogged, testGoal } from "../helpers/goal";
+import { runLogged, tempDir, testGoal } from "../helpers/goal";
 
 const goalOn = (root: string, input: GoalInput = {}) => testGoal({ ...input, host: { root, ...input.host } });
 const sysctlFile = (root: string) => readFileSync(join(root, SYSCTL_FILE), "utf8");
@@ -188,5 +190,52 @@ describe("swap", () => {
   test("off with a swap area swapoff cannot turn off: the run fails naming it", async () => {
     const root = fakeHostRoot({ swaps: ["/nonexistent-swapfile file 10 0 -2"] });
     await expect(runLogged(hostTask(goalOn(root, { host: { swap: "off", sysctls: false } })))).rejects.toThrow(/^host\.swap off: swapoff \/nonexistent-swapfile failed \(exit \d+\)/);
+  });
+});
+
+describe("verify: host drift", () => {
+  test("a kernel value changed back, the file changed or removed, a swap line active again; a higher at-least value is fine", async () => {
+    const root = fakeHostRoot({ fstab: "/swapfile none swap sw 0 0\n" });
+    const goal = goalOn(root, { host: { swap: "off" } });
+    await runLogged(hostTask(goal));
+    expect(await hostDrift(goal)).toEqual([]);
+    writeFileSync(sysctlPath(root, "kernel.panic"), "1\n");
+    writeFileSync(sysctlPath(root, "fs.inotify.max_user_watches"), "1048576\n");
+    writeFileSync(join(root, "etc/fstab"), "/swapfile none swap sw 0 0\n");
+    writeFileSync(join(root, SYSCTL_FILE), "kernel.panic = 1\n");
+    const sha = new Bun.CryptoHasher("sha256").update("kernel.panic = 1\n").digest("hex");
+    const recorded = readHostManifest(root)!.files[0]!.sha256;
+    expect(await hostDrift(goal)).toEqual([
+      { path: join(root, SYSCTL_FILE), expected: `kernel settings the node needs (sysctl.d), sha256 ${recorded} as the last provision wrote it`, found: `changed (sha256 ${sha})` },
+      { path: sysctlPath(root, "kernel.panic"), expected: "kernel.panic 10 in the running kernel", found: "1 (changed back)" },
+      { path: join(root, "etc/fstab"), expected: "swap line commented out (host.swap off)", found: "active again: /swapfile none swap sw 0 0" },
+    ]);
+    rmSync(join(root, SYSCTL_FILE));
+    expect((await hostDrift(goal))[0]).toMatchObject({ path: join(root, SYSCTL_FILE), found: "missing" });
+  });
+
+  test("verify exits 3 naming a setting changed back on the host; with --skip-phases host the host is not its business", async () => {
+    const root = fakeHostRoot();
+    const dir = tempDir("verify-host");
+    const flags = [
+      "--machine", "vh1", "--machine-dir", join(dir, "vh1"), "--nspawn-config-file", join(dir, "vh1.nspawn"), "--service-override-file", join(dir, "o.conf"),
+      "--cache-dir", join(dir, "cache"), "--bootstrap-method", "none", "--gpu-mode", "none", "--host-root", root, "--log-format", "json",
+    ];
+    const provisioned = await runSource(["provision", ...flags, "--skip-phases", "kube,cri,cni,images"]);
+    expect(provisioned.code).toBe(0);
+    expect(events(provisioned.stdout).filter((e) => e.task === "host" && e.msg === "set").length).toBeGreaterThan(0);
+    const verify = (...extra: string[]) => runSource(["verify", "--machine-dir", join(dir, "vh1"), "--host-root", root, "--log-format", "json", ...extra]);
+    const clean = await verify();
+    expect(events(clean.stdout).filter((e) => e.msg === "drift")).toEqual([]);
+    expect(clean.code).toBe(0);
+    writeFileSync(sysctlPath(root, "vm.overcommit_memory"), "0\n");
+    const drifted = await verify();
+    expect(drifted.code).toBe(3);
+    expect(events(drifted.stdout).filter((e) => e.msg === "drift").map((e) => e.fields)).toEqual([
+      { path: sysctlPath(root, "vm.overcommit_memory"), expected: "vm.overcommit_memory 1 in the running kernel", found: "0 (changed back)" },
+    ]);
+    const skipped = await verify("--skip-phases", "kube,cri,cni,images,host");
+    expect(events(skipped.stdout).filter((e) => e.msg === "drift")).toEqual([]);
+    expect(skipped.code).toBe(0);
   });
 });
