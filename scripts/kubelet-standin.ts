@@ -118,7 +118,8 @@ fi
 errors=
 fail() { errors="\${errors:+$errors, }$1"; count=$((\${count:-0} + 1)); }
 for pair in ${KUBELET_SYSCTLS.map(([path, value]) => `${path}=${value}`).join(" ")}; do
-  flag=\${pair%=*} want=\${pair#*=} file=/proc/sys/\${pair%=*}
+  flag=\${pair%=*} want=\${pair#*=}
+  file=/proc/sys/$flag
   if ! have=$(cat "$file" 2>/dev/null); then
     fail "open $file: no such file or directory"
   elif [ "$have" != "$want" ]; then
