@@ -31,7 +31,10 @@
 // Past the checks it stays up, as kubelet does, until stopped. Its healthz port (10248) is not
 // served: nothing in kube-rootfs asks it (src/slots/health.ts reads the unit through systemd).
 
-/** kubelet's values for the settings it owns, as setupKernelTunables lists them. */
+/**
+ * kubelet's values for the settings it owns, as setupKernelTunables lists them. Written from
+ * kubelet's source, not taken from kube-rootfs's host settings: a wrong value there must fail here.
+ */
 export const KUBELET_SYSCTLS: ReadonlyArray<readonly [path: string, value: number]> = [
   ["vm/overcommit_memory", 1],
   ["vm/panic_on_oom", 0],

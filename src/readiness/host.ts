@@ -21,13 +21,9 @@ function settingResult(goal: Resolved, s: SettingState, hostTaskRuns: boolean): 
   return ok(`${lacks}: will write ${s.target} to ${SYSCTL_FILE} and set it now`);
 }
 
-/** One check per kernel setting the node needs. */
-export function sysctlChecks(goal: Resolved, hostTaskRuns: boolean): Check[] {
-  // Read once, when the first check runs: the checks run together.
-  let states: SettingState[] | undefined;
-  const all = () => (states ??= hostSettingStates(goal));
-  return hostSettingStates(goal).map((s, i) => ({ name: `sysctl ${s.key}`, run: () => settingResult(goal, all()[i]!, hostTaskRuns) }));
-}
+/** One check per kernel setting the node needs, against the running kernel as the checks are made (when readiness runs). */
+export const sysctlChecks = (goal: Resolved, hostTaskRuns: boolean): Check[] =>
+  hostSettingStates(goal).map((s) => ({ name: `sysctl ${s.key}`, run: () => settingResult(goal, s, hostTaskRuns) }));
 
 /** Active swap: kubelet's failSwapOn makes it exit unless the config tolerates it or swap goes off. */
 export function swapCheck(goal: Resolved, hostTaskRuns: boolean): Check {

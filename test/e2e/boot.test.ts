@@ -217,8 +217,8 @@ describe("a provisioned machine boots", () => {
   // This host's stock kernel differs from kubelet's values (vm.overcommit_memory 0, kernel.panic 1,
   // kernel.panic_on_oops 0 on this machine kind) and the machine cannot write them.
   test("kube2 without the host phase: from the snapshot, given join material; kubelet exits at the kernel settings and keeps restarting", async () => {
-    host.sysctls.restore();
-    const differing = KUBELET_SYSCTLS.filter(([path, value]) => host.sysctls.values[path.replaceAll("/", ".")] !== String(value));
+    host.kernel.restore();
+    const differing = KUBELET_SYSCTLS.filter(([path, value]) => host.kernel.values[path.replaceAll("/", ".")] !== String(value));
     // A host already carrying kubelet's values cannot show what this test shows.
     expect(differing.map(([path]) => path)).not.toEqual([]);
     const ev = await provision("kube2", ["--kubelet-bootstrap-kubeconfig", await joinMaterial(), "--host-root", "/", "--skip-phases", "host"]);

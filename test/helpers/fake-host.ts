@@ -31,9 +31,8 @@ export interface FakeHostOptions {
   fstab?: string;
 }
 
-/** A new fake host root: the stock values, with `sysctls` over them (undefined: the kernel lacks the key). */
-export function fakeHostRoot(opts: FakeHostOptions = {}): string {
-  const root = tempDir("host");
+/** A new fake host root (in `root`, else a temp dir): the stock values, with `sysctls` over them (undefined: the kernel lacks the key). */
+export function fakeHostRoot(opts: FakeHostOptions = {}, root = tempDir("host")): string {
   for (const [key, value] of Object.entries({ ...STOCK_SYSCTLS, ...opts.sysctls })) {
     if (value === undefined) continue;
     const path = sysctlPath(root, key);

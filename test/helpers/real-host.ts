@@ -3,47 +3,26 @@
 // after, so the suite leaves the host as it found it. Only inside an e2e run under the shared lock.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { readSysctl, writeSysctl } from "../../src/host/sysctl";
 import { HOST_MANIFEST } from "../../src/hostprep/manifest";
 import { SYSCTL_FILE } from "../../src/hostprep/settings";
-import { STOCK_SYSCTLS } from "./fake-host";
-
-/** Every kernel setting the host phase may set (the fake host's list is the full one). */
-const KEYS = Object.keys(STOCK_SYSCTLS);
-
-export interface SavedSysctls {
-  /** the values found, by key (keys this kernel lacks left out) */
-  values: Record<string, string>;
-  /** Put the kernel settings back as found. */
-  restore(): void;
-}
-
-/** The running kernel's values of every setting the host phase may set. */
-export function saveSysctls(): SavedSysctls {
-  const values = Object.fromEntries(KEYS.flatMap((k) => ((v) => (v === undefined ? [] : [[k, v]]))(readSysctl("/", k))));
-  return {
-    values,
-    restore() {
-      for (const [k, v] of Object.entries(values)) if (readSysctl("/", k) !== v) writeSysctl("/", k, v);
-    },
-  };
-}
+import { saveHostKernel, type SavedKernel } from "./host-kernel";
 
 export interface SavedHost {
-  sysctls: SavedSysctls;
+  /** the kernel's values as found (test/helpers/host-kernel.ts) */
+  kernel: SavedKernel;
   /** Put everything back as found: the kernel settings, the sysctl file, the host manifest and its dir. */
   restore(): void;
 }
 
 export function saveRealHost(): SavedHost {
-  const sysctls = saveSysctls();
+  const kernel = saveHostKernel();
   const files = [SYSCTL_FILE, HOST_MANIFEST].map((path) => ({ path, content: existsSync(path) ? readFileSync(path) : undefined }));
   const manifestDir = dirname(HOST_MANIFEST);
   const hadManifestDir = existsSync(manifestDir);
   return {
-    sysctls,
+    kernel,
     restore() {
-      sysctls.restore();
+      kernel.restore();
       for (const f of files) {
         if (f.content === undefined) rmSync(f.path, { force: true });
         else writeFileSync(f.path, f.content);
