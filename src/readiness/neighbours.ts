@@ -8,6 +8,7 @@ import type { Resolved } from "../config/resolve";
 import { forwardPolicy } from "../host/firewall";
 import { socketHolders, tcpListeners } from "../host/ports";
 import { descendsFrom, nspawnsOn, onHostItself, processesNamed, type ProcessFacts } from "../host/processes";
+import { ConfigError } from "../errors";
 import { readHostManifest } from "../hostprep/manifest";
 import { bad, ok, type Check } from "./check";
 
@@ -23,7 +24,13 @@ const named = (p: ProcessFacts) => `pid ${p.pid} (${p.comm})`;
 
 /** The machine dirs of this node: the goal's, and every machine kube-rootfs provisioned on the host (an update's other slot). */
 function nodeMachineDirs(goal: Resolved): string[] {
-  const recorded = readHostManifest(goal.host.root)?.machines.map((m) => m.machineDir) ?? [];
+  let recorded: string[] = [];
+  try {
+    recorded = readHostManifest(goal.host.root)?.machines.map((m) => m.machineDir) ?? [];
+  } catch (err) {
+    // Unreadable (not root, or damaged): the goal's own machine is still known; root is the blocker then.
+    if (!(err instanceof ConfigError)) throw err;
+  }
   return [...new Set([goal.machineDir, ...recorded])];
 }
 
