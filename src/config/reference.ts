@@ -1,4 +1,4 @@
-// The README's config reference, rendered from the schema's fields (a test keeps the README
+// docs/configuration.md's field table, rendered from the schema's fields (a test keeps the page
 // in step with it).
 import { FIELDS } from "./fields";
 
