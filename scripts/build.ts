@@ -34,7 +34,7 @@ for (const target of targets) {
   rmSync(outfile, { force: true });
   const args = [
     process.execPath, "build", "--compile", `--target=bun-${target}`,
-    // Measured: bytecode halves start-up (see README "Build"); minify keeps the binary lean.
+    // Measured: bytecode halves start-up (see docs/development.md, Building); minify keeps the binary lean.
     ...(values["no-bytecode"] ? [] : ["--bytecode"]),
     "--minify",
     "--define", `KUBE_ROOTFS_VERSION=${JSON.stringify(pkg.version)}`,

@@ -3,6 +3,7 @@ import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
 import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
+import type { HelpEntry } from "./help";
 
 interface Loaded {
   cmd: CommandDef;
@@ -35,6 +36,13 @@ export async function allCommands(): Promise<Record<string, Loaded>> {
   return Object.fromEntries(entries);
 }
 
+const describe = (cmd: CommandDef) => (cmd.meta as { description?: string } | undefined)?.description ?? "";
+
+/** What `help <name>` (and docs/cli.md) shows of a loaded command. */
+export function helpEntry(name: string, { cmd, examples, uses }: Loaded): HelpEntry {
+  return { name, description: describe(cmd), args: (cmd.args ?? {}) as ArgsDef, examples, ...(uses ? { uses } : {}) };
+}
+
 async function unknownCommand(name: string): Promise<ConfigError> {
   const { didYouMean } = await import("../config/closest");
   return new ConfigError(`unknown command ${name}${didYouMean(name, Object.keys(commands))} (commands: ${Object.keys(commands).join(", ")})`);
@@ -43,13 +51,9 @@ async function unknownCommand(name: string): Promise<ConfigError> {
 /** The whole CLI's help, or one command's. */
 async function help(name: string | undefined): Promise<string> {
   const { commandHelp, mainHelp } = await import("./help");
-  if (name) {
-    const { cmd, examples, uses } = await commands[name]!();
-    const description = (cmd.meta as { description?: string } | undefined)?.description ?? "";
-    return commandHelp({ name, description, args: (cmd.args ?? {}) as ArgsDef, examples, ...(uses ? { uses } : {}) });
-  }
+  if (name) return commandHelp(helpEntry(name, await commands[name]!()));
   const all = await allCommands();
-  const list = Object.entries(all).map(([n, c]) => ({ name: n, description: (c.cmd.meta as { description?: string } | undefined)?.description ?? "", example: c.examples[0] }));
+  const list = Object.entries(all).map(([n, c]) => ({ name: n, description: describe(c.cmd), example: c.examples[0] }));
   return mainHelp(list, buildInfo.version);
 }
 

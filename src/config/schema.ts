@@ -1,5 +1,5 @@
 // The goal state: the one source of truth for every setting. Flags, env names and the
-// README's config reference are derived from this schema (see fields.ts), never listed twice.
+// docs' configuration reference are derived from this schema (see fields.ts), never listed twice.
 import { z } from "zod";
 import { parseImageRef } from "../oci/ref";
 import { ARCH_NAMES, toArch } from "../host/arch";

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commandHelp, wrap } from "../../src/cli/help";
-import { allCommands } from "../../src/cli/root";
+import { allCommands, helpEntry } from "../../src/cli/root";
 import { parseArchList } from "../../src/config/arch";
 import { closest, editDistance } from "../../src/config/closest";
 import { loadGoal, unknownEnvWarnings, yamlErrorAt } from "../../src/config/load";
@@ -38,8 +38,7 @@ describe("--help", () => {
     for (const [name, cmd] of Object.entries(await allCommands())) {
       const r = await runSource([name, "--help"]);
       expect(r.stdout.split("\n").filter((l) => l.length > 80)).toEqual([]);
-      const entry = { name, description: "d", args: cmd.cmd.args as never, examples: cmd.examples, ...(cmd.uses ? { uses: cmd.uses } : {}) };
-      expect(commandHelp(entry, 50).split("\n").filter((l) => l.length > 50)).toEqual([]);
+      expect(commandHelp(helpEntry(name, cmd), 50).split("\n").filter((l) => l.length > 50)).toEqual([]);
     }
     expect(wrap("a bb ccc dddd", 6)).toEqual(["a bb", "ccc", "dddd"]);
     expect(wrap("abcdefgh", 3)).toEqual(["abc", "def", "gh"]);
