@@ -3,6 +3,7 @@ import { describeSuite, type Resolved } from "../config/resolve";
 import { EXIT, Interrupted, exitCodeOf } from "../errors";
 import { interruptible } from "../engine/interrupt";
 import { formatDuration, holding, type Logger } from "../engine/log";
+import { mark } from "../engine/timings";
 import { leafTasks, type Task } from "../engine/task";
 import { provisionMachine, provisionPlan } from "../provision";
 import { READINESS } from "../readiness";
@@ -43,6 +44,7 @@ export const provisionCommand = defineCommand({
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
     const plan = provisionPlan(goal);
+    mark("plan");
     // A person re-running a machine that is up to date reads one line: the host's warnings
     // (its cgroups, say) are shown when the run changes something or fails, else counted.
     const quiet = holding(logger, (e) => e.task === READINESS && e.level === "warn" && logger.format === "pretty" && !dryRun);

@@ -3,6 +3,7 @@ import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { buildInfo } from "../build-info";
 import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
+import { mark } from "../engine/timings";
 
 interface Loaded {
   cmd: CommandDef;
@@ -99,7 +100,9 @@ export async function cli(argv: string[]): Promise<number> {
     if (name === undefined) throw new ConfigError("no command given (see --help)");
     // Dispatch here rather than through citty's subCommands, which drop the command's result
     // (the exit code of verify and doctor).
-    const { result } = await runCommand((await commands[name]!()).cmd, { rawArgs: [...argv.slice(0, at), ...argv.slice(at + 1)] });
+    const { cmd } = await commands[name]!();
+    mark("command");
+    const { result } = await runCommand(cmd, { rawArgs: [...argv.slice(0, at), ...argv.slice(at + 1)] });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (err) {
     return report(err, argv.includes("--verbose"));

@@ -126,4 +126,15 @@ describe("settings a person writes", () => {
     expect(r.stderr).toBe("kube-rootfs: warning: KUBE_ROOTFS_KUBERNETES_VERSOIN is not a setting and is ignored (the closest is KUBE_ROOTFS_KUBERNETES_VERSION)\n");
     expect(r.stdout).toStartWith("# kube1: written by kube-rootfs");
   });
+  test("KUBE_ROOTFS_TIMINGS=1 ends the run with its stage marks on stderr, one JSON line, and is no unknown setting", async () => {
+    const r = await runSource(["render", "--file", "nspawn"], { KUBE_ROOTFS_TIMINGS: "1" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith("# kube1: written by kube-rootfs");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    const { timings } = JSON.parse(lines[0]!) as { timings: Record<string, number> };
+    expect(Object.keys(timings)).toEqual(["start", "loaded", "command", "goal", "logger", "exit"]);
+    const at = Object.values(timings);
+    expect(at.every((t, i) => t > 0 && (i === 0 || t >= at[i - 1]!))).toBe(true);
+  });
 });
