@@ -6,6 +6,7 @@ import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
 import { readSavedGoal } from "../config/saved";
 import { parseArches } from "../config/arch";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
+import { writeStderr } from "../engine/stdio";
 import { mark } from "../engine/timings";
 import { givenGoalFlags } from "./args";
 import { checkFlags } from "./flags";
@@ -43,7 +44,7 @@ export function savedGoalFrom(args: Record<string, unknown>, rawArgs: string[]):
 
 /** The run's logger, once its inputs are known good; warnings about them go to stderr first (stdout may be a log or a file). */
 export async function loggerFor(goal: Resolved, args: Record<string, unknown>): Promise<Logger> {
-  for (const w of unknownEnvWarnings(process.env)) process.stderr.write(`kube-rootfs: warning: ${w}\n`);
+  for (const w of unknownEnvWarnings(process.env)) writeStderr(`kube-rootfs: warning: ${w}\n`);
   const logger = await createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
   mark("logger");
   return logger;
