@@ -4,7 +4,7 @@ import { EXIT } from "../errors";
 import type { Level } from "../engine/log";
 import { writeStdout } from "../engine/stdio";
 import { formatReport, runChecks, type Status } from "../readiness/check";
-import { realHost } from "../readiness/probe";
+import { realHost } from "../host/probe";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 

@@ -2,7 +2,6 @@
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
 import { buildInfo } from "../build-info";
-import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
@@ -34,16 +33,6 @@ export interface DownloadOptions {
   /** CA certificates (PEM) trusted for https besides the default roots */
   ca?: string;
 }
-
-/** A download steered by the goal's retries, timeouts and size cap. */
-export const downloadOptions = (goal: Resolved, signal: AbortSignal, limit: Limit): DownloadOptions => ({
-  signal,
-  limit,
-  attempts: goal.retries,
-  stallMs: goal.timeouts.stall * 1000,
-  totalMs: goal.timeouts.total * 1000,
-  maxBytes: goal.maxDownloadBytes,
-});
 
 const MAX_REDIRECTS = 10;
 
