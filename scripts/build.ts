@@ -46,7 +46,9 @@ for (const target of targets) {
     // consola reads import.meta.env, which a CommonJS (bytecode) bundle cannot parse.
     "--define", "import.meta.env=process.env",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-    join(root, "src/main.ts"), "--outfile", outfile,
+    // The byte worker is an entrypoint of its own: a compiled executable embeds a Worker's code
+    // only so (src/artifacts/asset-sink.ts finds it at /$bunfs/root/artifacts/byte-worker.js).
+    join(root, "src/main.ts"), join(root, "src/artifacts/byte-worker.ts"), "--outfile", outfile,
   ];
   const r = Bun.spawnSync(args, { cwd: root, stdout: "inherit", stderr: "inherit" });
   if (r.exitCode !== 0) process.exit(r.exitCode ?? 1);

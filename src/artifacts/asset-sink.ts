@@ -1,35 +1,141 @@
-// The bytes of one asset, as they arrive: the download's hashing sink (cache part file and
-// sha256), and for an archive being installed, unpacked on the way.
-import { HashingSink } from "../http/hashing-sink";
-import type { StagedFile, Unpacker } from "./unpack";
+// The bytes of one asset, as they arrive from the network or the cache: handed to a byte worker
+// (byte-worker.ts), which appends them to the cache part file, hashes them and, for an archive
+// being installed, unpacks them on the way. This thread only moves bytes, so downloads use both
+// cores; a job never has more than IN_FLIGHT bytes waiting for its worker, so memory stays flat.
+import type { ArtifactName } from "../config/schema";
+import { RunError } from "../errors";
+import type { Sink } from "../http/download";
+import type { Failure, Reply, Request } from "./byte-worker";
+import { BadContent, type StagedFile, type UnpackTarget } from "./unpack";
 
-/** Bytes of one asset: into the cache part file (when downloading), the hasher and, for an archive, the unpacker. */
-export class AssetSink extends HashingSink {
-  private unpacker?: Unpacker;
-  constructor(
-    private readonly newUnpacker: () => Unpacker | undefined,
-    part?: { fd: number; path: string },
-  ) {
-    super(part);
-    this.unpacker = newUnpacker();
+declare const KUBE_ROOTFS_TARGET: string | undefined;
+
+/** Bytes a job may have sent and not yet had acknowledged. */
+const IN_FLIGHT = 1 << 20;
+/** Byte workers: one per core, up to two (the main thread mostly waits on the network; more would only cost memory). */
+const WORKERS = Math.max(1, Math.min(2, navigator.hardwareConcurrency));
+
+// Compiled, the worker is an entrypoint of its own, embedded beside main.ts (scripts/build.ts).
+const WORKER_URL = typeof KUBE_ROOTFS_TARGET === "string" ? "/$bunfs/root/artifacts/byte-worker.js" : new URL("./byte-worker.ts", import.meta.url).href;
+
+interface Pending {
+  onReply(r: Reply): void;
+}
+
+/** The byte workers, started on first use; they never keep the process alive by themselves. */
+class WorkerPool {
+  private workers: Array<{ worker: Worker; jobs: number }> = [];
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  /** A new job on the least busy worker. */
+  open(pending: Pending): { id: number; post(req: Request, transfer?: ArrayBuffer[]): void; close(): void } {
+    if (this.workers.length < WORKERS) this.workers.push({ worker: this.start(), jobs: 0 });
+    const slot = this.workers.reduce((a, b) => (b.jobs < a.jobs ? b : a));
+    const id = this.nextId++;
+    slot.jobs++;
+    this.pending.set(id, pending);
+    if (slot.jobs === 1) slot.worker.ref();
+    return {
+      id,
+      post: (req, transfer) => slot.worker.postMessage(req, transfer ?? []),
+      close: () => {
+        this.pending.delete(id);
+        if (--slot.jobs === 0) slot.worker.unref();
+      },
+    };
   }
-  /**
-   * Bytes are unpacked as they are hashed. A promise: wait for it before the next. Bytes from
-   * the network come through write, which does not wait: that unpacker inflates inline.
-   */
-  override replay(chunk: Uint8Array): Promise<void> | undefined {
-    super.replay(chunk);
-    return this.unpacker?.write(chunk);
+
+  private start(): Worker {
+    const worker = new Worker(WORKER_URL, { smol: true });
+    worker.onmessage = (e: MessageEvent<Reply>) => this.pending.get(e.data.id)?.onReply(e.data);
+    worker.onerror = (e) => {
+      // A worker that cannot run fails every job it has, by name, rather than hanging them.
+      for (const p of this.pending.values()) p.onReply({ op: "failed", id: 0, failure: { message: `byte worker: ${e.message}`, bad: false }, final: true });
+    };
+    worker.unref();
+    return worker;
   }
-  override reset() {
-    this.unpacker?.discard();
-    super.reset();
-    this.unpacker = this.newUnpacker();
+}
+
+let pool: WorkerPool | undefined;
+
+const errorOf = (f: Failure) => (f.bad ? new BadContent(f.message) : new RunError(f.message));
+
+/** Bytes of one asset: into the cache part file (when downloading), the hash and, for an archive, the unpacker; all on a byte worker. */
+export class AssetSink implements Sink {
+  received = 0;
+  private inFlight = 0;
+  private failure?: Failure;
+  private wake?: () => void;
+  private settle?: (r: Reply) => void;
+  private closed = false;
+  private readonly job;
+
+  /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs. */
+  constructor(part?: { fd: number; path: string }, unpack?: { artifact: ArtifactName; target: UnpackTarget }) {
+    this.job = (pool ??= new WorkerPool()).open({ onReply: (r) => this.onReply(r) });
+    this.job.post({ op: "open", id: this.job.id, ...(part ? { part } : {}), ...(unpack ? { unpack } : {}) });
   }
+
+  private onReply(r: Reply) {
+    if (r.op === "ack") this.inFlight -= r.bytes;
+    else if (r.op === "failed") this.failure ??= r.failure;
+    if (r.op === "done" || r.op === "discarded" || (r.op === "failed" && r.final)) this.settle?.(r);
+    this.wake?.();
+  }
+
+  private send(chunk: Uint8Array, replay: boolean): Promise<void> | undefined {
+    if (this.failure) throw errorOf(this.failure);
+    // The worker takes the chunk's memory over when the chunk is all of it (a fetch body's
+    // chunks are); a view into a larger buffer is copied, as its owner may use the rest.
+    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+    const bytes = whole ? chunk : chunk.slice();
+    this.received += bytes.byteLength;
+    this.inFlight += bytes.byteLength;
+    this.job.post({ op: "bytes", id: this.job.id, bytes, replay }, [bytes.buffer as ArrayBuffer]);
+    return this.inFlight > IN_FLIGHT ? this.drained() : undefined;
+  }
+
+  private async drained(): Promise<void> {
+    while (this.inFlight > IN_FLIGHT && !this.failure) await new Promise<void>((r) => (this.wake = r));
+    this.wake = undefined;
+    if (this.failure) throw errorOf(this.failure);
+  }
+
+  /** Bytes that are already on disk (a cache file, an adopted part): hashed and unpacked, not rewritten. Wait for it before the next. */
+  replay(chunk: Uint8Array): Promise<void> | undefined {
+    return this.send(chunk, true);
+  }
+
+  /** Bytes from the network: appended to the part file too. Wait for it before the next. */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    return this.send(chunk, false);
+  }
+
+  reset() {
+    this.received = 0;
+    this.failure = undefined;
+    this.job.post({ op: "reset", id: this.job.id });
+  }
+
+  private finalReply(req: Request): Promise<Reply> {
+    this.closed = true;
+    return new Promise<Reply>((resolve) => {
+      this.settle = resolve;
+      this.job.post(req);
+    }).finally(() => this.job.close());
+  }
+
+  /** Every byte is in: the sha256 of all of them, and the files staged from an archive. */
   async finish(): Promise<{ sha256: string; staged: StagedFile[] }> {
-    return { sha256: this.sha256(), staged: (await this.unpacker?.end()) ?? [] };
+    const r = await this.finalReply({ op: "end", id: this.job.id });
+    if (r.op === "done") return { sha256: r.sha256, staged: r.staged };
+    throw errorOf(r.op === "failed" ? r.failure : { message: "byte worker: no result", bad: false });
   }
-  discard() {
-    this.unpacker?.discard();
+
+  /** Remove everything staged so far; done when the worker has. (After finish, there is nothing left to the worker.) */
+  async discard(): Promise<void> {
+    if (!this.closed) await this.finalReply({ op: "discard", id: this.job.id });
   }
 }

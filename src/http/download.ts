@@ -9,7 +9,8 @@ import type { Limit } from "./limit";
 /** Where the bytes go. `received` is the resume offset; `reset` starts over from byte 0. */
 export interface Sink {
   readonly received: number;
-  write(chunk: Uint8Array): void;
+  /** a promise when the sink wants the next bytes only once it settles */
+  write(chunk: Uint8Array): void | Promise<void>;
   reset(): void;
 }
 
@@ -92,7 +93,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
         if (sink.received + chunk.byteLength > opts.maxBytes) {
           throw new RunError(`${url}: response larger than ${cap(opts)}`);
         }
-        sink.write(chunk);
+        await sink.write(chunk);
         opts.onBytes?.(sink.received);
       }
     } catch (err) {
@@ -184,7 +185,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
   opts.onResponse?.(file.size, sink.received);
   for await (const chunk of file.slice(sink.received).stream()) {
     if (opts.signal.aborted) throw abortError();
-    sink.write(chunk);
+    await sink.write(chunk);
     opts.onBytes?.(sink.received);
   }
 }
