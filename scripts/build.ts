@@ -42,7 +42,7 @@ for (const target of targets) {
     "--define", `KUBE_ROOTFS_COMMIT=${JSON.stringify(commit)}`,
     "--define", `KUBE_ROOTFS_TARGET=${JSON.stringify(target)}`,
     // The goal's fields as data: start-up reads the flags without building the zod schema.
-    "--define", `KUBE_ROOTFS_FIELDS=${JSON.stringify(goalFields())}`,
+    "--define", `KUBE_ROOTFS_FIELDS=${JSON.stringify(JSON.stringify(goalFields()))}`,
     // consola reads import.meta.env, which a CommonJS (bytecode) bundle cannot parse.
     "--define", "import.meta.env=process.env",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",

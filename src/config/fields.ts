@@ -5,7 +5,8 @@
 // schema. A run from source derives it as it loads.
 import type { SchemaField } from "./fields-derive";
 
-declare const KUBE_ROOTFS_FIELDS: SchemaField[] | undefined;
+/** The fields as JSON text, baked in by scripts/build.ts. */
+declare const KUBE_ROOTFS_FIELDS: string | undefined;
 
 export type FieldKind = "string" | "number" | "integer" | "boolean" | "list" | "enum" | "map";
 
@@ -28,5 +29,5 @@ const envName = (flag: string) => ENV_PREFIX + flag.toUpperCase().replace(/-/g, 
 
 const derived = (): SchemaField[] => (require("./fields-derive") as typeof import("./fields-derive")).goalFields();
 
-export const FIELDS: readonly Field[] = (typeof KUBE_ROOTFS_FIELDS !== "undefined" ? KUBE_ROOTFS_FIELDS : derived()).map((f) => ({ ...f, env: envName(f.flag) }));
+export const FIELDS: readonly Field[] = (typeof KUBE_ROOTFS_FIELDS === "string" ? (JSON.parse(KUBE_ROOTFS_FIELDS) as SchemaField[]) : derived()).map((f) => ({ ...f, env: envName(f.flag) }));
 export const fieldByFlag = new Map(FIELDS.map((f) => [f.flag, f]));
