@@ -28,7 +28,7 @@ class WorkerPool {
   private pending = new Map<number, Pending>();
   private nextId = 1;
 
-  /** A new job on the least busy worker. */
+  /** A new job on the worker with the fewest jobs under way (a job opens with its first bytes, so that is the downloads running now). */
   open(pending: Pending): { id: number; post(req: Request, transfer?: ArrayBuffer[]): void; close(): void } {
     if (this.workers.length < WORKERS) this.workers.push({ worker: this.start(), jobs: 0 });
     const slot = this.workers.reduce((a, b) => (b.jobs < a.jobs ? b : a));
@@ -70,12 +70,25 @@ export class AssetSink implements Sink {
   private wake?: () => void;
   private settle?: (r: Reply) => void;
   private closed = false;
-  private readonly job;
+  private opened?: ReturnType<WorkerPool["open"]>;
 
   /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs. */
-  constructor(part?: { fd: number; path: string }, unpack?: { artifact: ArtifactName; target: UnpackTarget }) {
-    this.job = (pool ??= new WorkerPool()).open({ onReply: (r) => this.onReply(r) });
-    this.job.post({ op: "open", id: this.job.id, ...(part ? { part } : {}), ...(unpack ? { unpack } : {}) });
+  constructor(
+    private readonly part?: { fd: number; path: string },
+    private readonly unpack?: { artifact: ArtifactName; target: UnpackTarget },
+  ) {}
+
+  /**
+   * The job on its worker, opened with the first bytes: the sinks of every artifact are made at
+   * once, but their downloads start as the concurrency limit lets them, and a worker is chosen
+   * by the work it has at that moment.
+   */
+  private get job() {
+    if (!this.opened) {
+      this.opened = (pool ??= new WorkerPool()).open({ onReply: (r) => this.onReply(r) });
+      this.opened.post({ op: "open", id: this.opened.id, ...(this.part ? { part: this.part } : {}), ...(this.unpack ? { unpack: this.unpack } : {}) });
+    }
+    return this.opened;
   }
 
   private onReply(r: Reply) {
@@ -116,7 +129,7 @@ export class AssetSink implements Sink {
   reset() {
     this.received = 0;
     this.failure = undefined;
-    this.job.post({ op: "reset", id: this.job.id });
+    this.opened?.post({ op: "reset", id: this.opened.id });
   }
 
   private finalReply(req: Request): Promise<Reply> {
@@ -136,6 +149,6 @@ export class AssetSink implements Sink {
 
   /** Remove everything staged so far; done when the worker has. (After finish, there is nothing left to the worker.) */
   async discard(): Promise<void> {
-    if (!this.closed) await this.finalReply({ op: "discard", id: this.job.id });
+    if (this.opened && !this.closed) await this.finalReply({ op: "discard", id: this.opened.id });
   }
 }
