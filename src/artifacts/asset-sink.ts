@@ -22,39 +22,48 @@ interface Pending {
   onReply(r: Reply): void;
 }
 
+interface Slot {
+  worker: Worker;
+  /** its jobs under way, by id */
+  jobs: Map<number, Pending>;
+  /** why it stopped, once it has: its jobs fail with this, and it gets no new ones */
+  dead?: string;
+}
+
 /** The byte workers, started on first use; they never keep the process alive by themselves. */
 class WorkerPool {
-  private workers: Array<{ worker: Worker; jobs: number }> = [];
-  private pending = new Map<number, Pending>();
+  private slots: Slot[] = [];
   private nextId = 1;
 
   /** A new job on the worker with the fewest jobs under way (a job opens with its first bytes, so that is the downloads running now). */
   open(pending: Pending): { id: number; post(req: Request, transfer?: ArrayBuffer[]): void; close(): void } {
-    if (this.workers.length < WORKERS) this.workers.push({ worker: this.start(), jobs: 0 });
-    const slot = this.workers.reduce((a, b) => (b.jobs < a.jobs ? b : a));
+    const live = this.slots.filter((s) => !s.dead);
+    if (live.length < WORKERS) live.push(this.start());
+    const slot = live.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
     const id = this.nextId++;
-    slot.jobs++;
-    this.pending.set(id, pending);
-    if (slot.jobs === 1) slot.worker.ref();
+    slot.jobs.set(id, pending);
+    if (slot.jobs.size === 1) slot.worker.ref();
+    const failed = (message: string): Reply => ({ op: "failed", id, failure: { message, bad: false }, final: true });
     return {
       id,
-      post: (req, transfer) => slot.worker.postMessage(req, transfer ?? []),
+      post: (req, transfer) => (slot.dead ? pending.onReply(failed(slot.dead)) : slot.worker.postMessage(req, transfer ?? [])),
       close: () => {
-        this.pending.delete(id);
-        if (--slot.jobs === 0) slot.worker.unref();
+        if (slot.jobs.delete(id) && slot.jobs.size === 0) slot.worker.unref();
       },
     };
   }
 
-  private start(): Worker {
-    const worker = new Worker(WORKER_URL, { smol: true });
-    worker.onmessage = (e: MessageEvent<Reply>) => this.pending.get(e.data.id)?.onReply(e.data);
-    worker.onerror = (e) => {
-      // A worker that cannot run fails every job it has, by name, rather than hanging them.
-      for (const p of this.pending.values()) p.onReply({ op: "failed", id: 0, failure: { message: `byte worker: ${e.message}`, bad: false }, final: true });
+  private start(): Slot {
+    const slot: Slot = { worker: new Worker(WORKER_URL, { smol: true }), jobs: new Map() };
+    slot.worker.onmessage = (e: MessageEvent<Reply>) => slot.jobs.get(e.data.id)?.onReply(e.data);
+    slot.worker.onerror = (e) => {
+      // A worker that stops fails every job it had, by name, rather than leaving them waiting.
+      slot.dead = `byte worker: ${e.message}`;
+      for (const [id, p] of slot.jobs) p.onReply({ op: "failed", id, failure: { message: slot.dead, bad: false }, final: true });
     };
-    worker.unref();
-    return worker;
+    slot.worker.unref();
+    this.slots.push(slot);
+    return slot;
   }
 }
 
@@ -116,12 +125,16 @@ export class AssetSink implements Sink {
     if (this.failure) throw errorOf(this.failure);
   }
 
-  /** Bytes that are already on disk (a cache file, an adopted part): hashed and unpacked, not rewritten. Wait for it before the next. */
+  /**
+   * Bytes that are already on disk (a cache file, an adopted part): hashed and unpacked, not
+   * rewritten. Wait for it before the next; a chunk that is all of its buffer is taken over
+   * (the caller must not use it again).
+   */
   replay(chunk: Uint8Array): Promise<void> | undefined {
     return this.send(chunk, true);
   }
 
-  /** Bytes from the network: appended to the part file too. Wait for it before the next. */
+  /** Bytes from the network: appended to the part file too; otherwise as replay. */
   write(chunk: Uint8Array): Promise<void> | undefined {
     return this.send(chunk, false);
   }

@@ -58,7 +58,7 @@ async function handle(req: Request): Promise<void> {
     return;
   }
   const job = jobs.get(req.id);
-  if (!job) return req.op === "discard" ? reply({ op: "discarded", id: req.id }) : undefined;
+  if (!job) return unknownJob(req);
   switch (req.op) {
     case "bytes":
       if (!job.failure) {
@@ -100,13 +100,22 @@ async function handle(req: Request): Promise<void> {
   }
 }
 
+/** A job whose open failed (its failure was sent): every request still gets the answer it waits for. */
+function unknownJob(req: Exclude<Request, { op: "open" }>): void {
+  if (req.op === "bytes") reply({ op: "ack", id: req.id, bytes: req.bytes.byteLength });
+  else if (req.op === "discard") reply({ op: "discarded", id: req.id });
+  else if (req.op === "end") reply({ op: "failed", id: req.id, failure: { message: "byte worker: the job never opened", bad: false }, final: true });
+}
+
 // One request at a time, in the order sent: a job's bytes must reach its files in order. A job's
-// end (its files' fsync) does not hold up the other jobs' bytes behind it.
+// end (its files' fsync) does not hold up the other jobs' bytes behind it. A request that throws
+// fails its job, never the queue.
 let queue = Promise.resolve();
 self.onmessage = (e: MessageEvent<Request>) => {
   const req = e.data;
+  const fail = (err: unknown) => reply({ op: "failed", id: req.id, failure: failureOf(err), final: false });
   queue = queue.then(() => {
-    const handled = handle(req);
+    const handled = handle(req).catch(fail);
     return req.op === "end" ? undefined : handled;
   });
 };

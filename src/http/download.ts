@@ -9,7 +9,7 @@ import type { Limit } from "./limit";
 /** Where the bytes go. `received` is the resume offset; `reset` starts over from byte 0. */
 export interface Sink {
   readonly received: number;
-  /** a promise when the sink wants the next bytes only once it settles */
+  /** a promise when the sink wants the next bytes only once it settles; the chunk is the sink's from here on */
   write(chunk: Uint8Array): void | Promise<void>;
   reset(): void;
 }

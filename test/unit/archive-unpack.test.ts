@@ -77,3 +77,25 @@ test("a bad archive fails as bad content, and discarding it leaves no staged fil
   expect(readdirSync(join(root, "usr/local/bin"))).toEqual([]);
   expect(existsSync(join(root, "usr/local/bin/crictl"))).toBe(false);
 });
+
+test("a job its worker cannot open fails by name, and the worker goes on serving other jobs", async () => {
+  const root = rootfs();
+  const bad = new AssetSink(undefined, { artifact: "no-such-artifact" as "crictl", target: unpack(root).target });
+  let failed: unknown;
+  try {
+    for (let i = 0; i < 64; i++) await bad.replay(new Uint8Array(65536));
+    await bad.finish();
+  } catch (err) {
+    failed = err;
+    await bad.discard();
+  }
+  expect(failed).toBeInstanceOf(Error);
+  expect((failed as Error).message).toContain("payload");
+  const bytes = crypto.getRandomValues(new Uint8Array(4096));
+  const expected = sha256(bytes);
+  const good = new AssetSink();
+  await good.replay(bytes);
+  // A chunk that is all of its buffer is handed over, not copied: the sender no longer has it.
+  expect(bytes.byteLength).toBe(0);
+  expect((await good.finish()).sha256).toBe(expected);
+});
