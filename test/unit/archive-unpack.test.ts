@@ -27,6 +27,18 @@ function rootfs(): string {
 const unpack = (root: string) => ({ artifact: "crictl" as const, target: { root, dir: "usr/local/bin", source: "test.tar.gz", maxBytes: 1 << 30 } });
 const sha256 = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
 
+/** Replay `chunks` and finish, as the pipeline does; the error, after discarding as the pipeline does. */
+async function failureOf(sink: AssetSink, chunks: Uint8Array[]): Promise<unknown> {
+  try {
+    for (const c of chunks) await sink.replay(c);
+    await sink.finish();
+  } catch (err) {
+    await sink.discard();
+    return err;
+  }
+  throw new Error("the sink did not fail");
+}
+
 test("a tar.gz fed faster than the worker unpacks it: the sender is told to wait, and the staged file is whole", async () => {
   const { body, gz } = crictlArchive(24 << 20);
   const root = rootfs();
@@ -63,15 +75,8 @@ test("a bad archive fails as bad content, and discarding it leaves no staged fil
   const root = rootfs();
   const broken = gz.slice();
   broken.fill(7, 4096, 8192);
-  const sink = new AssetSink(undefined, unpack(root));
-  let failed: unknown;
-  try {
-    for (let o = 0; o < broken.length; o += 1024) await sink.replay(broken.subarray(o, o + 1024));
-    await sink.finish();
-  } catch (err) {
-    failed = err;
-    await sink.discard();
-  }
+  const chunks = Array.from({ length: Math.ceil(broken.length / 1024) }, (_, i) => broken.subarray(i * 1024, (i + 1) * 1024));
+  const failed = await failureOf(new AssetSink(undefined, unpack(root)), chunks);
   expect(failed).toBeInstanceOf(BadContent);
   expect((failed as Error).message).toStartWith("archive test.tar.gz: ");
   expect(readdirSync(join(root, "usr/local/bin"))).toEqual([]);
@@ -81,14 +86,7 @@ test("a bad archive fails as bad content, and discarding it leaves no staged fil
 test("a job its worker cannot open fails by name, and the worker goes on serving other jobs", async () => {
   const root = rootfs();
   const bad = new AssetSink(undefined, { artifact: "no-such-artifact" as "crictl", target: unpack(root).target });
-  let failed: unknown;
-  try {
-    for (let i = 0; i < 64; i++) await bad.replay(new Uint8Array(65536));
-    await bad.finish();
-  } catch (err) {
-    failed = err;
-    await bad.discard();
-  }
+  const failed = await failureOf(bad, Array.from({ length: 64 }, () => new Uint8Array(65536)));
   expect(failed).toBeInstanceOf(Error);
   expect((failed as Error).message).toContain("payload");
   const bytes = crypto.getRandomValues(new Uint8Array(4096));
