@@ -3,6 +3,7 @@
 // wider than the terminal (80 columns when stdout is not one).
 import type { ArgDef, ArgsDef } from "citty";
 import { fieldByFlag } from "../config/fields";
+import { isTerminal } from "../engine/stdio";
 
 export interface HelpEntry {
   name: string;
@@ -19,7 +20,7 @@ const DOWNLOAD = /^downloads-(kubelet|kubectl|kube-proxy|crictl|containerd|runc|
 
 export const EXIT_CODES = "0 ok, 1 a run failed, 2 bad usage or config, 3 verify found drift";
 
-export const helpWidth = () => process.stdout.columns || 80;
+export const helpWidth = () => (isTerminal(1) && process.stdout.columns) || 80;
 
 /** Words of `text` in lines of at most `width` columns (a longer word is cut, after a comma or slash when it has one). */
 export function wrap(text: string, width: number): string[] {
