@@ -1,7 +1,6 @@
 // One download: bytes streamed into a sink (which hashes, stores and unpacks as they come),
 // with bounded redirects, retries with backoff, Range resume, a stall and a total timeout,
 // and a size cap. Nothing here holds a whole file in memory.
-import { rootCertificates } from "node:tls";
 import { buildInfo } from "../build-info";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
@@ -10,7 +9,8 @@ import type { Limit } from "./limit";
 /** Where the bytes go. `received` is the resume offset; `reset` starts over from byte 0. */
 export interface Sink {
   readonly received: number;
-  write(chunk: Uint8Array): void;
+  /** a promise when the sink wants the next bytes only once it settles; the chunk is the sink's from here on */
+  write(chunk: Uint8Array): void | Promise<void>;
   reset(): void;
 }
 
@@ -93,7 +93,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
         if (sink.received + chunk.byteLength > opts.maxBytes) {
           throw new RunError(`${url}: response larger than ${cap(opts)}`);
         }
-        sink.write(chunk);
+        await sink.write(chunk);
         opts.onBytes?.(sink.received);
       }
     } catch (err) {
@@ -129,8 +129,9 @@ export async function fetchFollowing(url: string, init: FetchOptions): Promise<R
       body: init.body,
       redirect: "manual",
       signal: init.signal,
-      // A given CA is added to the default roots, not put in their place.
-      ...(init.ca ? { tls: { ca: [...rootCertificates, init.ca] } } : {}),
+      // A given CA is added to the default roots, not put in their place. (node:tls loads only
+      // then: it costs every run's start-up ~5 ms.)
+      ...(init.ca ? { tls: { ca: [...(await import("node:tls")).rootCertificates, init.ca] } } : {}),
     });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {
@@ -184,7 +185,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
   opts.onResponse?.(file.size, sink.received);
   for await (const chunk of file.slice(sink.received).stream()) {
     if (opts.signal.aborted) throw abortError();
-    sink.write(chunk);
+    await sink.write(chunk);
     opts.onBytes?.(sink.received);
   }
 }
