@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { join } from "node:path";
 import { taskLog } from "../engine/log";
 import { EXIT } from "../errors";

@@ -95,17 +95,14 @@ export const onHostItself = (pid: number, proc = "/proc") => {
 /** Pids of systemd-nspawn processes booting `dir` (compared after resolving symlinks). */
 export function nspawnsOn(dir: string, proc = "/proc"): number[] {
   const want = real(dir);
-  const pids: number[] = [];
-  for (const name of readdirSync(proc)) {
-    if (!/^\d+$/.test(name)) continue;
+  return allPids(proc).filter((pid) => {
     let argv: string[];
     try {
-      argv = readFileSync(`${proc}/${name}/cmdline`, "utf8").split("\0").filter(Boolean);
+      argv = readFileSync(`${proc}/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
     } catch {
-      continue; // exited meanwhile
+      return false; // exited meanwhile
     }
     const booted = nspawnDir(argv);
-    if (booted && real(booted) === want) pids.push(Number(name));
-  }
-  return pids;
+    return booted !== undefined && real(booted) === want;
+  });
 }

@@ -11,6 +11,9 @@ import { events, runSource } from "../helpers/binary";
 import { fakeHostRoot } from "../helpers/fake-host";
 import { tempDir } from "../helpers/tmp";
 
+/** Names of this run's own: a machine's lock (/run/kube-rootfs/<name>.lock) is shared by every run on the host. */
+const SLOTS = [`rs-a-${process.pid}`, `rs-b-${process.pid}`];
+
 describe("reset", () => {
   test("two slots and the host's files: the dry run lists them, reset removes them all, a second reset finds the host clean", async () => {
     const fstab = "UUID=1 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n";
@@ -18,21 +21,21 @@ describe("reset", () => {
     const dir = tempDir("reset");
     const paths = (m: string) => ({ machineDir: join(dir, "machines", m), nspawn: join(dir, "nspawn", `${m}.nspawn`), dropin: join(dir, "system", `systemd-nspawn@${m}.service.d`, "override.conf") });
     const common = ["--host-root", root, "--cache-dir", join(dir, "cache"), "--log-format", "json"];
-    for (const m of ["kube1", "kube2"]) {
+    for (const m of SLOTS) {
       const p = paths(m);
       const r = await runSource([
         "provision", ...common, "--machine", m, "--machine-dir", p.machineDir, "--nspawn-config-file", p.nspawn, "--service-override-file", p.dropin,
         "--bootstrap-method", "none", "--gpu-mode", "none", "--host-swap", "off", "--skip-phases", "install,images",
       ]);
-      expect(r.code).toBe(0);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     }
     const record = join(root, "var/lib/kube-rootfs/slots.json");
-    writeFileSync(record, JSON.stringify({ schema: 1, active: "kube1", previous: "kube2", switch: null }));
+    writeFileSync(record, JSON.stringify({ schema: 1, active: SLOTS[0], previous: SLOTS[1], switch: null }));
     mkdirSync(join(dir, "cache"), { recursive: true });
     expect(readFileSync(join(root, "etc/fstab"), "utf8")).not.toBe(fstab);
 
     const everything = [
-      ...["kube1", "kube2"].flatMap((m) => [paths(m).machineDir, paths(m).nspawn, paths(m).dropin, join(paths(m).dropin, "..")]),
+      ...SLOTS.flatMap((m) => [paths(m).machineDir, paths(m).nspawn, paths(m).dropin, join(paths(m).dropin, "..")]),
       join(root, SYSCTL_FILE), join(root, FSTAB_BACKUP), record, join(root, HOST_MANIFEST), join(dir, "cache"),
     ];
     const dry = await runSource(["reset", "--dry-run", "--cache", ...common]);
