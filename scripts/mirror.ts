@@ -17,6 +17,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { create } from "tar";
 import { sha256File } from "../src/fs/hash";
+import { kubeletStandInScript } from "./kubelet-standin";
 
 export type Arch = "amd64" | "arm64";
 export type MirrorArtifact = "kubernetes" | "crictl" | "containerd" | "runc" | "cni";
@@ -116,8 +117,13 @@ function standIn(name: string, arch: string, versionLines: string, padTo = 0): S
   return { kind: "standin", script, padTo, seed: `${name}/${arch}` };
 }
 
-/** kubelet and kube-proxy answer --version, kubectl answers `version --client`, like upstream. */
+/**
+ * kubelet is held to the real one's start-up checks (scripts/kubelet-standin.ts); kube-proxy
+ * answers --version, kubectl `version --client`, like upstream.
+ */
 function kubeStandIn(binary: string, version: string, arch: Arch, realistic: boolean): Source {
+  const padTo = realistic ? REALISTIC_SIZE[binary] : 0;
+  if (binary === "kubelet") return { kind: "standin", script: kubeletStandInScript(version, arch), padTo: padTo ?? 0, seed: `${binary}/${arch}` };
   const lines = [
     'case "$1" in',
     `  --version) echo "Kubernetes v${version}" ;;`,
@@ -125,7 +131,7 @@ function kubeStandIn(binary: string, version: string, arch: Arch, realistic: boo
     `  *) echo "${binary} stand-in v${version} linux/${arch}" ;;`,
     "esac",
   ].join("\n");
-  return standIn(binary, arch, lines, realistic ? REALISTIC_SIZE[binary] : 0);
+  return standIn(binary, arch, lines, padTo);
 }
 
 function crictlStandIn(version: string, arch: Arch, realistic: boolean): Source {
@@ -311,7 +317,9 @@ async function buildCni(ctx: Ctx, arch: Arch, emit: Emit) {
 function stampKey(v: MirrorVersions, arch: Arch[], realistic: boolean, containerdDir: string) {
   const hostFiles = [...CONTAINERD_BINARIES.map((b) => join(containerdDir, b)), HOST_BIN.runc, ...readdirSync(HOST_BIN.cni).map((p) => join(HOST_BIN.cni, p))];
   const sources = Object.fromEntries(hostFiles.sort().map((f) => [f, `${statSync(f).size}:${statSync(f).mtimeMs}`]));
-  return JSON.stringify({ v, arch, realistic, sources });
+  // The stand-in kubelet's text too, so a mirror built before it changed is rebuilt.
+  const kubelet = Bun.hash(kubeletStandInScript(v.kubernetes, "")).toString(16);
+  return JSON.stringify({ v, arch, realistic, sources, kubelet });
 }
 
 function readStamp(out: string, key: string): MirrorInfo | undefined {

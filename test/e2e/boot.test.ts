@@ -15,7 +15,13 @@ import { hostDebianMirror } from "../helpers/apt";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { DRIVER, fakeGpuHost, LIB_DIR } from "../helpers/fake-gpu-host";
-import { CDI_CONTAINERD_DIR, checkNode, hostContainerdVersion } from "../helpers/node-checks";
+import { CDI_CONTAINERD_DIR, checkNode, hostContainerdVersion, kubeletCrashLoops } from "../helpers/node-checks";
+import { fakeHostRoot } from "../helpers/fake-host";
+import { saveRealHost, swapOn, type SavedHost, type TestSwap } from "../helpers/real-host";
+import { KUBELET_SYSCTLS } from "../../scripts/kubelet-standin";
+import { HOST_MANIFEST } from "../../src/hostprep/manifest";
+import { SYSCTL_FILE } from "../../src/hostprep/settings";
+import { SWAP_COMMENT } from "../../src/hostprep/swap";
 import { sha256File } from "../../src/fs/hash";
 import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
@@ -32,6 +38,9 @@ let artifacts: Served;
 let image: string;
 let sandbox: string;
 const booted: Booted[] = [];
+/** This host's kernel settings and host files, put back after the tests that let provision change them. */
+let host: SavedHost;
+let swap: TestSwap | undefined;
 
 const containerdVersion = hostContainerdVersion();
 const IMAGE_REF = "localhost/node-test/busybox:1";
@@ -46,10 +55,13 @@ beforeAll(async () => {
   artifacts = await serveDir((await testMirror({ arch: ["amd64", "arm64"], containerd: containerdVersion })).dir, { timeoutMs: 30 * 60_000 });
   image = await busyboxImage(IMAGE_REF, arch);
   sandbox = (await sandboxRegistry()).image;
+  host = saveRealHost();
 }, 120_000);
 
 afterAll(async () => {
   for (const m of booted) await m.poweroff(30_000).catch(() => {});
+  swap?.off();
+  host?.restore();
   artifacts?.stop();
   removeDir(dir);
 }, 120_000);
@@ -149,17 +161,40 @@ async function runContainer(m: Booted) {
   expect(existsSync("/sys/class/net/cni0")).toBe(false);
 }
 
-async function bootAndCheck(name: string, opts: { joined?: boolean; inside?: (m: Booted) => Promise<void> } = {}) {
-  const started = performance.now();
+/** Boot a machine, run `check` inside, power it off cleanly (also when the check fails). */
+async function booting<T>(name: string, check: (m: Booted) => Promise<T>): Promise<T> {
   const m = await boot(name, paths(name).root, paths(name));
   booted.push(m);
-  await checkNode(m, opts.joined ?? false);
-  await opts.inside?.(m);
-  const code = await m.poweroff();
-  booted.splice(booted.indexOf(m), 1);
-  // nspawn exits with the container's status: 0 after systemd's own poweroff.
-  expect(code).toBe(0);
+  let done = false;
+  try {
+    const got = await check(m);
+    done = true;
+    return got;
+  } finally {
+    const code = await m.poweroff();
+    booted.splice(booted.indexOf(m), 1);
+    // nspawn exits with the container's status: 0 after systemd's own poweroff.
+    if (done) expect(code).toBe(0);
+  }
+}
+
+async function bootAndCheck(name: string, opts: { joined?: boolean; inside?: (m: Booted) => Promise<void> } = {}) {
+  const started = performance.now();
+  await booting(name, async (m) => {
+    await checkNode(m, opts.joined ?? false);
+    await opts.inside?.(m);
+  });
   console.log(`boot, check and poweroff ${name}: ${((performance.now() - started) / 1000).toFixed(1)}s`);
+}
+
+/** Boot a machine whose kubelet must not start: it exits and systemd keeps restarting it; its journal. */
+async function bootCrashLooping(name: string): Promise<string> {
+  const journal = await booting(name, async (m) => {
+    expect(await m.settled()).toBe("running");
+    return kubeletCrashLoops(m);
+  });
+  console.log(`${name}: kubelet keeps exiting:\n${journal.trim()}`);
+  return journal;
 }
 
 describe("a provisioned machine boots", () => {
@@ -179,14 +214,67 @@ describe("a provisioned machine boots", () => {
     await bootAndCheck("kube1", { inside: runContainer });
   }, 480_000);
 
-  test("kube2: restored from the snapshot without debootstrap, given join material, boots and starts kubelet", async () => {
-    const ev = await provision("kube2", ["--kubelet-bootstrap-kubeconfig", await joinMaterial()]);
+  // This host's stock kernel differs from kubelet's values (vm.overcommit_memory 0, kernel.panic 1,
+  // kernel.panic_on_oops 0 on this machine kind) and the machine cannot write them.
+  test("kube2 without the host phase: from the snapshot, given join material; kubelet exits at the kernel settings and keeps restarting", async () => {
+    host.kernel.restore();
+    const differing = KUBELET_SYSCTLS.filter(([path, value]) => host.kernel.values[path.replaceAll("/", ".")] !== String(value));
+    // A host already carrying kubelet's values cannot show what this test shows.
+    expect(differing.map(([path]) => path)).not.toEqual([]);
+    const ev = await provision("kube2", ["--kubelet-bootstrap-kubeconfig", await joinMaterial(), "--host-root", "/", "--skip-phases", "host"]);
     expect(ev.find((e) => e.msg === "restored from snapshot")).toBeDefined();
     expect(ev.find((e) => e.msg === "bootstrapping")).toBeUndefined();
     const log = readFileSync(join(dir, "cache", "logs", "kube2-bootstrap.log"), "utf8");
     expect(log).not.toContain("debootstrap ");
     expect(readFileSync(join(paths("kube2").root, "etc/kubernetes/pki/ca.crt"), "utf8")).toBe(readFileSync(join(dir, "ca.crt"), "utf8"));
+    expect(existsSync(SYSCTL_FILE)).toBe(false);
+    const journal = await bootCrashLooping("kube2");
+    const errors = differing.map(([path]) => `open /proc/sys/${path}: read-only file system`);
+    expect(journal).toContain(`"Failed to start ContainerManager" err="${errors.length > 1 ? `[${errors.join(", ")}]` : errors[0]}"`);
+  }, 240_000);
+
+  test("kube2 with the host phase on this host: the sysctl file written, the running kernel given kubelet's values; kubelet stays up", async () => {
+    const ev = await provision("kube2", ["--host-root", "/"]);
+    expect(ev.find((e) => e.msg === "completed" && e.task === "host")).toBeDefined();
+    const file = readFileSync(SYSCTL_FILE, "utf8");
+    for (const [path, value] of KUBELET_SYSCTLS) {
+      expect(file).toContain(`\n${path.replaceAll("/", ".")} = ${value}\n`);
+      expect(readFileSync(`/proc/sys/${path}`, "utf8").trim()).toBe(String(value));
+    }
+    expect(JSON.parse(readFileSync(HOST_MANIFEST, "utf8")).files.map((f: { path: string }) => f.path)).toContain(SYSCTL_FILE);
     await bootAndCheck("kube2", { joined: true });
+  }, 240_000);
+
+  test("kube2 on a host with active swap: kubelet exits until provision tells it to tolerate the swap, then stays up", async () => {
+    swap = swapOn(dir);
+    try {
+      const journal = await bootCrashLooping("kube2");
+      expect(journal).toContain("failed to run Kubelet: running with swap on is not supported, please disable swap or set --fail-swap-on flag to false");
+      await provision("kube2", ["--host-root", "/"]);
+      const config = readFileSync(join(paths("kube2").root, "var/lib/kubelet/config.yaml"), "utf8");
+      expect(config).toContain("\nfailSwapOn: false\nmemorySwap:\n  swapBehavior: NoSwap\n");
+      await bootAndCheck("kube2", { joined: true });
+      expect(readFileSync("/proc/swaps", "utf8")).toContain(swap.line);
+    } finally {
+      swap.off();
+    }
+  }, 240_000);
+
+  test("host.swap off: the swap turned off now and its line in the (fake root's) fstab commented out; kubelet stays up", async () => {
+    swap = swapOn(dir);
+    try {
+      const fstab = `UUID=0a1b /               ext4    errors=remount-ro 0       1\n${swap.path} none swap sw 0 0\n`;
+      const fake = fakeHostRoot({ swaps: [swap.line], fstab });
+      const ev = await provision("kube2", ["--host-root", fake, "--host-swap", "off"]);
+      expect(ev.find((e) => e.msg === "turned swap off")?.fields?.area).toBe(swap.path);
+      expect(readFileSync("/proc/swaps", "utf8")).not.toContain(swap.path);
+      expect(readFileSync(join(fake, "etc/fstab"), "utf8")).toBe(fstab.replace(`${swap.path} none`, `${SWAP_COMMENT}${swap.path} none`));
+      expect(readFileSync(join(fake, "etc/fstab.kube-rootfs.bak"), "utf8")).toBe(fstab);
+      expect(readFileSync(join(paths("kube2").root, "var/lib/kubelet/config.yaml"), "utf8")).not.toContain("failSwapOn");
+      await bootAndCheck("kube2", { joined: true });
+    } finally {
+      swap.off();
+    }
   }, 240_000);
 
   // No GPU here: the host root is a fake one (helpers/fake-gpu-host.ts) with a real char device

@@ -4,10 +4,12 @@
 // bound mirror serves two Kubernetes versions and a containerd that cannot run.
 // Relies on this host's limits: a cgroup v1 host, so the machines inside run Debian's containerd
 // 1.6 (the mirror's containerd is the host's) in a nested host booted with
-// SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1.
+// SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1. The node is joined (kubelet.conf and its client
+// certificate): kubelet runs in the active slot because this machine's kernel, which the nested
+// host and its slots share, was given the settings kubelet needs by the host task (realKernel).
 // The tests run in order: each starts from the node the one before left.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compiledBinary, events, type RunResult } from "../helpers/binary";
 import { combinedTestMirror } from "../helpers/mirror";
@@ -49,13 +51,51 @@ async function status() {
   return { code: r.code, fields: events(r.stdout).at(-1)?.fields as { active: string; healthy: boolean; switch: { step: string } | null; slots: Array<Record<string, unknown>> } };
 }
 
-/** The identity a joined kubelet leaves (without kubeconfigs: with join material, health would wait for kubelet, which is a stand-in here). */
+/** The client certificate a joined kubelet rotated to, and the link to it that its kubeconfig names. */
+const CLIENT_PEM = "/var/lib/kubelet/pki/kubelet-client-2026-12-01-10-00-00.pem";
+const CLIENT_CURRENT = "/var/lib/kubelet/pki/kubelet-client-current.pem";
+
+/**
+ * The identity a joined kubelet leaves: its kubeconfig as kubelet writes it after bootstrapping
+ * (pkg/kubelet/certificate/bootstrap/bootstrap.go, writeKubeconfigFromBootstrapping), its client
+ * certificate, its serving certificate, the cluster CA and a machine id. With the kubeconfig
+ * there, health waits for kubelet: the mirror's stand-in, which starts only where kubelet would.
+ */
 const IDENTITY = {
-  "var/lib/kubelet/pki/kubelet-client-2026-12-01-10-00-00.pem": "client cert and key\n",
+  "etc/kubernetes/kubelet.conf": [
+    "apiVersion: v1",
+    "clusters:",
+    "- cluster:",
+    "    certificate-authority-data: Y2x1c3RlciBDQQo=",
+    "    server: https://192.0.2.10:6443",
+    "  name: default-cluster",
+    "contexts:",
+    "- context:",
+    "    cluster: default-cluster",
+    "    namespace: default",
+    "    user: default-auth",
+    "  name: default-context",
+    "current-context: default-context",
+    "kind: Config",
+    "preferences: {}",
+    "users:",
+    "- name: default-auth",
+    "  user:",
+    `    client-certificate: ${CLIENT_CURRENT}`,
+    `    client-key: ${CLIENT_CURRENT}`,
+    "",
+  ].join("\n"),
+  [CLIENT_PEM.slice(1)]: "client cert and key\n",
   "var/lib/kubelet/pki/kubelet.crt": "serving cert\n",
   "etc/kubernetes/pki/ca.crt": "cluster CA\n",
   "etc/machine-id": "0123456789abcdef0123456789abcdef\n",
 };
+
+/** kubelet in a slot's running machine: active, and never restarted since the machine started. */
+async function kubeletRuns(slot: string) {
+  const show = (await sh("systemctl", "-M", slot, "show", "kubelet.service", "-p", "ActiveState", "-p", "SubState", "-p", "NRestarts")).stdout;
+  expect(show.trim().split("\n").sort()).toEqual(["ActiveState=active", "NRestarts=0", "SubState=running"]);
+}
 
 /** A containerd dir for the mirror whose containerd fails at once (the shim and ctr are the host's). */
 function brokenContainerdDir(): string {
@@ -76,16 +116,17 @@ beforeAll(async () => {
     ]),
   ]);
   // strace: the crash tests kill upgrade at an exact point of its record writes.
-  host = await nestedHost({ name: "sl-host", bin, mirrorDir: mirror.dir, packages: ["strace"] });
+  host = await nestedHost({ name: "sl-host", bin, mirrorDir: mirror.dir, packages: ["strace"], realKernel: true });
   const t = performance.now();
   ok(await kubeRootfs("provision", "--machine", "kube1", ...host.provisionArgs, "--kubernetes-version", OLD), "provision kube1");
   for (const [rel, content] of Object.entries(IDENTITY)) {
     mkdirSync(join(slotDir("kube1"), rel, ".."), { recursive: true });
     writeFileSync(join(slotDir("kube1"), rel), content);
   }
-  chmodSync(join(slotDir("kube1"), "var/lib/kubelet/pki/kubelet-client-2026-12-01-10-00-00.pem"), 0o600);
-  symlinkSync("/var/lib/kubelet/pki/kubelet-client-2026-12-01-10-00-00.pem", join(slotDir("kube1"), "var/lib/kubelet/pki/kubelet-client-current.pem"));
+  for (const secret of ["etc/kubernetes/kubelet.conf", CLIENT_PEM.slice(1)]) chmodSync(join(slotDir("kube1"), secret), 0o600);
+  symlinkSync(CLIENT_PEM, join(slotDir("kube1"), CLIENT_CURRENT.slice(1)));
   ok(await kubeRootfs("start", "--machine", "kube1", "--timeout", "120"), "start kube1");
+  await kubeletRuns("kube1");
   console.log(`kube1 provisioned and started: ${secs(t)}`);
 }, 420_000);
 
@@ -108,8 +149,12 @@ describe("upgrade and rollback", () => {
     expect(await kubeletVersion("kube2")).toBe(`Kubernetes v${NEW}`);
     expect(await unitState("is-enabled", "systemd-nspawn@kube1.service")).toBe("disabled");
     expect(await unitState("is-enabled", "systemd-nspawn@kube2.service")).toBe("enabled");
+    // Carried byte for byte, kubelet.conf among them; kubelet runs on it in kube2.
     for (const rel of Object.keys(IDENTITY)) expect(readFileSync(join(slotDir("kube2"), rel))).toEqual(readFileSync(join(slotDir("kube1"), rel)));
-    expect((await sh("readlink", "/var/lib/machines/kube2/var/lib/kubelet/pki/kubelet-client-current.pem")).stdout.trim()).toBe("/var/lib/kubelet/pki/kubelet-client-2026-12-01-10-00-00.pem");
+    expect(readFileSync(join(slotDir("kube2"), "etc/kubernetes/kubelet.conf"), "utf8")).toBe(IDENTITY["etc/kubernetes/kubelet.conf"]);
+    expect(statSync(join(slotDir("kube2"), "etc/kubernetes/kubelet.conf")).mode & 0o777).toBe(0o600);
+    expect((await sh("readlink", `/var/lib/machines/kube2${CLIENT_CURRENT}`)).stdout.trim()).toBe(CLIENT_PEM);
+    await kubeletRuns("kube2");
 
     const s = await status();
     expect(s.code).toBe(0);
@@ -128,6 +173,7 @@ describe("upgrade and rollback", () => {
     expect(events(r.stdout).at(-1)?.msg).toBe("kube1 is active (was kube2)");
     expect(await running()).toEqual(["kube1"]);
     expect(await kubeletVersion("kube1")).toBe(`Kubernetes v${OLD}`);
+    await kubeletRuns("kube1");
     expect(recordNow()).toMatchObject({ active: "kube1", previous: "kube2", switch: null });
     expect((await status()).code).toBe(0);
   });

@@ -4,16 +4,21 @@
 // own, with the compiled binary, a rootfs snapshot of the same tree and an artifact mirror bound
 // in. Inside it kube-rootfs provisions machines and starts them as systemd-nspawn@: nspawn
 // inside nspawn. Each caller names its host, so two test files never share one.
+// Its kernel is this machine's: with `realKernel`, the host task itself first gives this machine
+// the settings a node needs (host.root /, as provision leaves a real host), so a joined kubelet
+// in a machine inside starts; what it changed is put back when the nested host is disposed of.
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureImage } from "../../src/images/preload";
 import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "./apt";
 import type { RunResult } from "./binary";
+import { hostTask } from "../../src/hostprep/task";
 import { fakeHostRoot } from "./fake-host";
-import { testGoal } from "./goal";
+import { runLogged, testGoal } from "./goal";
 import { boot, type Booted } from "./nspawn";
 import { sandboxRegistry } from "./sandbox-registry";
+import { saveRealHost, type SavedHost } from "./real-host";
 import { removeDir } from "./tmp";
 
 /** Where the snapshot and the mirror are bound inside the nested host. */
@@ -57,6 +62,11 @@ export interface NestedHostOptions {
   mirrorDir: string;
   /** Debian packages the host gets beyond its own (they end up in the snapshot too) */
   packages?: string[];
+  /**
+   * This machine's kernel given the node's settings by the host task (put back on dispose), so a
+   * machine inside with join material runs kubelet as on a real host.
+   */
+  realKernel?: boolean;
 }
 
 const secs = (from: number, to = performance.now()) => `${((to - from) / 1000).toFixed(1)}s`;
@@ -64,8 +74,13 @@ const secs = (from: number, to = performance.now()) => `${((to - from) / 1000).t
 /** Build, boot and wait for the nested host; it is settled (running or degraded) when this resolves. */
 export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
   const dir = mkdtempSync(`/var/tmp/kube-rootfs-${opts.name}-`);
+  let kernel: SavedHost | undefined;
   let booted: Booted | undefined;
   try {
+    if (opts.realKernel) {
+      kernel = saveRealHost();
+      await runLogged(hostTask(testGoal({ host: { root: "/" } })));
+    }
     const t0 = performance.now();
     const root = join(dir, "host");
     await mmdebstrapHost(root, [...HOST_PACKAGES, ...(opts.packages ?? [])], join(dir, "mmdebstrap.log"));
@@ -107,11 +122,13 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
       inNetwork: (argv) => ["nsenter", "-t", String(host.init), "-n", "--", ...argv],
       async dispose() {
         await host.poweroff(60_000).catch(() => {});
+        kernel?.restore();
         removeDir(dir);
       },
     };
   } catch (err) {
     await booted?.poweroff(60_000).catch(() => {});
+    kernel?.restore();
     removeDir(dir);
     throw err;
   }

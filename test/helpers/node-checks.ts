@@ -49,7 +49,8 @@ export async function checkNode(m: Booted, joined = false) {
   expect((await m.exec(["/usr/local/bin/ctr", "-n", "k8s.io", "images", "ls", "-q"])).stdout.split("\n")).toContain(sandbox!);
 
   // kubelet: enabled; without join material waiting (its condition unmet), not failed; with it,
-  // started with our command line (the mirror's kubelet is a stand-in that names itself).
+  // started with our command line and running: the mirror's kubelet is a stand-in that names
+  // itself and makes kubelet's start-up checks against the host and the machine.
   expect((await m.exec(["systemctl", "is-enabled", "kubelet.service"])).stdout.trim()).toBe("enabled");
   const kubelet = (await m.exec(["systemctl", "show", "-p", "ActiveState", "-p", "ConditionResult", "kubelet.service"])).stdout;
   if (!joined) {
@@ -59,9 +60,52 @@ export async function checkNode(m: Booted, joined = false) {
   }
   expect(kubelet).toContain("ConditionResult=yes\n");
   expect((await m.exec(["stat", "-c", "%a", "/etc/kubernetes/bootstrap-kubelet.conf"])).stdout.trim()).toBe("600");
+  await kubeletStaysUp(m);
+}
+
+/** kubelet.service as the machine's own systemd shows it. */
+async function kubeletUnit(m: Booted): Promise<Record<string, string>> {
+  const out = (await m.exec(["systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID", "-p", "NRestarts", "-p", "Result", "kubelet.service"])).stdout;
+  return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
+
+/** kubelet's journal of this boot (a machine keeps its journal across boots). */
+const kubeletJournal = async (m: Booted) => (await m.exec(["journalctl", "-b", "-u", "kubelet.service", "--no-pager", "-o", "cat"])).stdout;
+
+/** How long kubelet must stay up: its checks take well under a second, its unit restarts it after 10 s. */
+const STAYS_UP_MS = 6000;
+
+/**
+ * kubelet (the mirror's stand-in, held to kubelet's start-up checks) started, passed them and
+ * keeps running: one process, active the whole time, never restarted.
+ */
+export async function kubeletStaysUp(m: Booted) {
   let journal = "";
-  for (let i = 0; i < 40 && !journal.includes("kubelet stand-in"); i++, await Bun.sleep(250)) {
-    journal = (await m.exec(["journalctl", "-u", "kubelet.service", "--no-pager"])).stdout;
-  }
+  for (let i = 0; i < 60 && !journal.includes("kubelet stand-in v"); i++, await Bun.sleep(250)) journal = await kubeletJournal(m);
   expect(journal).toContain("kubelet stand-in v1.33.1");
+  const first = await kubeletUnit(m);
+  const seen = [first];
+  for (const until = performance.now() + STAYS_UP_MS; performance.now() < until; await Bun.sleep(500)) seen.push(await kubeletUnit(m));
+  const states = seen.map((u) => `${u.ActiveState}/${u.SubState} pid ${u.MainPID} restarts ${u.NRestarts}`);
+  const want = seen.map(() => `active/running pid ${first.MainPID} restarts 0`);
+  if (states.some((s, i) => s !== want[i])) console.log(`${m.name}: kubelet did not stay up:\n${states.join("\n")}\n${await kubeletJournal(m)}`);
+  expect(states).toEqual(want);
+  expect(Number(first.MainPID)).toBeGreaterThan(0);
+  expect(await kubeletJournal(m)).toContain("kubelet stand-in: start-up checks passed; running");
+}
+
+/**
+ * kubelet exits at start and systemd keeps restarting it (Restart=always, never a failed unit):
+ * the unit waits to restart it, and the journal holds kubelet's error. Returns that journal.
+ */
+export async function kubeletCrashLoops(m: Booted): Promise<string> {
+  let unit: Record<string, string> = {};
+  for (let i = 0; i < 80; i++, await Bun.sleep(250)) {
+    unit = await kubeletUnit(m);
+    if (unit.SubState === "auto-restart") break;
+  }
+  expect(unit).toMatchObject({ ActiveState: "activating", SubState: "auto-restart", Result: "exit-code" });
+  const journal = await kubeletJournal(m);
+  expect(journal).not.toContain("start-up checks passed");
+  return journal;
 }

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { list } from "tar";
+import { kubeletStandInScript } from "../../scripts/kubelet-standin";
 import { buildMirror, STAMP, type MirrorAsset, type MirrorInfo } from "../../scripts/mirror";
 import {
   assetOf, endless, garbage, noRange, redirect, redirectLoop, resetMidBody, serveDir, shortBody, stall, status, testMirror, combinedTestMirror, trickle, wrongBytes,
@@ -152,6 +153,8 @@ describe("buildMirror", () => {
     const kube = (b: string) => join(info.dir, assetOf(info, "kubernetes", "amd64", b).path);
     const run = (cmd: string[]) => Bun.spawnSync(cmd).stdout.toString().trim();
     expect(run([kube("kubelet"), "--version"])).toBe("Kubernetes v1.33.1");
+    // kubelet is the stand-in held to kubelet's start-up checks (test/unit/kubelet-standin.test.ts)
+    expect(readFileSync(kube("kubelet"), "utf8")).toBe(kubeletStandInScript("1.33.1", "amd64"));
     expect(run([kube("kube-proxy"), "--version"])).toBe("Kubernetes v1.33.1");
     expect(run([kube("kubectl"), "version", "--client"])).toBe("Client Version: v1.33.1");
     const tmp = mkdtempSync(join(tmpdir(), "mirror-test-"));
