@@ -11,8 +11,8 @@
 // Usage: bun scripts/bench-slots.ts   (scripts/bench.ts --slots runs it too)
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { registryOptions } from "../src/config/client-options";
 import { buildImage } from "../src/images/build";
-import { registryOptions } from "../src/images/options";
 import { pushImages } from "../src/images/push";
 import { parseRegistryRef } from "../src/oci/ref";
 import { Registry } from "../src/oci/registry";

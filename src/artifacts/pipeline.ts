@@ -2,17 +2,18 @@
 // sha256 and unpacking together) → verify → atomic install → manifest. The kube, cri and
 // cni tasks each hand it their catalog entries.
 import { closeSync, openSync, statSync } from "node:fs";
+import { downloadOptions } from "../config/client-options";
 import type { Resolved } from "../config/resolve";
 import type { Outcome, TaskContext } from "../engine/task";
 import { RunError, withContext } from "../errors";
 import { ioError, removeQuietly } from "../fs/atomic";
 import { sha256Mismatch } from "../fs/hash";
+import { download, downloadText } from "../http/download";
+import { Limit } from "../http/limit";
+import { AssetSink } from "./asset-sink";
 import { Cache } from "./cache";
 import { parseChecksum } from "./checksum";
-import { AssetSink } from "./asset-sink";
-import { download, downloadOptions, downloadText } from "./download";
 import { installStaged } from "./install";
-import { Limit } from "./limit";
 import { installDrift, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";

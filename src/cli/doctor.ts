@@ -3,7 +3,7 @@ import { doctorChecks } from "../doctor";
 import { EXIT } from "../errors";
 import type { Level } from "../engine/log";
 import { formatReport, runChecks, type Status } from "../readiness/check";
-import { realHost } from "../readiness/probe";
+import { realHost } from "../host/probe";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
 

@@ -1,17 +1,7 @@
-// Architecture names: Debian's (amd64, arm64) are the canonical ones; the kernel's, as
-// `uname -m` prints them (x86_64, aarch64), are accepted too, so `--arch $(uname -m)` works.
+// Lists of architectures a command is given (fetch's --arch, KUBE_ROOTFS_ARCH), by any of the
+// names src/host/arch.ts knows.
 import { ConfigError } from "../errors";
-
-export const ARCHES = ["amd64", "arm64"] as const;
-export type Arch = (typeof ARCHES)[number];
-
-const ALIASES: Record<string, Arch> = { x86_64: "amd64", aarch64: "arm64" };
-
-/** Every name an architecture may be given by. */
-export const ARCH_NAMES = [...ARCHES, "x86_64", "aarch64"] as const;
-
-/** The canonical name of an architecture, or undefined for a name it does not have. */
-export const toArch = (name: string): Arch | undefined => ((ARCHES as readonly string[]).includes(name) ? (name as Arch) : ALIASES[name]);
+import { ARCH_NAMES, toArch, type Arch } from "../host/arch";
 
 /** A comma-separated list of architectures (fetch's --arch), canonical and without repeats. */
 export function parseArchList(raw: string, source: string): Arch[] {

@@ -1,23 +1,12 @@
 // What a bootstrap suite means: which distribution, which archive, which pockets.
 import { ConfigError } from "../errors";
-import type { Arch } from "./schema";
-
-export type Distro = "ubuntu" | "debian";
-
-const UBUNTU = ["focal", "jammy", "noble", "oracular", "plucky", "questing", "resolute"];
-const DEBIAN = ["bullseye", "bookworm", "trixie", "forky", "duke", "sid", "unstable", "testing", "stable", "oldstable"];
-
-/** The distribution of a suite we know, or undefined. */
-export function knownDistro(suite: string): Distro | undefined {
-  if (UBUNTU.includes(suite)) return "ubuntu";
-  if (DEBIAN.includes(suite)) return "debian";
-  return undefined;
-}
+import type { Arch } from "../host/arch";
+import { DEBIAN_SUITES, UBUNTU_SUITES, knownDistro, normaliseMirror, type Distro } from "../host/distro";
 
 export function distroOf(suite: string): Distro {
   const distro = knownDistro(suite);
   if (distro) return distro;
-  throw new ConfigError(`bootstrap.suite: unknown suite ${suite} (Ubuntu: ${UBUNTU.join(", ")}; Debian: ${DEBIAN.join(", ")})`);
+  throw new ConfigError(`bootstrap.suite: unknown suite ${suite} (Ubuntu: ${UBUNTU_SUITES.join(", ")}; Debian: ${DEBIAN_SUITES.join(", ")})`);
 }
 
 /** The distribution's own archive for this arch (Ubuntu keeps non-x86 on ports). */
@@ -25,9 +14,6 @@ export function defaultMirror(suite: string, arch: Arch): string {
   if (distroOf(suite) === "debian") return "http://deb.debian.org/debian";
   return arch === "amd64" ? "http://archive.ubuntu.com/ubuntu" : "http://ports.ubuntu.com/ubuntu-ports";
 }
-
-/** A bootstrap mirror as every consumer compares and joins it: no trailing slashes. */
-export const normaliseMirror = (url: string) => url.replace(/\/+$/, "");
 
 /** The archive a bootstrap uses: the configured mirror, else the distribution's own. */
 export const bootstrapMirror = (suite: string, arch: Arch, mirror: string | undefined) => normaliseMirror(mirror ?? defaultMirror(suite, arch));

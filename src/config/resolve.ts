@@ -1,7 +1,8 @@
 // The goal state with every derived default and host fact filled in: what tasks read.
-import { distroOf, normaliseMirror } from "./distro";
-import { detectNvidia, hasNvidiaGpu, type NvidiaHost } from "../gpu/host";
-import { detectHost, type HostFacts } from "./host";
+import { normaliseMirror } from "../host/distro";
+import { detectHost, type HostFacts } from "../host/facts";
+import { detectNvidia, hasNvidiaGpu, type NvidiaHost } from "../host/nvidia";
+import { distroOf } from "./distro";
 import type { Arch, BootstrapTool, Goal } from "./schema";
 
 /** Where the bootstrap suite came from: the goal, the host's own, or the default. */

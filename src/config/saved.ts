@@ -2,16 +2,30 @@
 // given (file, env and flags merged, before host facts are filled in). verify loads it under
 // its own --config, env and flags, so a bare `verify` checks what the last provision was asked.
 import { readFileSync } from "node:fs";
+import { z } from "zod";
 import { ConfigError } from "../errors";
 import { resolveInside } from "../fs/inside";
+import type { GpuDevice } from "../host/nvidia";
 import { stableJSON } from "../stable-json";
-import { GpuRecordSchema, type GpuRecord } from "../gpu/record";
 import type { Goal } from "./schema";
 
 export const SAVED_GOAL = "var/lib/kube-rootfs/goal.json";
 
 /** Options that steer one run rather than describe the machine: never saved. */
 const RUN_ONLY = new Set<string>(["logFormat", "offline", "cacheDir", "retries", "concurrency", "timeouts", "maxDownloadBytes"] satisfies Array<keyof Goal>);
+
+/** The GPU device nodes and driver files a provision bound (gpu/record.ts makes it and compares it with the host). */
+export interface GpuRecord {
+  devices: GpuDevice[];
+  /** paths inside the machine of the driver files bound read-only */
+  files: string[];
+}
+
+/** What a saved record must look like (it is read back from a file anyone may edit). */
+const GpuRecordSchema = z.strictObject({
+  devices: z.array(z.strictObject({ path: z.string(), major: z.number().int(), minor: z.number().int() })),
+  files: z.array(z.string()),
+});
 
 /**
  * What the provision found on the host and put into the machine, beside the goal: what verify

@@ -2,9 +2,9 @@
 // README's config reference are derived from this schema (see fields.ts), never listed twice.
 import { z } from "zod";
 import { parseImageRef } from "../oci/ref";
-import { ARCH_NAMES, toArch } from "./arch";
+import { ARCH_NAMES, toArch } from "../host/arch";
 
-export { ARCHES, type Arch } from "./arch";
+export { ARCHES, type Arch } from "../host/arch";
 
 /** Artifacts the pipeline installs, each with its own download overrides. */
 export const ARTIFACTS = ["kubelet", "kubectl", "kubeProxy", "crictl", "containerd", "runc", "cni"] as const;

@@ -2,7 +2,7 @@
 // allowed by their numbers) and the driver files bound read-only, each as host source and path
 // inside the machine (the same unless the host root is not "/").
 import { join } from "node:path";
-import type { GpuDevice, NvidiaHost } from "./host";
+import type { GpuDevice, NvidiaHost } from "../host/nvidia";
 
 export interface Bind {
   /** on the host */

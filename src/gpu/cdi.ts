@@ -2,8 +2,8 @@
 // GPU (nvidia.com/gpu=0, =1, …) and =all, the control nodes, the driver files mounted
 // read-only, and the hook that makes a container's dynamic linker find them.
 import { dirname } from "node:path";
-import type { GpuDevice, NvidiaHost } from "./host";
-import { gpuIndexes } from "./host";
+import type { GpuDevice, NvidiaHost } from "../host/nvidia";
+import { gpuIndexes } from "../host/nvidia";
 
 export const CDI_SPEC_DIRS = ["/etc/cdi", "/var/run/cdi"];
 export const CDI_SPEC_FILE = "/etc/cdi/nvidia.yaml";

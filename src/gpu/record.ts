@@ -1,23 +1,12 @@
-// What GPU support bound, as the saved goal's result keeps it, and how the host differs from
-// it now: a driver upgrade that changed the device nodes or the driver's files is drift.
+// What GPU support bound, as the saved goal's result keeps it (its shape is config/saved.ts's
+// GpuRecord), and how the host differs from it now: a driver upgrade that changed the device
+// nodes or the driver's files is drift.
 import { join } from "node:path";
-import { z } from "zod";
 import type { ResolvedGpu } from "../config/resolve";
+import type { GpuRecord } from "../config/saved";
 import type { Drift } from "../fs/drift";
+import type { GpuDevice } from "../host/nvidia";
 import { gpuBinds } from "./binds";
-import type { GpuDevice } from "./host";
-
-export interface GpuRecord {
-  devices: GpuDevice[];
-  /** paths inside the machine of the driver files bound read-only */
-  files: string[];
-}
-
-/** What a saved record must look like (it is read back from a file anyone may edit). */
-export const GpuRecordSchema = z.strictObject({
-  devices: z.array(z.strictObject({ path: z.string(), major: z.number().int(), minor: z.number().int() })),
-  files: z.array(z.string()),
-});
 
 export function gpuRecord(gpu: ResolvedGpu): GpuRecord | undefined {
   const binds = gpuBinds(gpu);

@@ -3,11 +3,11 @@
 // (an OCI image layout shared by all images): read from there when it holds them, else pulled.
 import { statSync } from "node:fs";
 import { join } from "node:path";
+import { registryOptions } from "../config/client-options";
 import type { Resolved } from "../config/resolve";
 import { RunError, withContext } from "../errors";
 import { ImageLayout } from "../oci/layout";
 import { MEDIA, type Descriptor, type ImageManifest } from "../oci/media";
-import { registryOptions } from "./options";
 import { holdsImage, localImage } from "../oci/pull";
 import { formatRegistryRef, parseRegistryRef, type RegistryRef } from "../oci/ref";
 

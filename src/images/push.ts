@@ -3,6 +3,7 @@
 // a half-pushed image.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { registryOptions } from "../config/client-options";
 import type { Resolved } from "../config/resolve";
 import type { Task } from "../engine/task";
 import { ConfigError } from "../errors";
@@ -10,7 +11,6 @@ import { ensureSnapshot, rootfsSource } from "../rootfs/bootstrap";
 import { readSidecar, verifySnapshot, type Compression } from "../rootfs/bootstrap/snapshot";
 import { buildImage, imageIndex, type Doc, type Image } from "./build";
 import type { Descriptor } from "../oci/media";
-import { registryOptions } from "./options";
 import { formatRegistryRef, type RegistryRef } from "../oci/ref";
 import { Registry } from "../oci/registry";
 

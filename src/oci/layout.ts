@@ -3,11 +3,11 @@
 // and size are checked, so a blob present under its name is the content it names.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AssetSink } from "../artifacts/asset-sink";
-import type { Sink } from "../artifacts/download";
 import { RunError } from "../errors";
 import { ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeFileAtomic } from "../fs/atomic";
 import { withPidLock } from "../fs/pid-lock";
+import type { Sink } from "../http/download";
+import { HashingSink } from "../http/hashing-sink";
 import { DIGEST, sha256Digest, type Descriptor, type ImageIndex } from "./media";
 
 export const REF_NAME = "org.opencontainers.image.ref.name";
@@ -78,9 +78,9 @@ export class ImageLayout {
       throw ioError(`write ${temp}`, err);
     }
     try {
-      const sink = new AssetSink(() => undefined, { fd, path: temp });
+      const sink = new HashingSink({ fd, path: temp });
       await fill(sink);
-      const got = `sha256:${(await sink.finish()).sha256}`;
+      const got = `sha256:${sink.sha256()}`;
       if (got !== desc.digest) throw new RunError(`blob ${desc.digest} from ${source}: digest mismatch (got ${got})`);
       if (sink.received !== desc.size) throw new RunError(`blob ${desc.digest} from ${source}: ${sink.received} bytes, the manifest says ${desc.size}`);
       closeSync(fd);

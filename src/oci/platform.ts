@@ -1,5 +1,5 @@
 // Which manifest of an image index a machine of this architecture runs.
-import type { Arch } from "../config/schema";
+import type { Arch } from "../host/arch";
 import type { Descriptor, Platform } from "./media";
 
 const wanted = (p: Platform | undefined, arch: Arch) =>

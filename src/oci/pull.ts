@@ -3,10 +3,10 @@
 // oci-layout is read in place; an oci-archive is unpacked into a temp layout first.
 import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Arch } from "../config/schema";
 import { RunError } from "../errors";
 import { ioError } from "../fs/atomic";
 import { removeTree } from "../fs/tree";
+import type { Arch } from "../host/arch";
 import { ImageLayout } from "./layout";
 import { INDEX_TYPES, MANIFEST_TYPES, type Descriptor, type ImageIndex, type ImageManifest } from "./media";
 import { pickPlatform, platformsOf } from "./platform";

@@ -1,9 +1,9 @@
 // A distribution API v2 client for one registry host: manifests and blobs read and written,
 // with the Bearer token challenge or basic credentials, a CA file, and plain HTTP only where
-// allowed. Blob reads stream through the artifacts' downloader (retries, stall, size cap).
-import { download, fetchFollowing, type DownloadOptions, type RequestBody, type Sink } from "../artifacts/download";
+// allowed. Blob reads stream through the shared downloader (src/http) (retries, stall, size cap).
 import { abortError } from "../engine/task";
 import { RunError } from "../errors";
+import { download, fetchFollowing, type DownloadOptions, type RequestBody, type Sink } from "../http/download";
 import { basicHeader, parseChallenge, type Challenge, type CredentialStore } from "./auth";
 import { DIGEST, MANIFEST_ACCEPT, sha256Digest, type Descriptor } from "./media";
 import { apiHost, isLoopback } from "./ref";

@@ -1,7 +1,7 @@
 // A precondition as data: a name and a run against the host probe, giving ok, warn (shown, not
 // blocking) or fail (a blocker) with its fix.
 import { errorMessage } from "../errors";
-import type { HostProbe } from "./probe";
+import type { HostProbe } from "../host/probe";
 
 export type Status = "ok" | "warn" | "fail";
 

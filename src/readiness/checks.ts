@@ -1,7 +1,7 @@
 // Every precondition a run can have, as data. Which of them a run needs is decided in
 // index.ts from what its phases will do; none of them touches the network.
 import { dirname } from "node:path";
-import { archOf } from "../config/host";
+import { archOf } from "../host/arch";
 import type { Resolved } from "../config/resolve";
 import type { Arch } from "../config/schema";
 import { emulationProblem, QEMU_HANDLER } from "../rootfs/binfmt";

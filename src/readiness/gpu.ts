@@ -2,7 +2,7 @@
 // GPUs, device nodes, driver files), what does not fit together, and whether the containerd
 // being installed can hand the GPUs to pods (CDI).
 import type { Resolved } from "../config/resolve";
-import { gpuIndexes, type NvidiaHost } from "../gpu/host";
+import { gpuIndexes, type NvidiaHost } from "../host/nvidia";
 import { containerdHasCdi } from "../runtime/templates/containerd";
 import { bad, ok, type Check } from "./check";
 

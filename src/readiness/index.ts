@@ -12,7 +12,7 @@ import { bad, describeReport, runChecks, type Check, type Report } from "./check
 import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
 import { gpuCheck, gpuNeeded } from "./gpu";
 import { offlineMissing } from "./offline";
-import { realHost, type HostProbe } from "./probe";
+import { realHost, type HostProbe } from "../host/probe";
 
 export const READINESS = "readiness";
 

@@ -20,7 +20,7 @@ import { sha256File } from "../../src/fs/hash";
 import { boot, type Booted } from "../helpers/nspawn";
 import { busyboxImage } from "../helpers/oci";
 import { sandboxRegistry } from "../helpers/sandbox-registry";
-import { realHost } from "../../src/readiness/probe";
+import { realHost } from "../../src/host/probe";
 import { mountsUnder } from "../../src/fs/tree";
 import { removeDir } from "../helpers/tmp";
 import { faultTest } from "../faults/fault-test";

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { archOf } from "../../src/config/host";
+import { archOf } from "../../src/host/arch";
 import { bootstrapPlan } from "../../src/rootfs/bootstrap/plan";
 import { createSnapshot, snapshotPath } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "../helpers/apt";

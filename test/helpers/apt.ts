@@ -1,7 +1,7 @@
 // The Debian archive and suite this host's apt already uses, read at run time from its
 // sources by the same code the tool uses, so no mirror's name is written in the repo.
-import { hostAptSources, mirrorFor, type HostAptSource } from "../../src/config/apt-sources";
-import { knownDistro } from "../../src/config/distro";
+import { hostAptSources, mirrorFor, type HostAptSource } from "../../src/host/apt-sources";
+import { knownDistro } from "../../src/host/distro";
 
 /** The first Debian release pocket (not -updates or -security) the host's apt uses. */
 export function hostDebianMirror(sources: HostAptSource[] = hostAptSources()): { mirror: string; suite: string } {

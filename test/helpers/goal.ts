@@ -1,6 +1,6 @@
 // A resolved goal state for library-level tests: fixed host facts, temp dirs, no detection.
 import { join } from "node:path";
-import type { HostFacts } from "../../src/config/host";
+import type { HostFacts } from "../../src/host/facts";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { jsonLogger, type LogEvent, type Logger } from "../../src/engine/log";

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HostFacts } from "../../src/config/host";
+import type { HostFacts } from "../../src/host/facts";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { bootstrapPlan, debootstrapArgv, lookupKeyring, mmdebstrapArgv, SCRIPTS_DIR } from "../../src/rootfs/bootstrap/plan";

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { FIELDS, fieldByFlag } from "../../src/config/fields";
 import { loadGoal } from "../../src/config/load";
 import { crictlFor, describeSuite, resolveGoal } from "../../src/config/resolve";
-import { detectSuite, type HostFacts } from "../../src/config/host";
-import { mirrorFor, parseDeb822, parseOneLine } from "../../src/config/apt-sources";
+import { detectSuite, type HostFacts } from "../../src/host/facts";
+import { mirrorFor, parseDeb822, parseOneLine } from "../../src/host/apt-sources";
 import { errorOf } from "../helpers/goal";
 
 const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-config-"));

@@ -3,7 +3,7 @@
 // and the real commands on this host.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { HostFacts } from "../../src/config/host";
+import type { HostFacts } from "../../src/host/facts";
 import { resolveGoal, type Resolved } from "../../src/config/resolve";
 import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { doctorChecks } from "../../src/doctor";
@@ -12,7 +12,7 @@ import { provisionPlan } from "../../src/provision";
 import { imagePushChecks, readinessChecks, readinessTask, scratchChecks, type Needs } from "../../src/readiness";
 import { formatReport, runChecks, type Check, type CheckResult } from "../../src/readiness/check";
 import { cgroupCheck } from "../../src/readiness/checks";
-import type { HostProbe } from "../../src/readiness/probe";
+import type { HostProbe } from "../../src/host/probe";
 import { decideWorkspace, type WorkspaceDecision } from "../../src/rootfs/decision";
 import { runSource } from "../helpers/binary";
 import { runLogged, tempDir } from "../helpers/goal";

@@ -5,12 +5,12 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { detectNvidia, devNumbers, parseLdconfig, parseModuleVersion, parseProcDevices } from "../../src/gpu/host";
+import { detectNvidia, devNumbers, parseLdconfig, parseModuleVersion, parseProcDevices } from "../../src/host/nvidia";
 import { CDI_VERSION, renderCdiSpec } from "../../src/gpu/cdi";
 import { renderLdcacheHook } from "../../src/gpu/templates";
 import { gpuCheck, gpuMismatches } from "../../src/readiness/gpu";
 import { runChecks } from "../../src/readiness/check";
-import { realHost } from "../../src/readiness/probe";
+import { realHost } from "../../src/host/probe";
 import { renderContainerdConfig } from "../../src/runtime/templates/containerd";
 import { events, runSource } from "../helpers/binary";
 import { DRIVER, fakeGpuHost, LIB_DIR, UVM_MAJOR } from "../helpers/fake-gpu-host";

@@ -1,12 +1,54 @@
-// The layering DESIGN.md draws, read from the sources: src/oci is the OCI client (features that
-// join it with snapshots or the goal live above it, in src/images), src/fs imports nothing above
-// it, src/engine knows no task or artifact, and src/machine knows nothing of slots.
+// The rooms of src/ and their order, stated once, read from the sources. A room is a folder of
+// src/ (src/rootfs/bootstrap is part of rootfs) or a file directly in it (src/provision.ts).
 import { expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const SRC = join(ROOT, "src");
+
+/**
+ * From the top down, as DESIGN.md's layout lists them. A room imports only its own modules and
+ * the rooms of the levels below it. Rooms on one level are siblings: neither imports the other,
+ * so no two rooms can import each other and no cycle between rooms can form.
+ */
+const ORDER: string[][] = [
+  ["main"],
+  ["cli"],
+  // the update flow drives the machine, the bundle's lock and verify; doctor prints readiness
+  ["slots"],
+  ["machine", "bundle", "verify", "doctor"],
+  // what provision writes from templates: render prints it, verify compares the machine with it
+  ["rendered"],
+  ["provision"],
+  ["readiness"],
+  // The tasks. DESIGN.md draws them as one level, but they build on each other: the node's
+  // runtime loads the pre-loaded images, images are built from rootfs snapshots and pushed, the
+  // workspace binds the GPU; so they stand in that order.
+  ["runtime"],
+  ["images"],
+  ["rootfs"],
+  ["gpu", "artifacts"],
+  // the goal state, resolved from the host's facts; it parses image references with oci/ and
+  // computes the clients' options
+  ["config"],
+  // the clients (kube: the Kubernetes API client, next), which know no goal
+  ["oci", "kube"],
+  ["host"],
+  ["http"],
+  ["engine"],
+  ["fs"],
+  // the leaf modules, which import nothing of src
+  ["errors", "stable-json", "build-info"],
+];
+
+const levelOf = new Map(ORDER.flatMap((rooms, level) => rooms.map((room) => [room, level] as const)));
+
+/** A room may import `to` when it is itself or on a level below. */
+function mayImport(from: string, to: string, levels = levelOf): boolean {
+  const [a, b] = [levels.get(from), levels.get(to)];
+  return from === to || (a !== undefined && b !== undefined && b > a);
+}
 
 interface Import {
   /** the importing file, relative to the repo */
@@ -16,10 +58,12 @@ interface Import {
   typeOnly: boolean;
 }
 
-const sources = (dir: string): string[] =>
-  existsSync(join(SRC, dir)) ? (readdirSync(join(SRC, dir), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => join(SRC, dir, f)) : [];
+const SOURCES = (readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => join(SRC, f));
 
-/** Every import, re-export and dynamic import of a module inside src/ (packages and node: builtins are not layers). */
+/** `src/rootfs/bootstrap/plan.ts` → rootfs, `src/provision` → provision. */
+const roomOf = (path: string) => path.replace(/^src\//, "").split("/")[0]!.replace(/\.ts$/, "");
+
+/** Every import, re-export and dynamic import of a module inside src/ (packages and node: builtins are not rooms). */
 function srcImports(path: string): Import[] {
   const text = readFileSync(path, "utf8");
   const found = [
@@ -33,46 +77,47 @@ function srcImports(path: string): Import[] {
   }));
 }
 
-/** Modules that import no other src module, which any layer may use. */
-const LEAVES = ["src/errors", "src/stable-json", "src/build-info"];
-
-/** The imports of `dir` that break its rule, as readable lines. */
-function offending(dir: string, allowed: (i: Import) => boolean): string[] {
-  return sources(dir)
-    .flatMap(srcImports)
-    .filter((i) => !allowed(i))
+/** Every import of src that the order forbids, as readable lines. */
+function violations(order: string[][]): string[] {
+  const levels = new Map(order.flatMap((rooms, level) => rooms.map((room) => [room, level] as const)));
+  return SOURCES.flatMap(srcImports)
+    .filter((i) => !mayImport(roomOf(i.file), roomOf(i.module), levels))
     .map((i) => `${i.file} imports ${i.module}${i.typeOnly ? " (type)" : ""}`);
 }
 
-const under = (i: Import, ...dirs: string[]) => dirs.some((d) => i.module.startsWith(`src/${d}/`)) || LEAVES.includes(i.module);
-
-test("the leaf modules import nothing of src", () => {
-  for (const leaf of LEAVES) expect(srcImports(join(ROOT, `${leaf}.ts`))).toEqual([]);
+test("every room of src has a place in the order, once", () => {
+  const rooms = new Set(SOURCES.map((f) => roomOf(relative(ROOT, f))));
+  expect([...rooms].filter((r) => !levelOf.has(r))).toEqual([]);
+  expect(levelOf.size).toBe(ORDER.flat().length);
 });
 
-test("src/oci imports only src/oci, src/fs, src/engine and the leaf modules", () => {
-  // The HTTP transport (streaming download with retries and timeouts, and its sink) is shared
-  // with the artifact pipeline and still lives there; the Arch type is the schema's.
-  const transport = ["src/artifacts/download", "src/artifacts/asset-sink"];
-  const allowed = (i: Import) => under(i, "oci", "fs", "engine") || transport.includes(i.module) || (i.typeOnly && i.module === "src/config/schema");
-  expect(offending("oci", allowed)).toEqual([]);
+test("every import of src points to the importer's own room or a room on a level below", () => {
+  expect(violations(ORDER)).toEqual([]);
 });
 
-test("src/fs imports nothing above it", () => {
-  expect(offending("fs", (i) => under(i, "fs"))).toEqual([]);
+test("no two rooms may import each other, so no cycle can form", () => {
+  const rooms = ORDER.flat();
+  const both = rooms.flatMap((a) => rooms.filter((b) => a < b && mayImport(a, b) && mayImport(b, a)).map((b) => `${a} ⇄ ${b}`));
+  expect(both).toEqual([]);
 });
 
-test("src/engine knows no task or artifact: it imports only src/engine, src/fs and the leaf modules", () => {
-  expect(offending("engine", (i) => under(i, "engine", "fs"))).toEqual([]);
-});
-
-test("src/machine imports nothing from src/slots", () => {
-  expect(offending("machine", (i) => !i.module.startsWith("src/slots/") && i.module !== "src/slots")).toEqual([]);
+test("the arrows that once ran up or sideways stay forbidden", () => {
+  const arrows = [
+    ["oci", "config"], // the OCI client took Arch from the goal's schema
+    ["config", "gpu"], // the goal resolved the NVIDIA facts from gpu/ and read its record's schema
+    ["rootfs", "images"], // the image bootstrap took the registry options from images/
+    ["oci", "artifacts"], // the OCI client streamed through the artifact pipeline's download
+  ];
+  expect(arrows.filter(([from, to]) => mayImport(from!, to!))).toEqual([]);
 });
 
 test("the check sees imports, type imports and dynamic imports, and names each offender", () => {
-  const images = offending("images", (i) => under(i, "oci", "fs", "engine"));
-  expect(images).toContain("src/images/push.ts imports src/rootfs/bootstrap");
-  expect(images).toContain("src/images/push.ts imports src/config/resolve (type)");
+  // Put images below rootfs and config, and its imports of them surface.
+  const wrong = ORDER.filter((rooms) => !rooms.includes("images")).flatMap((rooms) => (rooms.includes("fs") ? [["images"], rooms] : [rooms]));
+  const found = violations(wrong);
+  expect(found).toContain("src/images/push.ts imports src/rootfs/bootstrap");
+  expect(found).toContain("src/images/push.ts imports src/config/resolve (type)");
   expect(srcImports(join(SRC, "cli", "root.ts")).map((i) => i.module)).toContain("src/cli/render");
+  // A room the order does not name may import nothing and be imported by nothing.
+  expect(violations(ORDER.map((rooms) => rooms.filter((r) => r !== "host")))).toContain("src/oci/pull.ts imports src/host/arch (type)");
 });

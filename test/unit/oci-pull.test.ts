@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { Limit } from "../../src/artifacts/limit";
+import { Limit } from "../../src/http/limit";
 import type { Arch } from "../../src/config/schema";
 import { MEDIA, sha256Digest, type Descriptor } from "../../src/oci/media";
 import { pickPlatform } from "../../src/oci/platform";

@@ -3,6 +3,7 @@
 // the rootfs, so a later run can tell what the machine was made from.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { registryOptions } from "../../config/client-options";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError } from "../../errors";
 import type { TaskContext } from "../../engine/task";
@@ -10,7 +11,6 @@ import { writeFileAtomic } from "../../fs/atomic";
 import { resolveInside } from "../../fs/inside";
 import { cacheLayout, holdsImage, localImage } from "../../oci/pull";
 import { parseImageRef, type ImageRef } from "../../oci/ref";
-import { registryOptions } from "../../images/options";
 import { unpackLayers } from "../../oci/unpack-layers";
 
 export interface ImageSource {

@@ -3,7 +3,7 @@
 // and renames it into place when complete; a fresh bootstrap is then kept as a snapshot.
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { archOf } from "../../config/host";
+import { archOf } from "../../host/arch";
 import type { Resolved } from "../../config/resolve";
 import { errorMessage, RunError } from "../../errors";
 import type { TaskContext } from "../../engine/task";

@@ -4,7 +4,8 @@
 import type { Resolved } from "../../config/resolve";
 import type { Arch, BootstrapTool } from "../../config/schema";
 import { RunError } from "../../errors";
-import { bootstrapMirror, defaultComponents, distroOf, type Distro } from "../../config/distro";
+import { bootstrapMirror, defaultComponents, distroOf } from "../../config/distro";
+import type { Distro } from "../../host/distro";
 
 export interface BootstrapPlan {
   tool: BootstrapTool;

@@ -3,13 +3,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { downloadFile } from "../../artifacts/asset-sink";
-import { downloadOptions } from "../../artifacts/download";
-import { Limit } from "../../artifacts/limit";
+import { downloadOptions } from "../../config/client-options";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError, RunError, withContext } from "../../errors";
 import { removeQuietly, tempPathFor } from "../../fs/atomic";
 import { sha256Mismatch } from "../../fs/hash";
+import { downloadFile } from "../../http/hashing-sink";
+import { Limit } from "../../http/limit";
 import { verifySnapshot } from "./snapshot";
 
 export interface TarballSource {
@@ -43,7 +43,7 @@ export async function fetchTarball(src: TarballSource, goal: Resolved, signal: A
   const tmp = tempPathFor(join(dir, "download"));
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // The artifacts' downloader: the same retries, stall and total timeouts, and size cap.
+    // The shared downloader, as the artifacts use it: the same retries, stall and total timeouts, and size cap.
     const got = await downloadFile(src.tarball, tmp, downloadOptions(goal, signal, new Limit(1))).catch((err: unknown) => Promise.reject(withContext("bootstrap.tarball", err)));
     if (got !== src.sha256) throw new RunError(sha256Mismatch(`bootstrap.tarball ${src.tarball}`, src.sha256, got));
   } catch (err) {

@@ -1,6 +1,6 @@
 // Drop-in for systemd-nspawn@<machine>.service: restart forever, and the device access the
 // .nspawn binds need.
-import type { GpuDevice } from "../../gpu/host";
+import type { GpuDevice } from "../../host/nvidia";
 
 export interface OverrideInput {
   machine: string;

@@ -3,7 +3,6 @@
 // and a size cap. Nothing here holds a whole file in memory.
 import { rootCertificates } from "node:tls";
 import { buildInfo } from "../build-info";
-import type { Resolved } from "../config/resolve";
 import { RunError } from "../errors";
 import { abortError } from "../engine/task";
 import type { Limit } from "./limit";
@@ -35,16 +34,6 @@ export interface DownloadOptions {
   /** CA certificates (PEM) trusted for https besides the default roots */
   ca?: string;
 }
-
-/** A download steered by the goal's retries, timeouts and size cap. */
-export const downloadOptions = (goal: Resolved, signal: AbortSignal, limit: Limit): DownloadOptions => ({
-  signal,
-  limit,
-  attempts: goal.retries,
-  stallMs: goal.timeouts.stall * 1000,
-  totalMs: goal.timeouts.total * 1000,
-  maxBytes: goal.maxDownloadBytes,
-});
 
 const MAX_REDIRECTS = 10;
 

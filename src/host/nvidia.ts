@@ -3,9 +3,9 @@
 // the driver's user-space files as the host's dynamic linker cache lists them.
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { toolPath } from "../config/host";
-import type { Arch } from "../config/schema";
 import { readText } from "../fs/read";
+import type { Arch } from "./arch";
+import { toolPath } from "./tools";
 
 export interface GpuDevice {
   /** path on the host, as the machine sees it too (/dev/nvidia0) */

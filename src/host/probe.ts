@@ -2,9 +2,9 @@
 import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { release } from "node:os";
 import { dirname } from "node:path";
-import { toolPath } from "../config/host";
-import { readText } from "../fs/read";
 import { errorMessage } from "../errors";
+import { readText } from "../fs/read";
+import { toolPath } from "./tools";
 
 export interface HostProbe {
   uid(): number;

@@ -3,11 +3,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { hostname as osHostname, release } from "node:os";
 import { join } from "node:path";
-import { ConfigError } from "../errors";
 import { readText } from "../fs/read";
 import { hostAptSources, mirrorFor } from "./apt-sources";
+import { archOf, type Arch } from "./arch";
 import { knownDistro } from "./distro";
-import type { Arch } from "./schema";
+import { toolPath } from "./tools";
 
 /** The host's own Debian or Ubuntu suite, and the archive its apt uses for it (if any). */
 export interface HostSuite {
@@ -31,12 +31,6 @@ export interface HostFacts {
 }
 
 export const PASSTHROUGH_DEVICES = ["/dev/kvm", "/dev/net/tun", "/dev/fuse"];
-
-export function archOf(nodeArch: string): Arch {
-  if (nodeArch === "x64") return "amd64";
-  if (nodeArch === "arm64") return "arm64";
-  throw new ConfigError(`arch: host architecture ${nodeArch} is not supported; pass --arch amd64|arm64`);
-}
 
 const isCharDevice = (p: string) => {
   try {
@@ -82,8 +76,6 @@ export function detectSuite(osRelease: string, sources = hostAptSources): HostSu
   return mirror ? { suite, mirror } : { suite };
 }
 
-
-export const toolPath = (cmd: string) => Bun.which(cmd, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` });
 
 export function detectHost(): HostFacts {
   return {
