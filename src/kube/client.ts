@@ -2,7 +2,8 @@
 // its client certificate (or token) over TLS checked against its CA, each bounded by a timeout.
 // A failure is one line naming the request and the server's own reason.
 import { RunError } from "../errors";
-import { fetchTls, withTimeout } from "../http/tls";
+import { USER_AGENT } from "../http/download";
+import { fetchTls, withTimeout } from "../http/fetch-options";
 import type { KubeAccess } from "./kubeconfig";
 
 /** An answer the caller handles itself (an eviction's 429, a pod's 404). */
@@ -41,7 +42,7 @@ export class KubeClient {
   async request<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<Answer<T>> {
     const a = this.access;
     const what = `${method} ${path} on ${a.server}`;
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = { accept: "application/json", "user-agent": USER_AGENT };
     if (o.body !== undefined) headers["content-type"] = o.contentType ?? "application/json";
     if (a.token) headers.authorization = `Bearer ${a.token}`;
     let res: Response;

@@ -1,6 +1,6 @@
-// TLS for Bun's fetch, as the clients use it: the CA a server is checked against (added to the
-// system's roots, as a registry's or a mirror's extra CA is, or alone, as a kubeconfig's cluster
-// CA is), a client certificate and key, and the server name to expect.
+// What the clients give Bun's fetch: TLS (the CA a server is checked against, added to the
+// system's roots as a registry's or a mirror's extra CA is, or alone as a kubeconfig's cluster CA
+// is; a client certificate and key; the server name to expect) and a per-request timeout.
 import { rootCertificates } from "node:tls";
 
 export interface TlsTrust {
