@@ -209,6 +209,17 @@ export const GoalSchema = z.strictObject({
     })
     .prefault({}),
 
+  cluster: z
+    .strictObject({
+      kubeconfig: absPath()
+        .optional()
+        .meta({ flag: "kubeconfig" })
+        .describe(
+          "kubeconfig of an identity allowed to cordon and drain this node (examples/node-updater-rbac.yaml), for upgrade, rollback and status; without it the node's own kubelet.conf serves the read-only checks",
+        ),
+    })
+    .prefault({}),
+
   registry: z
     .strictObject({
       auth: absPath().optional().describe("Docker config.json with registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)"),

@@ -7,7 +7,7 @@
 // SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1.
 // The tests run in order: each starts from the node the one before left.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compiledBinary, events, type RunResult } from "../helpers/binary";
 import { combinedTestMirror } from "../helpers/mirror";
@@ -28,6 +28,8 @@ const sh = (...argv: string[]) => host.sh(...argv);
 const kubeRootfs = (...args: string[]) => host.kubeRootfs(...args);
 const slotDir = (slot: string) => join(host.root, "var/lib/machines", slot);
 const recordNow = () => JSON.parse(readFileSync(join(host.root, RECORD), "utf8"));
+/** The node's slot: the record's, or kube1 before any update wrote one. */
+const activeNow = (): string => (existsSync(join(host.root, RECORD)) ? recordNow().active : "kube1");
 const unitState = async (verb: string, unit: string) => (await sh("systemctl", verb, unit)).stdout.trim();
 const machineState = (slot: string) => unitState("is-active", `systemd-nspawn@${slot}.service`);
 const running = async () => (await Promise.all(["kube1", "kube2"].map(async (s) => ((await machineState(s)) === "active" ? [s] : [])))).flat();
@@ -219,6 +221,46 @@ describe("an upgrade killed at each step: status reports it, the next upgrade co
       expect(healthy.fields).toMatchObject({ active: after.active, healthy: true });
       console.log(`killed ${name} (record at ${step}), then converged on ${after.active}: ${secs(t)}`);
     });
+  });
+});
+
+describe("graceful shutdown: the machine powers off through its own systemd, so kubelet's delay inhibitor holds it", () => {
+  /** A delay inhibitor for `seconds` inside the slot, as kubelet takes one for its grace; resolves once logind lists it. */
+  async function holdShutdown(slot: string, seconds: number) {
+    ok(await sh("systemd-run", "-M", slot, "--unit=pods-stopping", "--quiet", "systemd-inhibit", "--mode=delay", "--what=shutdown", "--why=stopping pods", "sleep", String(seconds)), "inhibitor");
+    for (let i = 0; i < 50; i++) {
+      if ((await sh("systemd-run", "-M", slot, "--quiet", "--pipe", "--wait", "systemd-inhibit", "--list", "--no-legend")).stdout.includes("stopping pods")) return performance.now();
+      await Bun.sleep(100);
+    }
+    throw new Error(`the inhibitor in ${slot} was never listed`);
+  }
+  const HELD = 8;
+
+  test(`stop waits for the inhibitor (${HELD}s, beyond logind's default 5 s: the machine's logind drop-in allows the grace)`, async () => {
+    const slot = activeNow();
+    expect(readFileSync(join(slotDir(slot), "etc/systemd/logind.conf.d/10-kube-rootfs.conf"), "utf8")).toContain("InhibitDelayMaxSec=30\n");
+    const held = await holdShutdown(slot, HELD);
+    ok(await kubeRootfs("stop", "--machine", slot), "stop");
+    const took = (performance.now() - held) / 1000;
+    console.log(`stop with a ${HELD}s delay inhibitor: ${took.toFixed(1)}s`);
+    expect(took).toBeGreaterThan(HELD - 0.5);
+    expect(took).toBeLessThan(HELD + 15);
+    expect(await running()).toEqual([]);
+    ok(await kubeRootfs("start", "--machine", slot, "--timeout", "120"), "start again");
+  });
+
+  test("the switch's stop of the old slot waits for it too (the idle slot staged first by --no-switch is not provisioned again)", async () => {
+    const slot = activeNow();
+    ok(await kubeRootfs("upgrade", "--no-switch"), "upgrade --no-switch");
+    expect(recordNow()).toMatchObject({ active: slot, staged: slot === "kube1" ? "kube2" : "kube1" });
+    await holdShutdown(slot, HELD);
+    const r = await kubeRootfs("upgrade", "--timeout", "120");
+    ok(r, "upgrade");
+    expect(events(r.stdout).some((e) => e.msg.endsWith("is already provisioned with this goal (an earlier upgrade did not switch): not provisioning it again"))).toBe(true);
+    const stopped = events(r.stdout).find((e) => e.msg === "stop-old completed");
+    console.log(`the old slot's stop in the switch with a ${HELD}s delay inhibitor: ${((stopped?.duration ?? 0) / 1000).toFixed(1)}s`);
+    expect(stopped?.duration).toBeGreaterThan((HELD - 1) * 1000);
+    expect(await running()).toEqual([recordNow().active]);
   });
 });
 
