@@ -5,7 +5,8 @@ import { hostStatus } from "../slots/status";
 import { parseSlots } from "../slots/which";
 import { commonArgs, slotArgs } from "./args";
 import { setup } from "./goal";
-import { kubeconfigArg, kubeconfigOf, logFormatArg } from "./slots";
+import { settleInterruptedDrain } from "../slots/update";
+import { DEFAULT_TIMEOUT_S, kubeconfigArg, kubeconfigOf, logFormatArg } from "./slots";
 
 const args = { ...logFormatArg, ...kubeconfigArg, ...commonArgs, ...slotArgs } as const;
 
@@ -17,7 +18,11 @@ export const statusCommand = defineCommand({
   args,
   async run({ args: parsed, rawArgs }) {
     const { logger } = await setup(parsed, rawArgs, args);
-    const s = await hostStatus(parseSlots(parsed.slots), parsed.record ?? DEFAULT_RECORD, kubeconfigOf(parsed));
+    const slots = parseSlots(parsed.slots);
+    const recordPath = parsed.record ?? DEFAULT_RECORD;
+    const kubeconfig = kubeconfigOf(parsed);
+    await settleInterruptedDrain({ slots, recordPath, kubeconfig, logger, signal: new AbortController().signal, timeoutMs: DEFAULT_TIMEOUT_S * 1000 });
+    const s = await hostStatus(slots, recordPath, kubeconfig);
     if (logger.format !== "json") {
       for (const slot of s.slots) {
         const state = !slot.exists ? "not provisioned" : `${slot.running ? "running" : "stopped"}, ${slot.enabled ? "enabled" : "disabled"}`;

@@ -10,6 +10,7 @@ import { poweroffTimeoutMs, stopMachine } from "../machine/stop";
 import { initFacts, noSystemd } from "../machine/systemd";
 import { provisionMachine, provisionPlan } from "../provision";
 import { readFileSync } from "node:fs";
+import { stableJSON } from "../stable-json";
 import { SAVED_GOAL, savedGoalText } from "../config/saved";
 import { provisionResult } from "../rootfs/record";
 import { CARRIED } from "./carry";
@@ -71,8 +72,10 @@ function actionsFor(kind: SwitchKind, o: UpdateOptions) {
 }
 
 /** The cluster steps' credentials for a switch away from `active` (none: said in one line). */
-function accessFor(kind: SwitchKind, o: UpdateOptions, active: string, kubeconfig: string | undefined): ClusterAccess {
-  const access = clusterAccess(kubeconfig, slotGoal(active), o.noDrain);
+async function accessFor(kind: SwitchKind, o: UpdateOptions, active: string, kubeconfig: string | undefined): Promise<ClusterAccess> {
+  let access = clusterAccess(kubeconfig, slotGoal(active), o.noDrain);
+  // A node that has not joined yet is no node of the API server's: nothing to cordon or wait for.
+  if (access.client && !(await getNode(access.client, access.node, o.signal))) access = { why: `the API server (${access.client.where}) has no node ${access.node}: it has not joined yet; no cluster steps` };
   const log = taskLog(o.logger, kind);
   if (!access.client) log.info(access.why);
   else if (o.noDrain) log.info(`--no-drain: node ${access.node} is neither cordoned nor drained; the Ready gate stays`, { node: access.node });
@@ -95,7 +98,7 @@ async function recovered(kind: SwitchKind, o: UpdateOptions): Promise<SlotRecord
   log.warn(`an interrupted ${sw.kind} from ${sw.from} to ${sw.to} stopped at ${sw.step}: ${how === "clear" ? "clearing it" : how === "finish" ? "finishing it" : `undoing it (back to ${sw.from})`}`, { switch: sw });
   if (o.dryRun) return { ...rec, switch: null, ...(how === "finish" ? { active: sw.to, previous: sw.from } : {}) };
   // A cordon the interrupted run made is undone; the Ready gate of the undo needs the cluster too.
-  const cluster = sw.cluster ? stepsOf(kind, { ...o, noDrain: false }, accessFor(kind, o, sw.from, o.kubeconfig ?? slotGoal(sw.from).cluster.kubeconfig)) : undefined;
+  const cluster = sw.cluster ? stepsOf(kind, { ...o, noDrain: false }, await accessFor(kind, o, sw.from, o.kubeconfig ?? slotGoal(sw.from).cluster.kubeconfig)) : undefined;
   const a = actionsFor(kind, o);
   const after = await recoverSwitch(a, rec, cluster);
   a.end();
@@ -119,10 +122,45 @@ async function logClusterPlan(kind: SwitchKind, o: UpdateOptions, access: Cluste
 /** The idle slot is what this upgrade would provision: staged by an upgrade that did not switch, with the same goal. */
 function stagedFor(rec: SlotRecord | undefined, idle: string, goal: Resolved): boolean {
   if (rec?.staged !== idle) return false;
+  // The cluster's credentials are saved with the goal but make no difference to the machine.
+  const machineOnly = (text: string) => {
+    const saved = JSON.parse(text) as { goal?: Record<string, unknown> };
+    delete saved.goal?.cluster;
+    return stableJSON(saved);
+  };
   try {
-    return readFileSync(`${slotDir(idle)}/${SAVED_GOAL}`, "utf8") === savedGoalText(goal.given, provisionResult(goal));
+    return machineOnly(readFileSync(`${slotDir(idle)}/${SAVED_GOAL}`, "utf8")) === machineOnly(savedGoalText(goal.given, provisionResult(goal)));
   } catch {
     return false;
+  }
+}
+
+/**
+ * status's part of crash safety: an update killed in its cordon or drain never touched the old
+ * slot, so undoing the cordon it made (only that) and clearing the switch settles it. Done only
+ * when no update runs (the slots lock is free); anything else is left to the next update.
+ */
+export async function settleInterruptedDrain(o: Pick<UpdateOptions, "slots" | "recordPath" | "kubeconfig" | "logger" | "signal" | "timeoutMs">): Promise<void> {
+  const rec = readRecord(o.recordPath);
+  const sw = rec?.switch;
+  if (!sw?.cluster || (sw.step !== "cordon" && sw.step !== "drain")) return;
+  let unlock: () => void;
+  try {
+    unlock = lockHost(sw.kind, o.slots);
+  } catch {
+    return; // an update runs: it is not interrupted
+  }
+  try {
+    // Read again under the lock: an update that ran meanwhile settled it itself.
+    const cur = readRecord(o.recordPath);
+    if (!cur?.switch || cur.switch.at !== sw.at || cur.switch.step !== sw.step) return;
+    const opts: UpdateOptions = { ...o, dryRun: false, noDrain: false, drainTimeoutMs: 0 };
+    const access = await accessFor(sw.kind, opts, sw.from, o.kubeconfig ?? slotGoal(sw.from).cluster.kubeconfig);
+    if (!access.client) return;
+    taskLog(o.logger, "status").warn(`an interrupted ${sw.kind} stopped at ${sw.step}, before ${sw.from} was touched: clearing it${sw.cluster.wasUnschedulable ? "" : ` and uncordoning node ${sw.cluster.node}`}`, { switch: sw });
+    await recoverSwitch({ ...actionsFor(sw.kind, opts), stepStarted: () => {} }, cur, stepsOf(sw.kind, opts, access));
+  } finally {
+    unlock();
   }
 }
 
@@ -172,7 +210,7 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
     const idle = otherSlot(o.slots, active);
     const goal = nextGoal(active, idle);
     const staged = stagedFor(rec, idle, goal);
-    const access = noSwitch ? undefined : accessFor("upgrade", o, active, o.kubeconfig ?? goal.cluster.kubeconfig);
+    const access = noSwitch ? undefined : await accessFor("upgrade", o, active, o.kubeconfig ?? goal.cluster.kubeconfig);
     logPlan(o, "upgrade", active, idle, goal, noSwitch, access, staged);
     if (o.dryRun) {
       if (access) await logClusterPlan("upgrade", o, access, kubeletVersionOf(goal));
@@ -225,7 +263,7 @@ export async function rollback(o: UpdateOptions): Promise<Updated> {
     const to = rec.previous;
     if (!to) throw new ConfigError(`rollback: ${o.recordPath} names no previous slot to go back to (a failed or staged upgrade replaced it)`);
     if (!exists(to)) throw new ConfigError(`rollback: the previous slot ${to} has no rootfs at ${slotDir(to)}`);
-    const access = accessFor("rollback", o, rec.active, o.kubeconfig ?? slotGoal(rec.active).cluster.kubeconfig);
+    const access = await accessFor("rollback", o, rec.active, o.kubeconfig ?? slotGoal(rec.active).cluster.kubeconfig);
     logPlan(o, "rollback", rec.active, to, undefined, false, access);
     if (o.dryRun) {
       await logClusterPlan("rollback", o, access, kubeletVersionOf(slotGoal(to)));

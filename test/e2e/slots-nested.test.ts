@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { compiledBinary, events, type RunResult } from "../helpers/binary";
 import { combinedTestMirror } from "../helpers/mirror";
 import { nestedHost, type NestedHost } from "../helpers/nested-host";
+import { startTestApiServer, type TestApiServer } from "../helpers/test-apiserver";
 import { tempDir } from "../helpers/tmp";
 
 setDefaultTimeout(240_000);
@@ -261,6 +262,201 @@ describe("graceful shutdown: the machine powers off through its own systemd, so 
     console.log(`the old slot's stop in the switch with a ${HELD}s delay inhibitor: ${((stopped?.duration ?? 0) / 1000).toFixed(1)}s`);
     expect(stopped?.duration).toBeGreaterThan((HELD - 1) * 1000);
     expect(await running()).toEqual([recordNow().active]);
+  });
+});
+
+/**
+ * The cluster's steps against the test API server (test/helpers/test-apiserver.ts, not a
+ * cluster), reached from the nested host's network namespace on 127.0.0.1:6443 through
+ * test/helpers/tcp-forward.ts. The machines' kubelet is a stand-in that never registers, so the
+ * node's status is driven from here as a kubelet would post it: every half second, for the slot
+ * that runs, Ready (or not, as a test asks) with a fresh heartbeat and that slot's version.
+ */
+describe("the cluster's steps", () => {
+  const API_PORT = 6443;
+  const KUBECONFIG_PATH = "/root/node-updater.kubeconfig";
+  let api: TestApiServer;
+  let forward: Bun.Subprocess<"ignore", "pipe", "inherit"> | undefined;
+  let reporting: Timer | undefined;
+  /** how the node's kubelet reports: Ready, NotReady, or Ready at the version it ran before */
+  let kubelet: "ready" | "not-ready" | "old-version" = "ready";
+  let node = "";
+  const versionOf = (slot: string) => (JSON.parse(readFileSync(join(slotDir(slot), "var/lib/kube-rootfs/goal.json"), "utf8")).goal.versions?.kubernetes as string | undefined) ?? OLD;
+  const withKubeconfig = (...args: string[]) => kubeRootfs(...args, "--kubeconfig", KUBECONFIG_PATH);
+  /** The API's writes since `from`, as "PATCH cordon", "PATCH uncordon" and "evict ns/name". */
+  const writesSince = (from: number) =>
+    api.requests.slice(from).filter((r) => r.method !== "GET").map((r) =>
+      r.method === "PATCH" ? `PATCH ${(r.body as { spec: { unschedulable: boolean | null } }).spec.unschedulable ? "cordon" : "uncordon"}` : `evict ${r.path.replace(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/, "$1/$2")}`,
+    );
+  const workloads = () => {
+    api.addDaemonSet("kube-system", "kube-proxy");
+    api.addPod({ namespace: "kube-system", name: `kube-proxy-${node}`, nodeName: node, owner: { kind: "DaemonSet", name: "kube-proxy" } });
+    api.addPod({ namespace: "kube-system", name: `static-web-${node}`, nodeName: node, mirror: true });
+    for (const i of [1, 2, 3]) api.addPod({ namespace: "apps", name: `web-${i}`, nodeName: node, owner: { kind: "ReplicaSet", name: "web-5d8" } });
+    api.addPod({ namespace: "apps", name: "cache-0", nodeName: node, owner: { kind: "StatefulSet", name: "cache" }, emptyDir: true });
+  };
+
+  beforeAll(async () => {
+    node = host.name;
+    const path = join(tempDir("apiserver-socket"), "api.sock");
+    api = await startTestApiServer({ podGraceMs: 300, unixSocket: { path, forwardPort: API_PORT } });
+    forward = Bun.spawn({ cmd: host.inNetwork([process.execPath, join(import.meta.dir, "../helpers/tcp-forward.ts"), `127.0.0.1:${API_PORT}`, path]), stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+    const reader = forward.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("listening");
+    reader.releaseLock();
+    writeFileSync(join(host.root, KUBECONFIG_PATH.slice(1)), readFileSync(api.kubeconfig({ cn: "kube-rootfs:node-updater" })));
+    api.addNode(node, { kubeletVersion: `v${versionOf(activeNow())}` });
+    let last = "";
+    reporting = setInterval(async () => {
+      const up = await running();
+      if (up.length !== 1) return void api.setNode(node, { ready: false });
+      const slot = up[0]!;
+      const version = kubelet === "old-version" && last && last !== slot ? versionOf(last) : versionOf(slot);
+      if (kubelet !== "old-version") last = slot;
+      api.setNode(node, { ready: kubelet !== "not-ready", kubeletVersion: `v${version}`, heartbeat: new Date().toISOString() });
+    }, 500);
+  });
+
+  afterAll(async () => {
+    clearInterval(reporting);
+    forward?.kill();
+    await api?.stop();
+  });
+
+  test("--dry-run lists the cluster steps: the node now, the cordon, the pods a drain would evict and keep, the Ready gate; nothing changes", async () => {
+    workloads();
+    const from = api.requests.length;
+    const r = await withKubeconfig("upgrade", "--kubernetes-version", NEW, "--dry-run");
+    ok(r, "upgrade --dry-run");
+    const plan = events(r.stdout).find((e) => e.msg === "plan")!;
+    expect(plan.fields?.steps).toEqual(["provision", "cordon", "drain", "stop-old", "carry identity", "start-new", "health", "ready", "uncordon", "record"]);
+    const steps = events(r.stdout).find((e) => e.msg === "cluster steps")!;
+    expect(steps.fields).toMatchObject({ node, cordon: "cordon, uncordon once Ready", ready: expect.stringContaining(`kubelet ${NEW}`) });
+    expect((steps.fields!.drain as { evict: string[] }).evict.sort()).toEqual(["apps/cache-0", "apps/web-1", "apps/web-2", "apps/web-3"]);
+    expect(writesSince(from)).toEqual([]);
+  });
+
+  test("a drained upgrade: cordon, every pod but the DaemonSet's and the mirror evicted before the old slot stops, Ready at the new version, then uncordon", async () => {
+    const from = api.requests.length;
+    const before = activeNow();
+    const r = await withKubeconfig("upgrade", "--kubernetes-version", NEW, "--timeout", "120");
+    ok(r, "drained upgrade");
+    const ev = events(r.stdout).map((e) => e.msg);
+    expect(ev.indexOf(`node ${node} drained`)).toBeLessThan(ev.indexOf("stop-old started"));
+    expect(ev.indexOf(`node ${node} is Ready at ${NEW}`)).toBeLessThan(ev.indexOf(`node ${node} uncordoned`));
+    const writes = writesSince(from);
+    expect(writes[0]).toBe("PATCH cordon");
+    expect(writes.slice(1, -1).sort()).toEqual(["evict apps/cache-0", "evict apps/web-1", "evict apps/web-2", "evict apps/web-3"]);
+    expect(writes.at(-1)).toBe("PATCH uncordon");
+    expect(api.podNames(node).sort()).toEqual([`kube-system/kube-proxy-${node}`, `kube-system/static-web-${node}`]);
+    expect(await running()).toEqual([activeNow()]);
+    expect(activeNow()).not.toBe(before);
+    const s = await kubeRootfs("status", "--kubeconfig", KUBECONFIG_PATH);
+    expect(s.code).toBe(0);
+    expect(events(s.stdout).at(-1)?.fields?.cluster).toMatchObject({ node, seen: { ready: "True", kubeletVersion: NEW, unschedulable: false } });
+  });
+
+  test("a budget holds a pod past --drain-timeout: exit 1 naming it, the old slot running and untouched, the node uncordoned, the idle slot kept", async () => {
+    api.addPod({ namespace: "db", name: "pg-0", nodeName: node, owner: { kind: "StatefulSet", name: "pg" }, labels: { app: "pg" } });
+    const budget = { namespace: "db", name: "pg", matchLabels: { app: "pg" }, disruptionsAllowed: 0, desiredHealthy: 1, currentHealthy: 1 };
+    api.addBudget(budget);
+    const before = activeNow();
+    const r = await withKubeconfig("upgrade", "--kubernetes-version", OLD, "--drain-timeout", "6", "--timeout", "120");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`kube-rootfs: upgrade: the drain did not finish within 6s: 1 pod still on the node: db/pg-0 (The disruption budget pg needs 1 healthy pods and has 1 currently); ${before} was not stopped; node ${node} uncordoned\n`);
+    expect(await running()).toEqual([before]);
+    expect(api.node(node).spec.unschedulable).toBeUndefined();
+    expect(recordNow()).toMatchObject({ active: before, switch: null, staged: before === "kube1" ? "kube2" : "kube1" });
+    // Retried, as kubectl drain retries a 429.
+    expect(api.requests.filter((q) => q.path === "/api/v1/namespaces/db/pods/pg-0/eviction").length).toBeGreaterThanOrEqual(2);
+    budget.disruptionsAllowed = 1;
+  });
+
+  test("NotReady after the switch: fall back; the old node is uncordoned once it is Ready again", async () => {
+    const before = activeNow();
+    kubelet = "not-ready";
+    let stopped = false;
+    const flip = setInterval(async () => {
+      // The new slot never gets Ready; once the old one runs again its kubelet reports Ready.
+      const up = await running();
+      if (!up.includes(before)) stopped = true;
+      else if (stopped) kubelet = "ready";
+    }, 300);
+    const r = await withKubeconfig("upgrade", "--kubernetes-version", OLD, "--timeout", "20").finally(() => clearInterval(flip));
+    kubelet = "ready";
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^kube-rootfs: upgrade: node ${node} is Ready=False \\(KubeletNotReady: [^)]*\\) after 20s; the node is back on ${before}\\n$`));
+    expect(await running()).toEqual([before]);
+    expect(api.node(node).spec.unschedulable).toBeUndefined();
+    expect(recordNow()).toMatchObject({ active: before, switch: null });
+  });
+
+  test("the API server reports the old kubelet version after the switch: fall back", async () => {
+    const before = activeNow();
+    kubelet = "old-version";
+    const r = await withKubeconfig("upgrade", "--kubernetes-version", versionOf(before) === NEW ? OLD : NEW, "--timeout", "15");
+    kubelet = "ready";
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`reports kubelet ${versionOf(before)}, not`);
+    expect(r.stderr).toEndWith(`; the node is back on ${before}\n`);
+    expect(await running()).toEqual([before]);
+    expect(api.node(node).spec.unschedulable).toBeUndefined();
+  });
+
+  test("a node its operator cordoned stays cordoned after the update", async () => {
+    api.setNode(node, { unschedulable: true });
+    const from = api.requests.length;
+    ok(await withKubeconfig("upgrade", "--timeout", "120"), "upgrade of a cordoned node");
+    expect(writesSince(from).filter((w) => w.startsWith("PATCH"))).toEqual([]);
+    expect(api.node(node).spec.unschedulable).toBe(true);
+    api.setNode(node, { unschedulable: false });
+  });
+
+  test("status exits 1 while the cluster says NotReady, naming why", async () => {
+    kubelet = "not-ready";
+    await Bun.sleep(1500);
+    const s = await kubeRootfs("status", "--kubeconfig", KUBECONFIG_PATH);
+    kubelet = "ready";
+    expect(s.code).toBe(1);
+    expect(events(s.stdout).at(-1)?.msg).toMatch(new RegExp(`^not healthy: the cluster says node ${node} is Ready=False`));
+  });
+
+  test("killed mid-drain: status settles it, uncordoning the node", async () => {
+    api.addPod({ namespace: "db", name: "queue-0", nodeName: node, owner: { kind: "StatefulSet", name: "queue" }, labels: { app: "queue" } });
+    const budget = { namespace: "db", name: "queue", matchLabels: { app: "queue" }, disruptionsAllowed: 0, desiredHealthy: 1, currentHealthy: 1 };
+    api.addBudget(budget);
+    api.addPod({ namespace: "apps", name: "web-9", nodeName: node, owner: { kind: "ReplicaSet", name: "web-5d8" } });
+    expect((await sh("systemd-run", "--unit=sl-drain-kill", "--quiet", "kube-rootfs", "upgrade", "--kubeconfig", KUBECONFIG_PATH, "--log-format", "json")).code).toBe(0);
+    for (let i = 0; i < 600 && (!existsSync(join(host.root, RECORD)) || recordNow().switch?.step !== "drain"); i++) await Bun.sleep(50);
+    await Bun.sleep(1000);
+    expect((await sh("systemctl", "kill", "-s", "KILL", "sl-drain-kill")).code).toBe(0);
+    await untilInactive("sl-drain-kill.service");
+    await sh("systemctl", "reset-failed", "sl-drain-kill");
+    expect(recordNow().switch).toMatchObject({ step: "drain", cluster: { node, wasUnschedulable: false } });
+    expect(api.node(node).spec.unschedulable).toBe(true);
+    // The old slot was never touched: status settles it, the node uncordoned.
+    const s = await kubeRootfs("status", "--kubeconfig", KUBECONFIG_PATH);
+    expect(events(s.stdout).find((e) => e.level === "warn")?.msg).toBe(`an interrupted upgrade stopped at drain, before ${activeNow()} was touched: clearing it and uncordoning node ${node}`);
+    expect(s.code).toBe(0);
+    expect(recordNow().switch).toBeNull();
+    expect(api.node(node).spec.unschedulable).toBeUndefined();
+    budget.disruptionsAllowed = 5;
+  });
+
+  test("killed right after the cordon: the next upgrade uncordons before it goes on", async () => {
+    // Record writes: 1 provision, 2 cordon, 3 drain: killed as the third begins, the cordon is done.
+    const unit = "sl-cordon-kill";
+    const argv = ["strace", "-qq", "-o", "/dev/null", "-P", "/var/lib/kube-rootfs", "-e", "trace=openat", "-e", "inject=openat:signal=KILL:when=3", "kube-rootfs", "upgrade", "--kubeconfig", KUBECONFIG_PATH, "--log-format", "json"];
+    expect((await sh("systemd-run", `--unit=${unit}`, "--quiet", ...argv)).code).toBe(0);
+    await untilInactive(unit);
+    await sh("systemctl", "reset-failed", unit);
+    expect(recordNow().switch).toMatchObject({ step: "cordon" });
+    expect(api.node(node).spec.unschedulable).toBe(true);
+    const from = api.requests.length;
+    ok(await withKubeconfig("upgrade", "--timeout", "120"), "the upgrade after the kill");
+    expect(writesSince(from)[0]).toBe("PATCH uncordon");
+    expect(api.node(node).spec.unschedulable).toBeUndefined();
+    expect(recordNow().switch).toBeNull();
   });
 });
 

@@ -101,6 +101,11 @@ export interface TestApiServer {
 export interface TestApiServerOptions {
   /** how long an evicted pod takes to be gone (its containers' graceful stop) */
   podGraceMs?: number;
+  /**
+   * Listen on this unix socket instead of 127.0.0.1 (reached from another network namespace
+   * through test/helpers/tcp-forward.ts); `url` is then that forward's, `https://127.0.0.1:<forwardPort>`.
+   */
+  unixSocket?: { path: string; forwardPort: number };
 }
 
 let serial = 0;
@@ -339,9 +344,9 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       http.emit("connection", sock);
     },
   );
-  await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
-  const port = (tls.address() as { port: number }).port;
-  const url = `https://127.0.0.1:${port}`;
+  const unix = opts.unixSocket;
+  await new Promise<void>((resolve) => (unix ? tls.listen(unix.path, resolve) : tls.listen(0, "127.0.0.1", resolve)));
+  const url = `https://127.0.0.1:${unix ? unix.forwardPort : (tls.address() as { port: number }).port}`;
 
   const clientCertificate = (who: Identity) => {
     const slug = who.cn.replace(/[^\w.-]/g, "_");
