@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { goalFields } from "../src/config/fields-derive";
 
 export const TARGETS = ["linux-x64", "linux-arm64"] as const;
 
@@ -34,16 +35,20 @@ for (const target of targets) {
   rmSync(outfile, { force: true });
   const args = [
     process.execPath, "build", "--compile", `--target=bun-${target}`,
-    // Measured: bytecode halves start-up (see README "Build"); minify keeps the binary lean.
+    // Measured: bytecode halves start-up (see docs/development.md, Building); minify keeps the binary lean.
     ...(values["no-bytecode"] ? [] : ["--bytecode"]),
     "--minify",
     "--define", `KUBE_ROOTFS_VERSION=${JSON.stringify(pkg.version)}`,
     "--define", `KUBE_ROOTFS_COMMIT=${JSON.stringify(commit)}`,
     "--define", `KUBE_ROOTFS_TARGET=${JSON.stringify(target)}`,
+    // The goal's fields as data: start-up reads the flags without building the zod schema.
+    "--define", `KUBE_ROOTFS_FIELDS=${JSON.stringify(JSON.stringify(goalFields()))}`,
     // consola reads import.meta.env, which a CommonJS (bytecode) bundle cannot parse.
     "--define", "import.meta.env=process.env",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-    join(root, "src/main.ts"), "--outfile", outfile,
+    // The byte worker is an entrypoint of its own: a compiled executable embeds a Worker's code
+    // only so (src/artifacts/asset-sink.ts finds it at /$bunfs/root/artifacts/byte-worker.js).
+    join(root, "src/main.ts"), join(root, "src/artifacts/byte-worker.ts"), "--outfile", outfile,
   ];
   const r = Bun.spawnSync(args, { cwd: root, stdout: "inherit", stderr: "inherit" });
   if (r.exitCode !== 0) process.exit(r.exitCode ?? 1);

@@ -1,35 +1,167 @@
-// The bytes of one asset, as they arrive: the download's hashing sink (cache part file and
-// sha256), and for an archive being installed, unpacked on the way.
-import { HashingSink } from "../http/hashing-sink";
-import type { StagedFile, Unpacker } from "./unpack";
+// The bytes of one asset, as they arrive from the network or the cache: handed to a byte worker
+// (byte-worker.ts), which appends them to the cache part file, hashes them and, for an archive
+// being installed, unpacks them on the way. This thread only moves bytes, so downloads use both
+// cores; a job never has more than IN_FLIGHT bytes waiting for its worker, so memory stays flat.
+import type { ArtifactName } from "../config/schema";
+import { RunError } from "../errors";
+import type { Sink } from "../http/download";
+import type { Failure, Reply, Request } from "./byte-worker";
+import { BadContent, type StagedFile, type UnpackTarget } from "./unpack";
 
-/** Bytes of one asset: into the cache part file (when downloading), the hasher and, for an archive, the unpacker. */
-export class AssetSink extends HashingSink {
-  private unpacker?: Unpacker;
+declare const KUBE_ROOTFS_TARGET: string | undefined;
+
+/** Bytes a job may have sent and not yet had acknowledged. */
+const IN_FLIGHT = 1 << 20;
+/** Byte workers: one per core, up to two (the main thread mostly waits on the network; more would only cost memory). */
+const WORKERS = Math.max(1, Math.min(2, navigator.hardwareConcurrency));
+
+// Compiled, the worker is an entrypoint of its own, embedded beside main.ts (scripts/build.ts).
+const WORKER_URL = typeof KUBE_ROOTFS_TARGET === "string" ? "/$bunfs/root/artifacts/byte-worker.js" : new URL("./byte-worker.ts", import.meta.url).href;
+
+interface Pending {
+  onReply(r: Reply): void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** its jobs under way, by id */
+  jobs: Map<number, Pending>;
+  /** why it stopped, once it has: its jobs fail with this, and it gets no new ones */
+  dead?: string;
+}
+
+/** The byte workers, started on first use; they never keep the process alive by themselves. */
+class WorkerPool {
+  private slots: Slot[] = [];
+  private nextId = 1;
+
+  /** A new job on the worker with the fewest jobs under way (a job opens with its first bytes, so that is the downloads running now). */
+  open(pending: Pending): { id: number; post(req: Request, transfer?: ArrayBuffer[]): void; close(): void } {
+    const live = this.slots.filter((s) => !s.dead);
+    if (live.length < WORKERS) live.push(this.start());
+    const slot = live.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const id = this.nextId++;
+    slot.jobs.set(id, pending);
+    if (slot.jobs.size === 1) slot.worker.ref();
+    const failed = (message: string): Reply => ({ op: "failed", id, failure: { message, bad: false }, final: true });
+    return {
+      id,
+      post: (req, transfer) => (slot.dead ? pending.onReply(failed(slot.dead)) : slot.worker.postMessage(req, transfer ?? [])),
+      close: () => {
+        if (slot.jobs.delete(id) && slot.jobs.size === 0) slot.worker.unref();
+      },
+    };
+  }
+
+  private start(): Slot {
+    const slot: Slot = { worker: new Worker(WORKER_URL, { smol: true }), jobs: new Map() };
+    slot.worker.onmessage = (e: MessageEvent<Reply>) => slot.jobs.get(e.data.id)?.onReply(e.data);
+    slot.worker.onerror = (e) => {
+      // A worker that stops fails every job it had, by name, rather than leaving them waiting.
+      slot.dead = `byte worker: ${e.message}`;
+      for (const [id, p] of slot.jobs) p.onReply({ op: "failed", id, failure: { message: slot.dead, bad: false }, final: true });
+    };
+    slot.worker.unref();
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+let pool: WorkerPool | undefined;
+
+const errorOf = (f: Failure) => (f.bad ? new BadContent(f.message) : new RunError(f.message));
+
+/** Bytes of one asset: into the cache part file (when downloading), the hash and, for an archive, the unpacker; all on a byte worker. */
+export class AssetSink implements Sink {
+  received = 0;
+  private inFlight = 0;
+  private failure?: Failure;
+  private wake?: () => void;
+  private settle?: (r: Reply) => void;
+  private closed = false;
+  private opened?: ReturnType<WorkerPool["open"]>;
+
+  /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs. */
   constructor(
-    private readonly newUnpacker: () => Unpacker | undefined,
-    part?: { fd: number; path: string },
-  ) {
-    super(part);
-    this.unpacker = newUnpacker();
-  }
+    private readonly part?: { fd: number; path: string },
+    private readonly unpack?: { artifact: ArtifactName; target: UnpackTarget },
+  ) {}
+
   /**
-   * Bytes are unpacked as they are hashed. A promise: wait for it before the next. Bytes from
-   * the network come through write, which does not wait: that unpacker inflates inline.
+   * The job on its worker, opened with the first bytes: the sinks of every artifact are made at
+   * once, but their downloads start as the concurrency limit lets them, and a worker is chosen
+   * by the work it has at that moment.
    */
-  override replay(chunk: Uint8Array): Promise<void> | undefined {
-    super.replay(chunk);
-    return this.unpacker?.write(chunk);
+  private get job() {
+    if (!this.opened) {
+      this.opened = (pool ??= new WorkerPool()).open({ onReply: (r) => this.onReply(r) });
+      this.opened.post({ op: "open", id: this.opened.id, ...(this.part ? { part: this.part } : {}), ...(this.unpack ? { unpack: this.unpack } : {}) });
+    }
+    return this.opened;
   }
-  override reset() {
-    this.unpacker?.discard();
-    super.reset();
-    this.unpacker = this.newUnpacker();
+
+  private onReply(r: Reply) {
+    if (r.op === "ack") this.inFlight -= r.bytes;
+    else if (r.op === "failed") this.failure ??= r.failure;
+    if (r.op === "done" || r.op === "discarded" || (r.op === "failed" && r.final)) this.settle?.(r);
+    this.wake?.();
   }
+
+  private send(chunk: Uint8Array, replay: boolean): Promise<void> | undefined {
+    if (this.failure) throw errorOf(this.failure);
+    // The worker takes the chunk's memory over when the chunk is all of it (a fetch body's
+    // chunks are); a view into a larger buffer is copied, as its owner may use the rest.
+    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+    const bytes = whole ? chunk : chunk.slice();
+    this.received += bytes.byteLength;
+    this.inFlight += bytes.byteLength;
+    this.job.post({ op: "bytes", id: this.job.id, bytes, replay }, [bytes.buffer as ArrayBuffer]);
+    return this.inFlight > IN_FLIGHT ? this.drained() : undefined;
+  }
+
+  private async drained(): Promise<void> {
+    while (this.inFlight > IN_FLIGHT && !this.failure) await new Promise<void>((r) => (this.wake = r));
+    this.wake = undefined;
+    if (this.failure) throw errorOf(this.failure);
+  }
+
+  /**
+   * Bytes that are already on disk (a cache file, an adopted part): hashed and unpacked, not
+   * rewritten. Wait for it before the next; a chunk that is all of its buffer is taken over
+   * (the caller must not use it again).
+   */
+  replay(chunk: Uint8Array): Promise<void> | undefined {
+    return this.send(chunk, true);
+  }
+
+  /** Bytes from the network: appended to the part file too; otherwise as replay. */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    return this.send(chunk, false);
+  }
+
+  reset() {
+    this.received = 0;
+    this.failure = undefined;
+    this.opened?.post({ op: "reset", id: this.opened.id });
+  }
+
+  private finalReply(req: Request): Promise<Reply> {
+    this.closed = true;
+    return new Promise<Reply>((resolve) => {
+      this.settle = resolve;
+      this.job.post(req);
+    }).finally(() => this.job.close());
+  }
+
+  /** Every byte is in: the sha256 of all of them, and the files staged from an archive. */
   async finish(): Promise<{ sha256: string; staged: StagedFile[] }> {
-    return { sha256: this.sha256(), staged: (await this.unpacker?.end()) ?? [] };
+    const r = await this.finalReply({ op: "end", id: this.job.id });
+    if (r.op === "done") return { sha256: r.sha256, staged: r.staged };
+    throw errorOf(r.op === "failed" ? r.failure : { message: "byte worker: no result", bad: false });
   }
-  discard() {
-    this.unpacker?.discard();
+
+  /** Remove everything staged so far; done when the worker has. (After finish, there is nothing left to the worker.) */
+  async discard(): Promise<void> {
+    if (this.opened && !this.closed) await this.finalReply({ op: "discard", id: this.opened.id });
   }
 }

@@ -17,7 +17,7 @@ import { installStaged } from "./install";
 import { installDrift, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";
-import { archiveUnpacker, BadContent, loadTar, stageCopy, type StagedFile } from "./unpack";
+import { BadContent, stageCopy, type StagedFile } from "./unpack";
 
 /**
  * Run `fn` for every plan and wait for all to settle, so a failure never leaves a sibling
@@ -103,11 +103,9 @@ export class ArtifactPipeline {
    * Into the rootfs, an archive is unpacked as the bytes come; otherwise they are only hashed (and
    * cached). With a part file the bytes come from the network, else from the cache file.
    */
-  private async newSink(plan: ArtifactPlan, source: string, into: Destination, part?: { fd: number; path: string }) {
-    const { payload } = plan.entry;
-    const unpacks = into.kind === "rootfs" && payload.kind === "archive";
-    if (unpacks) await loadTar();
-    return new AssetSink(() => (unpacks ? archiveUnpacker(payload, this.target(plan, source), part ? "inline" : "thread") : undefined), part);
+  private newSink(plan: ArtifactPlan, source: string, into: Destination, part?: { fd: number; path: string }): AssetSink {
+    const unpacks = into.kind === "rootfs" && plan.entry.payload.kind === "archive";
+    return new AssetSink(part, unpacks ? { artifact: plan.entry.name, target: this.target(plan, source) } : undefined);
   }
 
   /** A single binary is staged by copying its verified file; an archive's entries already are. */
@@ -145,13 +143,13 @@ export class ArtifactPipeline {
   /** A verified cache hit needs no network at all; otherwise say what the copy's hash was. */
   private async fromCache(plan: ArtifactPlan, expected: string, into: Destination): Promise<{ hit: { sha256: string; staged: StagedFile[] } } | { actual: string }> {
     const path = this.cache.path(plan.cacheAsset);
-    const sink = await this.newSink(plan, path, into);
+    const sink = this.newSink(plan, path, into);
     let result;
     try {
       for await (const chunk of Bun.file(path).stream()) await sink.replay(chunk);
       result = await sink.finish();
     } catch (err) {
-      sink.discard();
+      await sink.discard();
       return { actual: `an unusable file (${(err as Error).message})` };
     }
     if (result.sha256 === expected) return { hit: await this.staged(plan, path, result, into) };
@@ -171,9 +169,9 @@ export class ArtifactPipeline {
     let partOpen = true;
     const closePart = () => partOpen && ((partOpen = false), closeSync(fd));
     const tracker = this.progress!.track(ctx.log.task, plan.entry.name);
-    let sink: Awaited<ReturnType<typeof this.newSink>> | undefined;
+    let sink: AssetSink | undefined;
     try {
-      sink = await this.newSink(plan, plan.url, into, { fd, path: part.path });
+      sink = this.newSink(plan, plan.url, into, { fd, path: part.path });
       if (part.size > 0) {
         ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
         for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) await sink.replay(chunk);
@@ -193,7 +191,7 @@ export class ArtifactPipeline {
       this.cache.commit(part.path, plan.cacheAsset);
       return await this.staged(plan, this.cache.path(plan.cacheAsset), result, into);
     } catch (err) {
-      sink?.discard();
+      await sink?.discard();
       // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries
       // resume with Range; only a crash leaves a part, which the next run adopts.)
       removeQuietly(part.path);

@@ -1,11 +1,10 @@
 // Staging into the rootfs: the wanted entries of a tar.gz are written beside their final place
-// as the bytes arrive (parsed on the fly); a single binary is copied from the verified cache
-// file in the kernel. Nothing is renamed into place here; see install.ts.
-import { once } from "node:events";
+// as the bytes arrive (inflated and parsed on the fly, on the byte worker's thread); a single
+// binary is copied from the verified cache file in the kernel. Nothing is renamed into place
+// here; see install.ts.
 import { closeSync, constants, fsync, mkdirSync, openSync } from "node:fs";
 import { copyFile, open } from "node:fs/promises";
 import { join } from "node:path";
-import { createGunzip } from "node:zlib";
 import type { ReadEntry } from "tar";
 import { RunError } from "../errors";
 import { ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeAll } from "../fs/atomic";
@@ -25,8 +24,8 @@ export interface StagedFile {
 }
 
 export interface Unpacker {
-  /** The next bytes; a promise when the caller should wait for it before sending more. */
-  write(chunk: Uint8Array): Promise<void> | undefined;
+  /** The next bytes; throws once the archive is known bad. */
+  write(chunk: Uint8Array): void;
   /** All bytes are in: flush, check, and return what was staged. */
   end(): Promise<StagedFile[]>;
   /** Remove everything staged so far. */
@@ -61,7 +60,7 @@ class StagedWriter {
     this.hasher.update(chunk);
     this.size += chunk.byteLength;
   }
-  /** fsync off the main thread, so other downloads go on meanwhile. */
+  /** fsync in the thread pool, so other downloads go on meanwhile. */
   async close(): Promise<StagedFile> {
     const fd = this.fd;
     this.fd = -1;
@@ -112,7 +111,6 @@ export async function stageCopy(source: string, name: string, t: UnpackTarget, s
 }
 
 const EXTRACT_RATIO = 4;
-const INFLATE_CHUNK = 1 << 18;
 const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
 
 let tar: typeof import("tar") | undefined;
@@ -122,16 +120,8 @@ export async function loadTar(): Promise<void> {
   tar ??= await import("tar");
 }
 
-/**
- * Where gzip is inflated. From a file ("thread"): on a zlib thread, while the main thread hashes
- * and writes this and other assets. From the network ("inline"): on the main thread, so a socket
- * is not read faster than it is unpacked; bytes a zlib thread has not taken yet would wait in
- * memory (on a fast mirror, several MB per archive).
- */
-export type Inflate = "thread" | "inline";
-
-/** An unpacker for a tar.gz; call loadTar() first. */
-export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget, inflate: Inflate): Unpacker {
+/** An unpacker for a tar.gz, which the tar parser inflates itself as it is written; call loadTar() first. */
+export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
   const dir = installDir(t);
   const staged = new Map<string, StagedWriter>();
   const done: StagedFile[] = [];
@@ -161,20 +151,13 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
   };
   if (!tar) throw new Error("archiveUnpacker: loadTar() was not awaited");
   const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
-  // Inline, the parser inflates what it is given itself.
-  const gunzip = inflate === "thread" ? createGunzip({ chunkSize: INFLATE_CHUNK }) : undefined;
-  gunzip?.on("data", (plain: Buffer) => failure || parser.write(plain));
-  gunzip?.on("end", () => parser.end());
   const ended = new Promise<void>((resolve) => {
     parser.on("end", resolve);
-    const invalid = (err: Error) => (fail(`not a valid tar.gz (${err.message})`), resolve());
-    parser.on("error", invalid);
-    gunzip?.on("error", invalid);
+    parser.on("error", (err: Error) => (fail(`not a valid tar.gz (${err.message})`), resolve()));
   });
 
   const discard = () => {
     fail("discarded");
-    gunzip?.destroy();
     for (const w of staged.values()) w.discard();
     staged.clear();
     for (const f of done) removeQuietly(f.temp);
@@ -183,25 +166,11 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
   return {
     write(chunk) {
       if (failure) throw failure;
-      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (!gunzip) {
-        parser.write(bytes);
-        if (failure) throw failure;
-        return undefined;
-      }
-      if (gunzip.write(bytes)) return undefined;
-      // Its input waits in memory until inflated: hold the sender back, within one chunk.
-      return Promise.race([once(gunzip, "drain"), ended]).then(
-        () => {
-          if (failure) throw failure;
-        },
-        (err: unknown) => {
-          throw failure ?? err;
-        },
-      );
+      parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (failure) throw failure;
     },
     async end() {
-      (gunzip ?? parser).end();
+      parser.end();
       await ended;
       if (!failure) {
         const missing = payload.required.filter((n) => !staged.has(n));

@@ -1,7 +1,8 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { doctorChecks } from "../doctor";
 import { EXIT } from "../errors";
 import type { Level } from "../engine/log";
+import { writeStdout } from "../engine/stdio";
 import { formatReport, runChecks, type Status } from "../readiness/check";
 import { realHost } from "../host/probe";
 import { commonArgs, goalArgs } from "./args";
@@ -19,7 +20,7 @@ export const doctorCommand = defineCommand({
     const reports = await runChecks(doctorChecks(goal), realHost);
     for (const r of reports) {
       // A person gets the aligned lines; a log (JSON) gets one event per check.
-      if (logger.format === "pretty") process.stdout.write(formatReport(r) + "\n");
+      if (logger.format === "pretty") writeStdout(formatReport(r) + "\n");
       else logger.event({ level: LEVEL[r.status], task: "doctor", msg: `${r.name}: ${r.message}`, fields: { check: r.name, status: r.status, ...(r.fix ? { fix: r.fix } : {}) } });
     }
     return reports.some((r) => r.status === "fail") ? EXIT.failed : EXIT.ok;

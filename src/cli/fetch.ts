@@ -1,10 +1,11 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { join, resolve } from "node:path";
 import { checkBundleLock } from "../bundle/check";
 import { fetchBundle } from "../bundle/fetch";
 import { LOCK_FILE } from "../bundle/lock";
 import { describeSuite } from "../config/resolve";
 import { interruptible } from "../engine/interrupt";
+import { writeStderr } from "../engine/stdio";
 import { EXIT, Interrupted } from "../errors";
 import { commonArgs, goalArgs } from "./args";
 import { checkFlags } from "./flags";
@@ -32,7 +33,7 @@ export const fetchCommand = defineCommand({
 
     if (parsed.check) {
       const { problems, checked, source } = await checkBundleLock(bundle, goals[0]!.lock);
-      for (const p of problems) process.stderr.write(`kube-rootfs: ${p}\n`);
+      for (const p of problems) writeStderr(`kube-rootfs: ${p}\n`);
       logger.event({ level: problems.length ? "error" : "info", task: "check", msg: problems.length ? `${problems.length} problem(s) in ${bundle}` : `bundle ok: ${checked} files verified`, fields: { bundle, lock: source } });
       return problems.length ? EXIT.failed : EXIT.ok;
     }

@@ -23,3 +23,18 @@ export function checkFlags(rawArgs: string[], args: ArgsDef): void {
     throw new ConfigError(`--${name}: unknown flag${didYouMean(name, Object.keys(args), (c) => `--${c}`)} (see --help)`);
   }
 }
+
+/**
+ * The switches of a command whose options are all switches, as citty would parse them
+ * (`--x`, `--x=true|false`, `--no-x`; the last one given wins). Call checkFlags first.
+ */
+export function parseSwitches(rawArgs: string[], args: ArgsDef): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const token of rawArgs) {
+    if (token === "--") break;
+    const m = /^--(no-)?([^=]+)(?:=(true|false))?$/.exec(token);
+    if (!m || args[m[2]!]?.type !== "boolean") continue;
+    out[m[2]!] = m[1] ? false : m[3] !== "false";
+  }
+  return out;
+}

@@ -6,6 +6,8 @@ import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
 import { readSavedGoal } from "../config/saved";
 import { parseArches } from "../config/arch";
 import { createLogger, pickFormat, type Logger } from "../engine/log";
+import { writeStderr } from "../engine/stdio";
+import { mark } from "../engine/timings";
 import { givenGoalFlags } from "./args";
 import { checkFlags } from "./flags";
 
@@ -22,7 +24,9 @@ const loadOptions = (args: Record<string, unknown>, rawArgs: string[], overrides
 
 /** The goal from defaults < --config < env < flags < `overrides`, resolved, with its --lock applied. */
 export function goalFrom(args: Record<string, unknown>, rawArgs: string[], overrides: Record<string, string> = {}): Resolved {
-  return withLock(resolveGoal(loadGoal(loadOptions(args, rawArgs, overrides))));
+  const goal = withLock(resolveGoal(loadGoal(loadOptions(args, rawArgs, overrides))));
+  mark("goal");
+  return goal;
 }
 
 /**
@@ -33,13 +37,17 @@ export function savedGoalFrom(args: Record<string, unknown>, rawArgs: string[]):
   const opts = loadOptions(args, rawArgs, {});
   const given = loadGoal(opts);
   const saved = readSavedGoal(machinePaths(given).machineDir);
-  return { goal: withLock(resolveGoal(saved ? loadGoal({ ...opts, saved }) : given)), savedFrom: saved?.path };
+  const goal = withLock(resolveGoal(saved ? loadGoal({ ...opts, saved }) : given));
+  mark("goal");
+  return { goal, savedFrom: saved?.path };
 }
 
 /** The run's logger, once its inputs are known good; warnings about them go to stderr first (stdout may be a log or a file). */
-export function loggerFor(goal: Resolved, args: Record<string, unknown>): Promise<Logger> {
-  for (const w of unknownEnvWarnings(process.env)) process.stderr.write(`kube-rootfs: warning: ${w}\n`);
-  return createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
+export async function loggerFor(goal: Resolved, args: Record<string, unknown>): Promise<Logger> {
+  for (const w of unknownEnvWarnings(process.env)) writeStderr(`kube-rootfs: warning: ${w}\n`);
+  const logger = await createLogger(pickFormat(goal.logFormat), Boolean(args.verbose));
+  mark("logger");
+  return logger;
 }
 
 /** One goal per arch of `--arch a,b` (else KUBE_ROOTFS_ARCH, else the host's), each with `overrides`. */

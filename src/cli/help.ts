@@ -3,6 +3,7 @@
 // wider than the terminal (80 columns when stdout is not one).
 import type { ArgDef, ArgsDef } from "citty";
 import { fieldByFlag } from "../config/fields";
+import { isTerminal } from "../engine/stdio";
 
 export interface HelpEntry {
   name: string;
@@ -19,7 +20,7 @@ const DOWNLOAD = /^downloads-(kubelet|kubectl|kube-proxy|crictl|containerd|runc|
 
 export const EXIT_CODES = "0 ok, 1 a run failed, 2 bad usage or config, 3 verify found drift";
 
-export const helpWidth = () => process.stdout.columns || 80;
+export const helpWidth = () => (isTerminal(1) && process.stdout.columns) || 80;
 
 /** Words of `text` in lines of at most `width` columns (a longer word is cut, after a comma or slash when it has one). */
 export function wrap(text: string, width: number): string[] {
@@ -58,25 +59,52 @@ function example(cmd: string, width: number): string[] {
   return lines.map((l, i) => `${i ? "      " : "  "}${l}${i < lines.length - 1 ? " \\" : ""}`);
 }
 
-export function commandHelp(entry: HelpEntry, width = helpWidth()): string {
+/** `--flag <hint>` as help and the docs show an option. */
+export const optionTerm = (flag: string, def: ArgDef) => `--${flag}${valueOf(def)}`;
+
+export const DOWNLOADS_NOTE =
+  "Per-artifact download overrides, ARTIFACT one of kubelet, kubectl, kube-proxy, crictl, containerd, runc, cni (env KUBE_ROOTFS_DOWNLOADS_<ARTIFACT>_…):";
+
+/** `<REF>` for a required positional argument, `[REF]` for an optional one. */
+const positionalTerm = (def: ArgDef) => {
+  const hint = (def as { valueHint?: string }).valueHint ?? "value";
+  return (def as { required?: boolean }).required === false ? `[${hint}]` : `<${hint}>`;
+};
+
+/** `kube-rootfs image [push] [REF] [options]`: the command line a command takes. */
+export const usageLine = (entry: HelpEntry) =>
+  ["kube-rootfs", entry.name, ...Object.values(entry.args).filter((d) => d.type === "positional").map(positionalTerm), "[options]"].join(" ");
+
+/**
+ * What a command's help lists, in order: its positional arguments; its own options, the common
+ * ones, the other goal-state settings it reads; and the per-artifact download overrides as one
+ * pattern each (`--downloads-ARTIFACT-url`).
+ */
+export function helpOptions(entry: HelpEntry): { positionals: Array<[string, ArgDef]>; options: Array<[string, ArgDef]>; downloads: Array<[string, ArgDef]> } {
   const setting = (flag: string) => fieldByFlag.get(flag)?.path[0];
-  const shown = Object.entries(entry.args).filter(([flag]) => !entry.uses || !setting(flag) || entry.uses.includes(setting(flag)!));
+  const all = Object.entries(entry.args);
+  const positionals = all.filter(([, def]) => def.type === "positional").map(([, def]): [string, ArgDef] => [positionalTerm(def), def]);
+  const shown = all.filter(([flag, def]) => def.type !== "positional" && (!entry.uses || !setting(flag) || entry.uses.includes(setting(flag)!)));
   const own = shown.filter(([flag]) => !COMMON.includes(flag) && !setting(flag));
   const common = COMMON.flatMap((c) => shown.filter(([flag]) => flag === c));
   const rest = shown.filter(([flag]) => setting(flag) && !COMMON.includes(flag) && !DOWNLOAD.test(flag));
-  const options = [...own, ...common, ...rest].map(([flag, def]): [string, string] => [`--${flag}${valueOf(def)}`, def.description ?? ""]);
-  const out = [...wrap(entry.description, width), "", `Usage: kube-rootfs ${entry.name} [options]`, "", "Options:", ...rows(options, width)];
 
   // The 28 per-artifact flags are 4 patterns over 7 artifacts.
   const downloads = new Map<string, ArgDef>();
   for (const [flag, def] of shown) {
     const m = DOWNLOAD.exec(flag);
-    if (m && !downloads.has(m[2]!)) downloads.set(m[2]!, def);
+    if (m && !downloads.has(m[2]!)) downloads.set(m[2]!, { ...def, description: (def.description ?? "").replace(/ \[KUBE_ROOTFS_\w+\]$/, "") });
   }
-  if (downloads.size) {
-    out.push("", ...wrap("Per-artifact download overrides, ARTIFACT one of kubelet, kubectl, kube-proxy, crictl, containerd, runc, cni (env KUBE_ROOTFS_DOWNLOADS_<ARTIFACT>_…):", width));
-    out.push(...rows([...downloads].map(([what, def]): [string, string] => [`--downloads-ARTIFACT-${what}${valueOf(def)}`, (def.description ?? "").replace(/ \[KUBE_ROOTFS_\w+\]$/, "")]), width));
-  }
+  return { positionals, options: [...own, ...common, ...rest], downloads: [...downloads].map(([what, def]) => [`downloads-ARTIFACT-${what}`, def]) };
+}
+
+export function commandHelp(entry: HelpEntry, width = helpWidth()): string {
+  const { positionals, options, downloads } = helpOptions(entry);
+  const items = (list: Array<[string, ArgDef]>) => list.map(([flag, def]): [string, string] => [optionTerm(flag, def), def.description ?? ""]);
+  const out = [...wrap(entry.description, width), "", ...wrap(`Usage: ${usageLine(entry)}`, width)];
+  if (positionals.length) out.push("", "Arguments:", ...rows(positionals.map(([term, def]) => [term, def.description ?? ""]), width));
+  out.push("", "Options:", ...rows(items(options), width));
+  if (downloads.length) out.push("", ...wrap(DOWNLOADS_NOTE, width), ...rows(items(downloads), width));
   out.push("", "Examples:", ...entry.examples.flatMap((e) => example(e, width)), "", ...wrap(`Exit codes: ${EXIT_CODES}`, width));
   return out.join("\n") + "\n";
 }

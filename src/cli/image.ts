@@ -1,5 +1,6 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { interruptible } from "../engine/interrupt";
+import { writeStdout } from "../engine/stdio";
 import { ConfigError, EXIT, Interrupted } from "../errors";
 import { imagePushTask, type Pushed } from "../images/push";
 import { parseRegistryRef } from "../oci/ref";
@@ -44,7 +45,7 @@ export const imageCommand = defineCommand({
     } finally {
       run.dispose();
     }
-    if (pushed) process.stdout.write(`${pushed.digest}\n`);
+    if (pushed) writeStdout(`${pushed.digest}\n`);
     return EXIT.ok;
   },
 });

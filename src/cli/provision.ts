@@ -1,13 +1,12 @@
-import { defineCommand } from "citty";
-import { describeSuite, type Resolved } from "../config/resolve";
+// The run's modules (the goal's schema, the plan and every task) load when it runs: --help
+// needs only the options.
+import type { Resolved } from "../config/resolve";
 import { EXIT, Interrupted, exitCodeOf } from "../errors";
-import { interruptible } from "../engine/interrupt";
 import { formatDuration, holding, type Logger } from "../engine/log";
+import { mark } from "../engine/timings";
 import { leafTasks, type Task } from "../engine/task";
-import { provisionMachine, provisionPlan } from "../provision";
-import { READINESS } from "../readiness";
 import { commonArgs, goalArgs } from "./args";
-import { setup } from "./goal";
+import { defineCommand } from "./command";
 
 const args = {
   ...goalArgs,
@@ -40,9 +39,18 @@ export const provisionCommand = defineCommand({
   },
   args,
   async run({ args: parsed, rawArgs }) {
+    const [{ setup }, { provisionMachine, provisionPlan }, { READINESS }, { describeSuite }, { interruptible }] = await Promise.all([
+      import("./goal"),
+      import("../provision"),
+      import("../readiness"),
+      import("../config/resolve"),
+      import("../engine/interrupt"),
+    ]);
+    mark("modules");
     const { goal, logger } = await setup(parsed, rawArgs, args);
     const dryRun = Boolean(parsed["dry-run"]);
     const plan = provisionPlan(goal);
+    mark("plan");
     // A person re-running a machine that is up to date reads one line: the host's warnings
     // (its cgroups, say) are shown when the run changes something or fails, else counted.
     const quiet = holding(logger, (e) => e.task === READINESS && e.level === "warn" && logger.format === "pretty" && !dryRun);

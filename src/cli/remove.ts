@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { taskLog } from "../engine/log";
 import { EXIT } from "../errors";
 import { removeMachine } from "../machine/remove";

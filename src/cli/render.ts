@@ -1,5 +1,6 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { ConfigError } from "../errors";
+import { writeStdout } from "../engine/stdio";
 import { renderedFiles, type Rendered } from "../rendered";
 import { commonArgs, goalArgs } from "./args";
 import { setup } from "./goal";
@@ -31,12 +32,12 @@ export const renderCommand = defineCommand({
     }
     const all = renderedFiles(goal);
     if (pick === undefined) {
-      process.stdout.write(all.map((r) => `### ${r.path}\n${body(r)}`).join("\n"));
+      writeStdout(all.map((r) => `### ${r.path}\n${body(r)}`).join("\n"));
       return 0;
     }
     const one = all.find((r) => r.name === pick);
     if (!one) throw new ConfigError(`--file: unknown ${pick} (names: ${all.map((r) => r.name).join(", ")})`);
-    process.stdout.write(body(one));
+    writeStdout(body(one));
     return 0;
   },
 });

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { EXIT } from "../errors";
 import { rollback } from "../slots/update";
 import { commonArgs, slotArgs, timeoutArg } from "./args";

@@ -1,8 +1,11 @@
 // Dispatch to a command (loaded on demand), help and version, and the mapping of errors to exit codes.
-import { runCommand, type ArgsDef, type CommandDef } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
 import { buildInfo } from "../build-info";
 import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
+import { writeStderr, writeStdout } from "../engine/stdio";
+import { mark } from "../engine/timings";
+import type { HelpEntry } from "./help";
 
 interface Loaded {
   cmd: CommandDef;
@@ -35,6 +38,13 @@ export async function allCommands(): Promise<Record<string, Loaded>> {
   return Object.fromEntries(entries);
 }
 
+const describe = (cmd: CommandDef) => (cmd.meta as { description?: string } | undefined)?.description ?? "";
+
+/** What `help <name>` (and docs/cli.md) shows of a loaded command. */
+export function helpEntry(name: string, { cmd, examples, uses }: Loaded): HelpEntry {
+  return { name, description: describe(cmd), args: (cmd.args ?? {}) as ArgsDef, examples, ...(uses ? { uses } : {}) };
+}
+
 async function unknownCommand(name: string): Promise<ConfigError> {
   const { didYouMean } = await import("../config/closest");
   return new ConfigError(`unknown command ${name}${didYouMean(name, Object.keys(commands))} (commands: ${Object.keys(commands).join(", ")})`);
@@ -43,19 +53,15 @@ async function unknownCommand(name: string): Promise<ConfigError> {
 /** The whole CLI's help, or one command's. */
 async function help(name: string | undefined): Promise<string> {
   const { commandHelp, mainHelp } = await import("./help");
-  if (name) {
-    const { cmd, examples, uses } = await commands[name]!();
-    const description = (cmd.meta as { description?: string } | undefined)?.description ?? "";
-    return commandHelp({ name, description, args: (cmd.args ?? {}) as ArgsDef, examples, ...(uses ? { uses } : {}) });
-  }
+  if (name) return commandHelp(helpEntry(name, await commands[name]!()));
   const all = await allCommands();
-  const list = Object.entries(all).map(([n, c]) => ({ name: n, description: (c.cmd.meta as { description?: string } | undefined)?.description ?? "", example: c.examples[0] }));
+  const list = Object.entries(all).map(([n, c]) => ({ name: n, description: describe(c.cmd), example: c.examples[0] }));
   return mainHelp(list, buildInfo.version);
 }
 
 /** Print an error as one line per problem (details with --verbose) and pick the exit code. */
 function report(err: unknown, verbose: boolean): number {
-  const say = (line: string) => process.stderr.write(`kube-rootfs: ${line}\n`);
+  const say = (line: string) => writeStderr(`kube-rootfs: ${line}\n`);
   if (err instanceof ConfigError || err instanceof Interrupted) {
     (err instanceof ConfigError ? err.lines : [err.message]).forEach(say);
     return exitCodeOf(err);
@@ -67,13 +73,27 @@ function report(err: unknown, verbose: boolean): number {
   if (err instanceof TaskFailures) {
     for (const f of err.failures) {
       say(`${f.task}: ${errorMessage(f.error)}`);
-      if (verbose && f.error instanceof RunError && f.error.detail) process.stderr.write(f.error.detail + "\n");
+      if (verbose && f.error instanceof RunError && f.error.detail) writeStderr(f.error.detail + "\n");
     }
     return EXIT.failed;
   }
   say(errorMessage(err));
-  if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
+  if (verbose && err instanceof Error && err.stack) writeStderr(err.stack + "\n");
   return EXIT.failed;
+}
+
+/**
+ * Run a command with its arguments parsed by citty; a command whose options are all switches
+ * (version) needs no parser, and is spared loading one (citty loads node:util, ~5 ms).
+ */
+async function run(cmd: CommandDef, rawArgs: string[]): Promise<unknown> {
+  const defs = (cmd.args ?? {}) as ArgsDef;
+  if (cmd.run && !cmd.subCommands && Object.values(defs).every((d) => d.type === "boolean")) {
+    const { parseSwitches } = await import("./flags");
+    return cmd.run({ rawArgs, args: { _: [], ...parseSwitches(rawArgs, defs) } as unknown as Parameters<typeof cmd.run>[0]["args"], cmd });
+  }
+  const { runCommand } = await import("citty");
+  return (await runCommand(cmd, { rawArgs })).result;
 }
 
 export async function cli(argv: string[]): Promise<number> {
@@ -81,25 +101,27 @@ export async function cli(argv: string[]): Promise<number> {
     const at = argv.findIndex((a) => !a.startsWith("-"));
     const name = at >= 0 ? argv[at]! : undefined;
     if (argv.length === 0) {
-      process.stdout.write(await help(undefined));
+      writeStdout(await help(undefined));
       return EXIT.usage;
     }
     if (name === "help") {
       const topic = argv.slice(at + 1).find((a) => !a.startsWith("-"));
       if (topic && !commands[topic]) throw await unknownCommand(topic);
-      process.stdout.write(await help(topic));
+      writeStdout(await help(topic));
       return EXIT.ok;
     }
     if (name !== undefined && !commands[name]) throw await unknownCommand(name);
     if (argv.includes("--help") || argv.includes("-h")) {
-      process.stdout.write(await help(name));
+      writeStdout(await help(name));
       return EXIT.ok;
     }
     if (name === undefined && (argv.includes("--version") || argv.includes("-V"))) return cli(["version"]);
     if (name === undefined) throw new ConfigError("no command given (see --help)");
     // Dispatch here rather than through citty's subCommands, which drop the command's result
     // (the exit code of verify and doctor).
-    const { result } = await runCommand((await commands[name]!()).cmd, { rawArgs: [...argv.slice(0, at), ...argv.slice(at + 1)] });
+    const { cmd } = await commands[name]!();
+    mark("command");
+    const result = await run(cmd, [...argv.slice(0, at), ...argv.slice(at + 1)]);
     return typeof result === "number" ? result : EXIT.ok;
   } catch (err) {
     return report(err, argv.includes("--verbose"));

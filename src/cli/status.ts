@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { EXIT } from "../errors";
 import { DEFAULT_RECORD } from "../slots/record";
 import { hostStatus } from "../slots/status";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { EXIT } from "../errors";
 import { nextGoal } from "../slots/goals";
 import { upgrade } from "../slots/update";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "./command";
 import { existsSync } from "node:fs";
 import { EXIT, RunError } from "../errors";
 import { verifyMachine } from "../verify";

@@ -1,5 +1,7 @@
-import { defineCommand } from "citty";
+// `version` takes only switches, so root.ts runs it without citty's parser (loading node:util
+// alone would cost start-up more than the command does).
 import { buildInfo } from "../build-info";
+import { defineCommand } from "./command";
 import { checkFlags } from "./flags";
 
 const args = { json: { type: "boolean", description: "print as JSON" } } as const;

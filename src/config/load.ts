@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { z } from "zod";
+import { TIMINGS_ENV } from "../engine/timings";
 import { ConfigError } from "../errors";
 import { closest } from "./closest";
 import { ENV_PREFIX, FIELDS, type Field } from "./fields";
@@ -49,7 +50,7 @@ export function loadGoal(opts: LoadOptions): Goal {
 
 /** KUBE_ROOTFS_* variables that name no setting: a typo there would be ignored without a word. */
 export function unknownEnvWarnings(env: Record<string, string | undefined>): string[] {
-  const known = FIELDS.map((f) => f.env);
+  const known = [...FIELDS.map((f) => f.env), TIMINGS_ENV];
   return Object.keys(env)
     .filter((k) => k.startsWith(ENV_PREFIX) && !known.includes(k))
     .sort()

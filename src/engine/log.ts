@@ -1,6 +1,7 @@
 // Logs: consola pretty on a TTY, JSON lines otherwise (one object per event), so an
 // unattended cloud-init run leaves a log that can be grepped and parsed.
 import type { ConsolaInstance } from "consola";
+import { isTerminal, writeStdout } from "./stdio";
 import { createTerminal, type Terminal } from "./terminal";
 
 export type Level = "debug" | "info" | "warn" | "error";
@@ -25,10 +26,10 @@ export interface Logger {
   readonly terminal?: Terminal;
 }
 
-export const pickFormat = (requested: LogFormat | undefined, isTTY = Boolean(process.stdout.isTTY)): LogFormat =>
+export const pickFormat = (requested: LogFormat | undefined, isTTY = isTerminal(1)): LogFormat =>
   requested ?? (isTTY ? "pretty" : "json");
 
-export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l), verbose = false): Logger {
+export function jsonLogger(write: (line: string) => void = writeStdout, verbose = false): Logger {
   return {
     format: "json",
     verbose,
@@ -80,7 +81,7 @@ export function prettyLogger(consola: ConsolaInstance, verbose = false, terminal
 export async function createLogger(format: LogFormat, verbose: boolean): Promise<Logger> {
   if (format === "json") return jsonLogger(undefined, verbose);
   const { createConsola } = await import("consola");
-  const terminal = process.stdout.isTTY ? createTerminal() : undefined;
+  const terminal = isTerminal(1) ? createTerminal() : undefined;
   // consola writes through the terminal, so its lines never land on the live line.
   const stream = terminal && ({ write: (text: string) => terminal.log(text), get columns() { return terminal.columns(); } } as unknown as NodeJS.WriteStream);
   // No clock on each line: consola would put it in a [prefix] whenever a line is wider than the terminal.

@@ -2,6 +2,7 @@
 // parallel() starts all, aborts the rest on the first error, and reports every failure.
 import { errorMessage } from "../errors";
 import { taskLog, type Logger, type TaskLog } from "./log";
+import { mark } from "./timings";
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -59,6 +60,8 @@ export async function runTask(task: Task, parent: Omit<TaskContext, "log">): Pro
   try {
     const outcome = (await task.run({ ...parent, log: taskLog(logger, task.name) })) ?? "completed";
     logger.event({ level: "info", task: task.name, msg: outcome, duration: performance.now() - started, ...group });
+    // A group is a phase or a whole sequence: where a run's time goes (KUBE_ROOTFS_TIMINGS).
+    if (task.children) mark(task.name);
     return outcome;
   } catch (err) {
     const duration = performance.now() - started;

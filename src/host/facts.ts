@@ -77,15 +77,33 @@ export function detectSuite(osRelease: string, sources = hostAptSources): HostSu
 }
 
 
+const DETECT: { [K in keyof Required<HostFacts>]: () => HostFacts[K] } = {
+  arch: () => archOf(process.arch),
+  hostname: () => osHostname(),
+  kernel: () => release(),
+  modules: () => existsSync("/lib/modules"),
+  devices: () => detectDevices(),
+  resolvConf: () => detectResolvConf(),
+  suite: () => detectSuite((readText("/etc/os-release") || readText("/usr/lib/os-release")) ?? ""),
+  mmdebstrap: () => toolPath("mmdebstrap") !== null,
+};
+
+/**
+ * The host's facts, each read from the host the first time it is asked for and kept: a goal
+ * that gives some (or a run whose plan needs few) costs no look at the others.
+ */
 export function detectHost(): HostFacts {
-  return {
-    arch: archOf(process.arch),
-    hostname: osHostname(),
-    kernel: release(),
-    modules: existsSync("/lib/modules"),
-    devices: detectDevices(),
-    resolvConf: detectResolvConf(),
-    suite: detectSuite((readText("/etc/os-release") || readText("/usr/lib/os-release")) ?? ""),
-    mmdebstrap: toolPath("mmdebstrap") !== null,
-  };
+  const facts = {} as HostFacts;
+  for (const [key, read] of Object.entries(DETECT)) {
+    Object.defineProperty(facts, key, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = read();
+        Object.defineProperty(facts, key, { value, enumerable: true });
+        return value;
+      },
+    });
+  }
+  return facts;
 }

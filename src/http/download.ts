@@ -10,7 +10,8 @@ import type { Limit } from "./limit";
 /** Where the bytes go. `received` is the resume offset; `reset` starts over from byte 0. */
 export interface Sink {
   readonly received: number;
-  write(chunk: Uint8Array): void;
+  /** a promise when the sink wants the next bytes only once it settles; the chunk is the sink's from here on */
+  write(chunk: Uint8Array): void | Promise<void>;
   reset(): void;
 }
 
@@ -86,7 +87,7 @@ async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadl
         if (sink.received + chunk.byteLength > opts.maxBytes) {
           throw new RunError(`${url}: response larger than ${cap(opts)}`);
         }
-        sink.write(chunk);
+        await sink.write(chunk);
         opts.onBytes?.(sink.received);
       }
     } catch (err) {
@@ -123,7 +124,7 @@ export async function fetchFollowing(url: string, init: FetchOptions): Promise<R
       redirect: "manual",
       signal: init.signal,
       // A given CA is added to the default roots, not put in their place.
-      tls: fetchTls({ ca: init.ca }),
+      tls: await fetchTls({ ca: init.ca }),
     });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {
@@ -177,7 +178,7 @@ async function readLocal(url: string, sink: Sink, opts: DownloadOptions): Promis
   opts.onResponse?.(file.size, sink.received);
   for await (const chunk of file.slice(sink.received).stream()) {
     if (opts.signal.aborted) throw abortError();
-    sink.write(chunk);
+    await sink.write(chunk);
     opts.onBytes?.(sink.received);
   }
 }

@@ -1,7 +1,6 @@
 // What the clients give Bun's fetch: TLS (the CA a server is checked against, added to the
 // system's roots as a registry's or a mirror's extra CA is, or alone as a kubeconfig's cluster CA
 // is; a client certificate and key; the server name to expect) and a per-request timeout.
-import { rootCertificates } from "node:tls";
 
 export interface TlsTrust {
   /** CA certificates (PEM) */
@@ -17,9 +16,10 @@ export interface TlsTrust {
 }
 
 /** fetch's `tls` option for `t`, or undefined when the defaults do. */
-export function fetchTls(t: TlsTrust): BunFetchRequestInitTLS | undefined {
+export async function fetchTls(t: TlsTrust): Promise<BunFetchRequestInitTLS | undefined> {
   const tls: BunFetchRequestInitTLS = {};
-  if (t.ca) tls.ca = t.caOnly ? [t.ca] : [...rootCertificates, t.ca];
+  // node:tls loads only when the roots are needed: it costs every run's start-up ~5 ms.
+  if (t.ca) tls.ca = t.caOnly ? [t.ca] : [...(await import("node:tls")).rootCertificates, t.ca];
   if (t.cert && t.key) Object.assign(tls, { cert: t.cert, key: t.key });
   if (t.insecure) tls.rejectUnauthorized = false;
   if (t.serverName) tls.serverName = t.serverName;

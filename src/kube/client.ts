@@ -52,7 +52,7 @@ export class KubeClient {
         headers,
         body: o.body === undefined ? undefined : JSON.stringify(o.body),
         signal: withTimeout(o.signal, this.timeoutMs),
-        tls: fetchTls({ ca: a.ca, caOnly: true, cert: a.cert, key: a.key, insecure: a.insecure, serverName: a.serverName }),
+        tls: await fetchTls({ ca: a.ca, caOnly: true, cert: a.cert, key: a.key, insecure: a.insecure, serverName: a.serverName }),
       });
     } catch (err) {
       if (o.signal?.aborted) throw err;

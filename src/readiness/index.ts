@@ -4,6 +4,7 @@
 import type { ArtifactPlan } from "../artifacts/plan";
 import type { Resolved } from "../config/resolve";
 import { runTask, type Outcome, type Task, type TaskContext } from "../engine/task";
+import { mark } from "../engine/timings";
 import { NotReady } from "../errors";
 import { rootfsSource, snapshotScratchGoal } from "../rootfs/bootstrap";
 import { hostTools } from "../rootfs/bootstrap/host-tools";
@@ -102,6 +103,7 @@ export function readinessTask(checks: () => Check[], host: HostProbe = realHost)
 export async function runWhenReady(readiness: Task, work: Task, ctx: Omit<TaskContext, "log">, beforeChanges: () => void = () => {}): Promise<Outcome> {
   if (!ctx.dryRun) {
     await runTask(readiness, ctx);
+    mark(READINESS);
     beforeChanges();
     return runTask(work, ctx);
   }

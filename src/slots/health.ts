@@ -11,7 +11,7 @@ import { IMAGES_UNIT, importStamp } from "../runtime/templates/images";
 import { BOOTSTRAP_KUBECONFIG, KUBECONFIG } from "../runtime/templates/kubelet";
 import { hostRel } from "../fs/target";
 
-/** Units that fail in a systemd-nspawn container by design; the README lists them. */
+/** Units that fail in a systemd-nspawn container by design; docs/updating.md lists them. */
 export const EXPECTED_FAILED = [
   "systemd-remount-fs.service", // the container cannot remount its root as /etc/fstab says
   "systemd-journald-audit.socket", // a container's network namespace has no audit netlink socket

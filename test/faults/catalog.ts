@@ -1,4 +1,4 @@
-// Every fault the suite injects and what the tool does about it. The README's Reliability table
+// Every fault the suite injects and what the tool does about it. docs/reliability.md's table
 // is rendered from this list, and a test checks each entry has a test (faultTest) behind it.
 export interface Fault {
   id: string;

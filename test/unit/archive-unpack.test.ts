@@ -1,38 +1,99 @@
-// The archive unpacker inflating on a zlib thread (a cache file's bytes): a sender faster than
-// it is held back (its input never piles up in memory), and what it stages is still exactly the
-// archive's file.
+// An asset's bytes go to a byte worker (src/artifacts/byte-worker.ts): a sender faster than the
+// worker is held back (its bytes never pile up in memory), what it stages is exactly the
+// archive's file, the sha256 covers every byte, and a bad archive fails and leaves nothing.
 import { expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CATALOG } from "../../src/artifacts/catalog";
-import { archiveUnpacker, loadTar } from "../../src/artifacts/unpack";
+import { AssetSink } from "../../src/artifacts/asset-sink";
+import { BadContent } from "../../src/artifacts/unpack";
 import { tempDir } from "../helpers/tmp";
 
-test("a tar.gz fed faster than it inflates: the sender is told to wait, and the staged file is whole", async () => {
+function crictlArchive(size: number): { body: Uint8Array; gz: Uint8Array } {
   const tree = tempDir("archive-src");
   // Incompressible, so the compressed stream is as long as the file.
-  const body = new Uint8Array(8 << 20);
+  const body = new Uint8Array(size);
   for (let o = 0; o < body.length; o += 65536) crypto.getRandomValues(body.subarray(o, o + 65536));
   writeFileSync(join(tree, "crictl"), body);
   const tar = Bun.spawnSync(["tar", "--create", "--gzip", "--file=-", `--directory=${tree}`, "crictl"], { stdout: "pipe" });
-  const gz = new Uint8Array(tar.stdout);
+  return { body, gz: new Uint8Array(tar.stdout) };
+}
 
+function rootfs(): string {
   const root = tempDir("archive-root");
   mkdirSync(join(root, "usr/local/bin"), { recursive: true });
-  await loadTar();
-  const payload = CATALOG.crictl.payload;
-  if (payload.kind !== "archive") throw new Error("crictl is an archive");
-  const unpacker = archiveUnpacker(payload, { root, dir: "usr/local/bin", source: "test.tar.gz", maxBytes: 1 << 30 }, "thread");
+  return root;
+}
+
+const unpack = (root: string) => ({ artifact: "crictl" as const, target: { root, dir: "usr/local/bin", source: "test.tar.gz", maxBytes: 1 << 30 } });
+const sha256 = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
+
+/** Replay `chunks` and finish, as the pipeline does; the error, after discarding as the pipeline does. */
+async function failureOf(sink: AssetSink, chunks: Uint8Array[]): Promise<unknown> {
+  try {
+    for (const c of chunks) await sink.replay(c);
+    await sink.finish();
+  } catch (err) {
+    await sink.discard();
+    return err;
+  }
+  throw new Error("the sink did not fail");
+}
+
+test("a tar.gz fed faster than the worker unpacks it: the sender is told to wait, and the staged file is whole", async () => {
+  const { body, gz } = crictlArchive(24 << 20);
+  const root = rootfs();
+  const sink = new AssetSink(undefined, unpack(root));
   let waits = 0;
   for (let o = 0; o < gz.length; o += 65536) {
-    const wait = unpacker.write(gz.subarray(o, o + 65536));
+    const wait = sink.replay(gz.subarray(o, o + 65536));
     if (wait) {
       waits++;
       await wait;
     }
   }
-  const [staged] = await unpacker.end();
+  const { sha256: hash, staged } = await sink.finish();
   expect(waits).toBeGreaterThan(0);
-  expect(staged!.sha256).toBe(new Bun.CryptoHasher("sha256").update(body).digest("hex"));
-  expect(readFileSync(staged!.temp).equals(Buffer.from(body))).toBe(true);
+  expect(hash).toBe(sha256(gz));
+  expect(staged.map((f) => f.rel)).toEqual(["usr/local/bin/crictl"]);
+  expect(staged[0]!.sha256).toBe(sha256(body));
+  expect(readFileSync(staged[0]!.temp).equals(Buffer.from(body))).toBe(true);
+});
+
+test("bytes from the network are appended to the part file by the worker, in order", async () => {
+  const dir = tempDir("asset-part");
+  const path = join(dir, "asset.part");
+  const fd = (await import("node:fs")).openSync(path, "a+", 0o644);
+  const bytes = crypto.getRandomValues(new Uint8Array(1 << 20));
+  const sink = new AssetSink({ fd, path });
+  for (let o = 0; o < bytes.length; o += 4096) await sink.write(bytes.subarray(o, o + 4096));
+  expect((await sink.finish()).sha256).toBe(sha256(bytes));
+  expect(readFileSync(path).equals(Buffer.from(bytes))).toBe(true);
+});
+
+test("a bad archive fails as bad content, and discarding it leaves no staged file", async () => {
+  const { gz } = crictlArchive(1 << 20);
+  const root = rootfs();
+  const broken = gz.slice();
+  broken.fill(7, 4096, 8192);
+  const chunks = Array.from({ length: Math.ceil(broken.length / 1024) }, (_, i) => broken.subarray(i * 1024, (i + 1) * 1024));
+  const failed = await failureOf(new AssetSink(undefined, unpack(root)), chunks);
+  expect(failed).toBeInstanceOf(BadContent);
+  expect((failed as Error).message).toStartWith("archive test.tar.gz: ");
+  expect(readdirSync(join(root, "usr/local/bin"))).toEqual([]);
+  expect(existsSync(join(root, "usr/local/bin/crictl"))).toBe(false);
+});
+
+test("a job its worker cannot open fails by name, and the worker goes on serving other jobs", async () => {
+  const root = rootfs();
+  const bad = new AssetSink(undefined, { artifact: "no-such-artifact" as "crictl", target: unpack(root).target });
+  const failed = await failureOf(bad, Array.from({ length: 64 }, () => new Uint8Array(65536)));
+  expect(failed).toBeInstanceOf(Error);
+  expect((failed as Error).message).toContain("payload");
+  const bytes = crypto.getRandomValues(new Uint8Array(4096));
+  const expected = sha256(bytes);
+  const good = new AssetSink();
+  await good.replay(bytes);
+  // A chunk that is all of its buffer is handed over, not copied: the sender no longer has it.
+  expect(bytes.byteLength).toBe(0);
+  expect((await good.finish()).sha256).toBe(expected);
 });

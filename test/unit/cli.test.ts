@@ -5,11 +5,12 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commandHelp, wrap } from "../../src/cli/help";
-import { allCommands } from "../../src/cli/root";
+import { allCommands, helpEntry } from "../../src/cli/root";
 import { parseArchList } from "../../src/config/arch";
 import { closest, editDistance } from "../../src/config/closest";
 import { loadGoal, unknownEnvWarnings, yamlErrorAt } from "../../src/config/load";
 import { runSource } from "../helpers/binary";
+import { parseSwitches } from "../../src/cli/flags";
 import { errorOf, tempDir } from "../helpers/goal";
 
 const optionLines = (help: string) => help.split("\n").filter((l) => /^ {2}--/.test(l));
@@ -38,8 +39,7 @@ describe("--help", () => {
     for (const [name, cmd] of Object.entries(await allCommands())) {
       const r = await runSource([name, "--help"]);
       expect(r.stdout.split("\n").filter((l) => l.length > 80)).toEqual([]);
-      const entry = { name, description: "d", args: cmd.cmd.args as never, examples: cmd.examples, ...(cmd.uses ? { uses: cmd.uses } : {}) };
-      expect(commandHelp(entry, 50).split("\n").filter((l) => l.length > 50)).toEqual([]);
+      expect(commandHelp(helpEntry(name, cmd), 50).split("\n").filter((l) => l.length > 50)).toEqual([]);
     }
     expect(wrap("a bb ccc dddd", 6)).toEqual(["a bb", "ccc", "dddd"]);
     expect(wrap("abcdefgh", 3)).toEqual(["abc", "def", "gh"]);
@@ -57,6 +57,17 @@ describe("--help", () => {
       const r = await runSource([flag]);
       expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: (await runSource(["version"])).stdout });
     }
+  });
+
+  test("version's switch is read as citty reads one: --json, --json=false, --no-json, the last one given", async () => {
+    const json = (await runSource(["version"])).stdout.replace(/^kube-rootfs (\S+) \(commit (\S+), (\S+)\)\n$/, '{"version":"$1","commit":"$2","target":"$3"}\n');
+    const text = (await runSource(["version"])).stdout;
+    expect((await runSource(["version", "--json"])).stdout).toBe(json);
+    expect((await runSource(["version", "--json=true"])).stdout).toBe(json);
+    expect((await runSource(["version", "--json", "--no-json"])).stdout).toBe(text);
+    expect((await runSource(["version", "--no-json", "--json"])).stdout).toBe(json);
+    expect((await runSource(["version", "--json=false"])).stdout).toBe(text);
+    expect(parseSwitches(["--a", "--no-b", "--c=false", "--name=x", "--", "--d"], { a: { type: "boolean" }, b: { type: "boolean" }, c: { type: "boolean" }, d: { type: "boolean" }, name: { type: "string" } })).toEqual({ a: true, b: false, c: false });
   });
 });
 
@@ -125,5 +136,16 @@ describe("settings a person writes", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("kube-rootfs: warning: KUBE_ROOTFS_KUBERNETES_VERSOIN is not a setting and is ignored (the closest is KUBE_ROOTFS_KUBERNETES_VERSION)\n");
     expect(r.stdout).toStartWith("# kube1: written by kube-rootfs");
+  });
+  test("KUBE_ROOTFS_TIMINGS=1 ends the run with its stage marks on stderr, one JSON line, and is no unknown setting", async () => {
+    const r = await runSource(["render", "--file", "nspawn"], { KUBE_ROOTFS_TIMINGS: "1" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith("# kube1: written by kube-rootfs");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    const { timings } = JSON.parse(lines[0]!) as { timings: Record<string, number> };
+    expect(Object.keys(timings)).toEqual(["start", "loaded", "command", "goal", "logger", "exit"]);
+    const at = Object.values(timings);
+    expect(at.every((t, i) => t > 0 && (i === 0 || t >= at[i - 1]!))).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadGoal } from "../../src/config/load";
-import { unknownFlags } from "../helpers/commands";
+import { cliProblems } from "../helpers/commands";
 import { cloudInitExample } from "../helpers/cloud-init";
 import { tempDir } from "../helpers/tmp";
 
@@ -33,7 +33,7 @@ test("pins the executable's sha256 in the user-data and checks it before install
 test("its commands use flags the CLI has, and its node.yaml is a valid goal state", async () => {
   const lines = [...example.script.matchAll(/"\$BIN" ([a-z]+[^\n|>]*)/g)].map((m) => m[1]!);
   expect(lines).toHaveLength(1);
-  expect(await unknownFlags(lines)).toEqual([]);
+  expect(await cliProblems(lines)).toEqual([]);
   const dir = tempDir("cloud-init");
   writeFileSync(join(dir, "node.yaml"), example.nodeYaml);
   expect(loadGoal({ configFile: join(dir, "node.yaml") }).versions.kubernetes).toBe("1.33.1");

@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIELDS, fieldByFlag } from "../../src/config/fields";
 import { loadGoal } from "../../src/config/load";
 import { crictlFor, describeSuite, resolveGoal } from "../../src/config/resolve";
-import { detectSuite, type HostFacts } from "../../src/host/facts";
+import { detectHost, detectSuite, type HostFacts } from "../../src/host/facts";
 import { mirrorFor, parseDeb822, parseOneLine } from "../../src/host/apt-sources";
 import { durationSeconds } from "../../src/config/schema";
 import { errorOf } from "../helpers/goal";
@@ -176,6 +176,21 @@ describe("resolved goal", () => {
       throw new Error("detect called");
     });
     expect([r.arch, r.hostname, r.hostModules, r.hostDevices]).toEqual(["arm64", "given", true, []]);
+  });
+
+  test("the host's facts are read one by one, when first asked for, and once", () => {
+    const host = detectHost();
+    const unread = (k: keyof HostFacts) => typeof Object.getOwnPropertyDescriptor(host, k)?.get === "function";
+    expect(Object.keys(host).every((k) => unread(k as keyof HostFacts))).toBe(true);
+    const kernel = host.kernel;
+    expect(kernel).toBe(release());
+    expect(unread("kernel")).toBe(false);
+    expect(unread("suite") && unread("mmdebstrap") && unread("devices")).toBe(true);
+    // A goal that gives the host's own facts and bootstrap choices makes no other look.
+    const g = loadGoal({ flags: { hostname: "h", "host-kernel": "k", "host-modules": true, "host-devices": "", "host-resolv-conf": "/r", "bootstrap-suite": "noble", "bootstrap-tool": "debootstrap", "gpu-mode": "none" } });
+    const seen = detectHost();
+    resolveGoal(g, () => seen);
+    expect((Object.keys(seen) as Array<keyof HostFacts>).filter((k) => typeof Object.getOwnPropertyDescriptor(seen, k)?.get !== "function")).toEqual(["arch"]);
   });
 
   test("crictl follows the Kubernetes minor", () => {

@@ -1,4 +1,4 @@
-// The README's Reliability table is the fault catalogue's, and every catalogued fault has a test.
+// docs/reliability.md's table is the fault catalogue's, and every catalogued fault has a test.
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -6,8 +6,8 @@ import { FAULTS, renderReliabilityTable } from "../faults/catalog";
 
 const root = join(import.meta.dir, "..", "..");
 
-test("README Reliability table matches test/faults/catalog.ts (bun scripts/docs.ts)", () => {
-  expect(readFileSync(join(root, "README.md"), "utf8")).toContain(renderReliabilityTable());
+test("docs/reliability.md's table matches test/faults/catalog.ts (bun scripts/docs.ts)", () => {
+  expect(readFileSync(join(root, "docs", "reliability.md"), "utf8")).toContain(renderReliabilityTable());
 });
 
 test("every catalogued fault has a faultTest", () => {

@@ -222,9 +222,9 @@ describe("config", () => {
     expect(goal.runtime.registryMirrors).toEqual({ "docker.io": ["https://a.example", "http://b.example:5000"], "quay.io": ["https://q.example"] });
     expect(goal.runtime.sandboxImage).toBe(PAUSE);
   });
-  test("the README's mirrors and join material example is a valid goal state", () => {
-    const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
-    const yaml = /Registry mirrors and join material in a goal-state file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+  test("docs/node.md's mirrors and join material example is a valid goal state", () => {
+    const page = readFileSync(join(import.meta.dir, "../../docs/node.md"), "utf8");
+    const yaml = /Registry mirrors and join material in a goal-state file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(page)![1]!;
     const file = join(tempDir("readme-goal"), "node.yaml");
     writeFileSync(file, yaml);
     expect(loadGoal({ configFile: file }).runtime.registryMirrors).toEqual({

@@ -129,12 +129,17 @@ describe("bootstrap.method tarball", () => {
     sha = await createSnapshot(src, tarball, join(dir, "t.log"), new AbortController().signal, "zstd");
   });
 
-  test("a right sha256 restores it", async () => {
-    const r = await runSource(args("t1", `file://${tarball}`, sha));
-    expect(r.stderr).toBe("");
+  test("a right sha256 restores it; asked for, the run's marks time the restore and the flush apart", async () => {
+    const r = await runSource(args("t1", `file://${tarball}`, sha), { KUBE_ROOTFS_TIMINGS: "1" });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('"msg":"restored from tarball"');
     expect(sh("getcap", join(dir, "machines/t1/usr/bin/ping"))).toContain("cap_net_raw=ep");
+    const { timings } = JSON.parse(r.stderr) as { timings: Record<string, number> };
+    const names = Object.keys(timings);
+    expect(names.indexOf("readiness")).toBeLessThan(names.indexOf("restored"));
+    expect(names.indexOf("restored") + 1).toBe(names.indexOf("flushed"));
+    expect(names.indexOf("flushed")).toBeLessThan(names.indexOf("workspace"));
+    expect(timings.flushed).toBeGreaterThanOrEqual(timings.restored!);
   });
 
   test("a wrong sha256 names both hashes and leaves nothing behind", async () => {

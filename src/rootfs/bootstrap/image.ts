@@ -11,7 +11,6 @@ import { writeFileAtomic } from "../../fs/atomic";
 import { resolveInside } from "../../fs/inside";
 import { cacheLayout, holdsImage, localImage } from "../../oci/pull";
 import { parseImageRef, type ImageRef } from "../../oci/ref";
-import { unpackLayers } from "../../oci/unpack-layers";
 
 export interface ImageSource {
   /** the reference as configured */
@@ -39,6 +38,8 @@ export async function unpackImage(src: ImageSource, goal: Resolved, staging: str
   const image = await localImage(src.ref, src.image, { arch: goal.arch, cacheDir: goal.cacheDir, offline: goal.offline, registry: registryOptions(goal, ctx.signal) });
   try {
     ctx.log.info("image resolved", { image: src.image, digest: image.digest, layers: image.manifest.layers.length, seconds: seconds(started) });
+    // Loaded here: node:stream and node:zlib would cost every other run's start-up.
+    const { unpackLayers } = await import("../../oci/unpack-layers");
     await unpackLayers(image.layout, image.manifest.layers, staging, src.image);
   } finally {
     image.cleanup();

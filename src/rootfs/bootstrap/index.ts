@@ -7,6 +7,7 @@ import { archOf } from "../../host/arch";
 import type { Resolved } from "../../config/resolve";
 import { errorMessage, RunError } from "../../errors";
 import type { TaskContext } from "../../engine/task";
+import { mark } from "../../engine/timings";
 import { ioError, removeQuietly } from "../../fs/atomic";
 import { requireEmulation } from "../binfmt";
 import { bootstrapPlan, toolArgv, type BootstrapPlan } from "./plan";
@@ -122,7 +123,10 @@ export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx:
   let made: Made;
   try {
     made = await fill(source, goal, staging, logFile, ctx);
+    // The fill and the flush timed apart (KUBE_ROOTFS_TIMINGS): a restore's time is mostly one or the other.
+    mark(made);
     await promote(staging, goal.machineDir);
+    mark("flushed");
   } catch (err) {
     removeTree(staging);
     throw err;

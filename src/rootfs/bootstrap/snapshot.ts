@@ -1,7 +1,6 @@
 // Rootfs snapshots: GNU tar piped through zstd (gzip when the host has no zstd), with a sha256
 // beside. GNU tar because it keeps what a bootable rootfs needs and node-tar drops: xattrs
 // (security.capability file capabilities), ACLs, device nodes, numeric ownership.
-import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { abortError } from "../../engine/task";
@@ -31,7 +30,7 @@ export function snapshotKey(p: BootstrapPlan): string {
     components: [...p.components].sort(),
     include: [...new Set(p.include)].sort(),
   };
-  return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(JSON.stringify(identity)).digest("hex");
 }
 
 /** `<cache>/rootfs/<suite>-<arch>-<key prefix>.tar.zst`: readable, and unique per key. */

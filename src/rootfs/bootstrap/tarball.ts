@@ -2,7 +2,6 @@
 // streamed to a temp file in the cache, hashed in the same pass, and kept only if it matches.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { downloadOptions } from "../../config/client-options";
 import type { Resolved } from "../../config/resolve";
 import { ConfigError, RunError, withContext } from "../../errors";
@@ -26,7 +25,7 @@ export function tarballSource(bootstrap: { tarball?: string; sha256?: string }):
 
 /** The file a local tarball (a path or file:// URL) is at; undefined for an http(s) URL. */
 export const localTarball = (tarball: string): string | undefined =>
-  /^https?:\/\//.test(tarball) ? undefined : tarball.startsWith("file:") ? fileURLToPath(tarball) : tarball;
+  /^https?:\/\//.test(tarball) ? undefined : tarball.startsWith("file:") ? Bun.fileURLToPath(tarball) : tarball;
 
 /**
  * A verified local file holding the tarball. `cleanup` removes what this call downloaded.
