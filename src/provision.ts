@@ -18,6 +18,7 @@ import { ENSURE_WORKSPACE, ensureWorkspaceTask } from "./rootfs/workspace";
 import { IMAGES_TASK, imagesTask } from "./runtime/images";
 import { runtimeTask } from "./runtime/task";
 import { preloadImages } from "./images/preload";
+import { HOST_TASK, hostTask } from "./hostprep/task";
 
 export interface Phase {
   name: string;
@@ -35,6 +36,9 @@ class Sequence {
 export function provisionPhases(goal: Resolved, workspace: () => WorkspaceDecision): Phase[] {
   const artifacts = new ArtifactPipeline(goal);
   return new Sequence()
+    // The host's kernel settings and swap, before anything of the machine exists: it must never
+    // boot on a host kubelet cannot run on.
+    .append("host", hostTask(goal))
     .append("workspace", ensureWorkspaceTask(goal, workspace))
     .append(
       "install",
@@ -84,7 +88,7 @@ export function provisionPlan(goal: Resolved): ProvisionPlan {
   const runs = (task: string) => phases.some((p) => p.tasks.some((t) => t.name === task));
   const artifacts = INSTALL_GROUPS.filter(runs).flatMap((g) => planGroup(goal, g));
   const images = runs(IMAGES_TASK) ? preloadImages(goal) : [];
-  const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, images, boots: true });
+  const needs = (): Needs => ({ root: true, workspace: runs(ENSURE_WORKSPACE) ? workspace : undefined, artifacts, images, boots: true, host: runs(HOST_TASK) });
   return {
     phases,
     runs,

@@ -13,6 +13,8 @@ import { RUNTIME_TASK } from "./runtime/task";
 import { sha256File } from "./fs/hash";
 import { readSavedGoal } from "./config/saved";
 import { gpuDrift } from "./gpu/record";
+import { hostDrift } from "./hostprep/drift";
+import { HOST_TASK } from "./hostprep/task";
 
 export type { Drift } from "./fs/drift";
 
@@ -100,7 +102,10 @@ function hostGpuDrift(goal: Resolved): Drift[] {
   return saved ? gpuDrift(goal.gpu, saved.result.gpu) : [];
 }
 
-/** Every drift of the machine: configuration files, what it binds from the host, pre-loaded images, then installed artifacts. */
+/** What the host task keeps on the host (its files, the running kernel's values, fstab), when the plan has it. */
+const hostTaskDrift = (goal: Resolved): Promise<Drift[]> => (provisionPlan(goal).runs(HOST_TASK) ? hostDrift(goal) : Promise.resolve([]));
+
+/** Every drift of the machine: configuration files, what it binds from the host, the host itself, pre-loaded images, then installed artifacts. */
 export async function verifyMachine(goal: Resolved): Promise<Drift[]> {
-  return [...configDrift(goal), ...hostGpuDrift(goal), ...(await imagesDrift(goal)), ...(await artifactDrift(goal))];
+  return [...configDrift(goal), ...hostGpuDrift(goal), ...(await hostTaskDrift(goal)), ...(await imagesDrift(goal)), ...(await artifactDrift(goal))];
 }

@@ -29,7 +29,7 @@ export const doctorCommand = defineCommand({
 
 /** What the host checks depend on (for --help). */
 export const doctorUses = [
-  "machine", "machineDir", "arch", "hostKernel", "hostModules", "gpu", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "logFormat", "skipPhases",
+  "machine", "machineDir", "arch", "hostKernel", "hostModules", "gpu", "host", "kubelet", "versions", "mirror", "downloads", "bootstrap", "cacheDir", "offline", "lock", "logFormat", "skipPhases",
 ];
 
 export const doctorExamples = [

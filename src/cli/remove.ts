@@ -31,7 +31,7 @@ export const removeCommand = defineCommand({
 });
 
 /** The goal-state settings remove reads (for --help). */
-export const removeUses = ["machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "cacheDir", "logFormat"];
+export const removeUses = ["machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "host", "cacheDir", "logFormat"];
 
 export const removeExamples = [
   "kube-rootfs remove --machine kube1",

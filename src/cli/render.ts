@@ -44,7 +44,7 @@ export const renderCommand = defineCommand({
 
 /** The settings the files are rendered from (for --help). */
 export const renderUses = [
-  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "hostResolvConf", "gpu",
+  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "hostResolvConf", "gpu", "host",
   "versions", "downloads", "bootstrap", "runtime", "kubelet", "images", "lock", "skipPhases",
 ];
 

@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<Loaded>> = {
   provision: () => import("./provision").then((m) => ({ cmd: m.provisionCommand as CommandDef, examples: m.provisionExamples })),
   fetch: () => import("./fetch").then((m) => ({ cmd: m.fetchCommand as CommandDef, examples: m.fetchExamples, uses: m.fetchUses })),
   image: () => import("./image").then((m) => ({ cmd: m.imageCommand as CommandDef, examples: m.imageExamples })),
+  reset: () => import("./reset").then((m) => ({ cmd: m.resetCommand as CommandDef, examples: m.resetExamples, uses: m.resetUses })),
   remove: () => import("./remove").then((m) => ({ cmd: m.removeCommand as CommandDef, examples: m.removeExamples, uses: m.removeUses })),
   start: () => import("./start").then((m) => ({ cmd: m.startCommand as CommandDef, examples: m.startExamples, uses: m.startUses })),
   stop: () => import("./stop").then((m) => ({ cmd: m.stopCommand as CommandDef, examples: m.stopExamples, uses: m.stopUses })),

@@ -9,7 +9,7 @@ import { loggerFor, savedGoalFrom } from "./goal";
 const args = { ...goalArgs, ...commonArgs } as const;
 
 export const verifyCommand = defineCommand({
-  meta: { name: "verify", description: "Re-check an existing machine against the goal its last provision saved (flags override) and report every drift" },
+  meta: { name: "verify", description: "Re-check an existing machine and what it needs of the host against the goal its last provision saved (flags override) and report every drift" },
   args,
   async run({ args: parsed, rawArgs }) {
     checkFlags(rawArgs, args);
@@ -27,7 +27,7 @@ export const verifyCommand = defineCommand({
 
 /** What verify compares: the rendered files, the OS files and the installed artifacts (for --help). */
 export const verifyUses = [
-  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "gpu",
+  "machine", "machineDir", "nspawnConfigFile", "serviceOverrideFile", "arch", "hostname", "hostModules", "hostDevices", "gpu", "host",
   "hostResolvConf", "versions", "mirror", "downloads", "bootstrap", "lock", "logFormat", "skipPhases",
 ];
 

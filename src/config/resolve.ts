@@ -3,6 +3,7 @@ import { normaliseMirror } from "../host/distro";
 import { detectHost, type HostFacts } from "../host/facts";
 import { detectNvidia, hasNvidiaGpu, type NvidiaHost } from "../host/nvidia";
 import { distroOf } from "./distro";
+import { activeSwaps } from "../host/swap";
 import type { Arch, BootstrapTool, Goal } from "./schema";
 
 /** Where the bootstrap suite came from: the goal, the host's own, or the default. */
@@ -28,11 +29,19 @@ export interface Resolved extends Goal {
   hostModules: boolean;
   hostDevices: string[];
   gpu: ResolvedGpu;
+  host: ResolvedHost;
   hostResolvConf: string;
   versions: Goal["versions"] & { crictl: string };
   bootstrap: ResolvedBootstrap;
   /** pre-loaded image → its platform manifest's digest for this arch, from --lock */
   imagePins?: Record<string, string>;
+}
+
+type HostGoal = Goal["host"];
+
+export interface ResolvedHost extends HostGoal {
+  /** the swap areas active on the host (under host.root) when the goal was resolved */
+  swaps: string[];
 }
 
 type GpuGoal = Goal["gpu"];
@@ -77,6 +86,7 @@ export function resolveGoal(goal: Goal, detect: () => HostFacts = detectHost): R
     hostModules: goal.hostModules ?? fact("modules"),
     hostDevices: goal.hostDevices ?? fact("devices"),
     gpu: resolveGpu(goal.gpu, arch),
+    host: { ...goal.host, swaps: activeSwaps(goal.host.root) },
     hostResolvConf: goal.hostResolvConf ?? fact("resolvConf"),
     versions: { ...goal.versions, crictl: goal.versions.crictl ?? crictlFor(goal.versions.kubernetes) },
     bootstrap: resolveBootstrap(goal.bootstrap, arch, fact),

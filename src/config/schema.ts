@@ -17,6 +17,7 @@ export type ArtifactName = (typeof ARTIFACTS)[number];
 export const BOOTSTRAP_METHODS = ["bootstrap", "tarball", "image", "none"] as const;
 export const GPU_MODES = ["auto", "nvidia", "none"] as const;
 export const BOOTSTRAP_TOOLS = ["auto", "debootstrap", "mmdebstrap"] as const;
+export const SWAP_CHOICES = ["keep", "off"] as const;
 /** The tool a bootstrap runs, once `auto` is decided. */
 export type BootstrapTool = Exclude<(typeof BOOTSTRAP_TOOLS)[number], "auto">;
 
@@ -175,6 +176,22 @@ export const GoalSchema = z.strictObject({
       hostRoot: absPath()
         .default("/")
         .describe("where the host's /dev, /proc, /sys, driver libraries and ld.so.cache are read from (another root: a test's fake host)"),
+    })
+    .prefault({}),
+
+  host: z
+    .strictObject({
+      root: absPath()
+        .default("/")
+        .describe("the host's root: its /proc/sys, /proc/swaps, /etc and /var/lib are read and written under it (another root: a test's fake host)"),
+      sysctls: z
+        .boolean()
+        .default(true)
+        .describe("write the kernel settings the node needs to the host's /etc/sysctl.d and apply them; false: never change the host, and a setting it lacks blocks the run"),
+      swap: z
+        .enum(SWAP_CHOICES)
+        .default("keep")
+        .describe("active swap on the host: keep (kubelet tolerates it, pods never use it; Kubernetes 1.30+) or off (swapoff now, its /etc/fstab lines commented out)"),
     })
     .prefault({}),
 

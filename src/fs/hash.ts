@@ -14,3 +14,6 @@ export async function sha256File(file: string): Promise<string> {
 
 /** The one wording of a hash that is not the expected one: `what` names the URL or file. */
 export const sha256Mismatch = (what: string, expected: string, actual: string) => `sha256 mismatch for ${what}: expected ${expected}, got ${actual}`;
+
+/** The sha256 of bytes or text in memory, as hex. */
+export const sha256Hex = (data: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(data).digest("hex");

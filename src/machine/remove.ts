@@ -1,7 +1,7 @@
 // Remove a machine: stop and disable it, then delete its rootfs, .nspawn file and service
 // drop-in, so nothing of it is left; the shared cache stays unless purged.
-import { existsSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Resolved } from "../config/resolve";
 import type { TaskLog } from "../engine/log";
 import { lockMachine } from "../engine/lock";
@@ -9,8 +9,9 @@ import { ConfigError, RunError } from "../errors";
 import { ioError } from "../fs/atomic";
 import { removeTree } from "../fs/tree";
 import { leftoverStagingDirs } from "../rootfs/bootstrap/staging";
+import { readHostManifest, updateHostManifest, withoutMachine } from "../hostprep/manifest";
 import { removalProblems } from "./guard";
-import { nspawnsOn } from "./running";
+import { nspawnsOn } from "../host/processes";
 import { stopMachine } from "./stop";
 import { initFacts, must, noSystemd, systemd } from "./systemd";
 
@@ -21,20 +22,31 @@ export interface RemoveOptions {
   dirOnCommandLine: boolean;
 }
 
-function removeFile(path: string): boolean {
+function removeFile(path: string) {
   try {
     unlinkSync(path);
-    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw ioError(`remove ${path}`, err);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`remove ${path}`, err);
   }
 }
 
-function removeTreeIfThere(path: string): boolean {
-  if (!existsSync(path)) return false;
-  removeTree(path);
-  return true;
+/**
+ * What of the machine is on the host, in the order remove deletes it: leftover staging dirs, the
+ * machine dir, the .nspawn file, the drop-in, and the drop-in's directory when that is all it holds.
+ */
+export function machineLeftovers(goal: Resolved): string[] {
+  const there = (p: string) => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+  const dirs = [...leftoverStagingDirs(goal.machineDir), goal.machineDir].filter(there);
+  const files = [goal.nspawnConfigFile, goal.serviceOverrideFile].filter(there);
+  const dropins = dirname(goal.serviceOverrideFile);
+  const onlyOurs = dropins.endsWith(".service.d") && existsSync(dropins) && readdirSync(dropins).every((n) => join(dropins, n) === goal.serviceOverrideFile);
+  return [...dirs, ...files, ...(onlyOurs ? [dropins] : [])];
+}
+
+function removeLeftover(goal: Resolved, path: string) {
+  if (path === dirname(goal.serviceOverrideFile)) rmdirSync(path);
+  else if (path === goal.nspawnConfigFile || path === goal.serviceOverrideFile) removeFile(path);
+  else removeTree(path);
 }
 
 /** Everything removed, as paths. */
@@ -61,17 +73,16 @@ export async function removeMachine(goal: Resolved, opts: RemoveOptions, log: Ta
       unused();
     }
 
-    const removed: string[] = [];
-    for (const dir of [...leftoverStagingDirs(goal.machineDir), goal.machineDir]) if (removeTreeIfThere(dir)) removed.push(dir);
-    for (const file of [goal.nspawnConfigFile, goal.serviceOverrideFile]) if (removeFile(file)) removed.push(file);
-    const dropins = dirname(goal.serviceOverrideFile);
-    if (dropins.endsWith(".service.d") && existsSync(dropins) && readdirSync(dropins).length === 0) {
-      rmdirSync(dropins);
-      removed.push(dropins);
-    }
+    const removed = machineLeftovers(goal);
+    for (const path of removed) removeLeftover(goal, path);
     // The deleted drop-in must not linger in the running manager.
     if (!hostless) await must(systemd.daemonReload());
-    if (opts.purgeCache && removeTreeIfThere(goal.cacheDir)) removed.push(goal.cacheDir);
+    // Gone from the host: reset has nothing of it to find.
+    if (readHostManifest(goal.host.root)?.machines.some((e) => e.name === m)) await updateHostManifest(goal.host.root, (h) => withoutMachine(h, m));
+    if (opts.purgeCache && existsSync(goal.cacheDir)) {
+      removeTree(goal.cacheDir);
+      removed.push(goal.cacheDir);
+    }
     return removed;
   } finally {
     lock.release();

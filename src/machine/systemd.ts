@@ -1,7 +1,6 @@
 // The host's systemd as start, stop and remove use it: whether it is running at all, every
 // machinectl/systemctl call as an argument array (pure, tested as data), and one runner.
 import { existsSync, readFileSync } from "node:fs";
-import { RunError } from "../errors";
 
 /** What tells whether systemd is the host's init: sd_booted(3) checks the directory. */
 export interface InitFacts {
@@ -59,30 +58,9 @@ export const systemd = {
   serviceState: (m: string, unit: string) => ["systemctl", "-M", m, "show", unit, "--property=LoadState,ActiveState,Result,NRestarts"],
 } as const;
 
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run argv (never through a shell); a missing tool is a RunError naming it. */
-export async function run(argv: readonly string[]): Promise<Ran> {
-  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
-  try {
-    proc = Bun.spawn([...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C.UTF-8", SYSTEMD_PAGER: "" } });
-  } catch (err) {
-    throw new RunError(`${argv[0]}: ${(err as Error).message}`);
-  }
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout: stdout.trim(), stderr: stderr.trim() };
-}
-
-/** Run argv and fail with its own words when it fails. */
-export async function must(argv: readonly string[]): Promise<Ran> {
-  const r = await run(argv);
-  if (r.code !== 0) throw new RunError(`${argv.join(" ")} failed (exit ${r.code})${r.stderr ? `: ${r.stderr.split("\n")[0]}` : ""}`, r.stderr);
-  return r;
-}
+// The runner lives in the engine: the host task (swapoff) runs tools through it too.
+export { must, run, type Ran } from "../engine/command";
+import { run } from "../engine/command";
 
 /** `KEY=value` lines of systemctl show, as a record. */
 export function parseShow(text: string): Record<string, string> {

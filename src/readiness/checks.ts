@@ -82,24 +82,29 @@ export function spaceCheck(name: string, at: string): Check {
 export const machineSpaceCheck = (goal: Resolved) => spaceCheck("machine dir space", dirname(goal.machineDir));
 export const cacheSpaceCheck = (goal: Resolved) => spaceCheck("cache dir space", goal.cacheDir);
 
+/** What kubelet's container manager needs of the cgroup v2 hierarchy the machine gets, for its QoS cgroups. */
+export const KUBELET_CONTROLLERS = ["cpu", "memory", "pids"];
+
 /**
- * Pod limits are applied through the cgroup v2 hierarchy the machine gets: without cpu and
- * memory there, they cannot be. A warning only: provisioning works, the pods are what mind.
+ * kubelet makes its QoS cgroups (kubepods, burstable, besteffort) with cpu, memory and pids
+ * in the unified hierarchy the machine gets; without them it does not start at all. A cgroup v1
+ * hierarchy is no way around it: the machine sees it read-only and runc cannot make a
+ * container's cgroup there. A warning only: the rootfs can still be built and tested.
  */
 export const cgroupCheck: Check = {
   name: "cgroups",
   run(h) {
     const { layout, controllers } = h.cgroups();
-    const missing = ["cpu", "memory"].filter((c) => !controllers.includes(c));
+    const missing = KUBELET_CONTROLLERS.filter((c) => !controllers.includes(c));
     if (layout === "cgroup2" && !missing.length) return ok(`unified cgroup hierarchy (controllers: ${controllers.join(" ")})`);
     const what =
       layout === "legacy" ? "/sys/fs/cgroup is cgroup v1"
       : layout === "hybrid" ? `hybrid cgroups: /sys/fs/cgroup/unified ${controllers.length ? `delegates only ${controllers.join(" ")}` : "has no controllers"}`
-      : `the cgroup v2 hierarchy has no ${missing.join(" or ")} controller`;
+      : `the cgroup v2 hierarchy has no ${missing.join(", ")} controller`;
     return bad(
       "warn",
-      `${what}, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start`,
-      "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)",
+      `${what}, so kubelet cannot create its QoS cgroups in the machine and will not start at all (the rootfs can still be built)`,
+      "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1): a working node needs a cgroup v2 host",
     );
   },
 };

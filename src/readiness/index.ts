@@ -12,6 +12,8 @@ import type { WorkspaceDecision } from "../rootfs/decision";
 import { bad, describeReport, runChecks, type Check, type Report } from "./check";
 import { binfmtCheck, cacheSpaceCheck, cgroupCheck, keyringCheck, machineSpaceCheck, offlineCacheCheck, rootCheck, toolsCheck } from "./checks";
 import { gpuCheck, gpuNeeded } from "./gpu";
+import { swapCheck, sysctlChecks } from "./host";
+import { neighbourChecks } from "./neighbours";
 import { offlineMissing } from "./offline";
 import { realHost, type HostProbe } from "../host/probe";
 
@@ -29,6 +31,8 @@ export interface Needs {
   images: string[];
   /** the machine will boot on this host (its cgroups matter) */
   boots: boolean;
+  /** the host task runs (it writes the kernel settings the node needs, and turns swap off when asked) */
+  host?: boolean;
 }
 
 function workspaceChecks(goal: Resolved, w: WorkspaceDecision): Check[] {
@@ -59,7 +63,7 @@ export function readinessChecks(goal: Resolved, needs: Needs): Check[] {
     ...(needs.root ? [rootCheck] : []),
     ...(workspace ? workspaceChecks(goal, workspace) : []),
     ...(goal.offline ? [offlineCacheCheck(goal.cacheDir, () => offlineMissing(goal, needs.artifacts, needs.images, workspace))] : []),
-    ...(needs.boots ? [cgroupCheck] : []),
+    ...(needs.boots ? [cgroupCheck, ...sysctlChecks(goal, Boolean(needs.host)), swapCheck(goal, Boolean(needs.host)), ...neighbourChecks(goal)] : []),
     ...(needs.boots && gpuNeeded(goal) ? [gpuCheck(goal)] : []),
   ];
 }

@@ -14,6 +14,7 @@ import type { WorkspaceDecision } from "./decision";
 import { readImageRecord } from "./bootstrap/image";
 import { renderNspawn } from "./templates/nspawn";
 import { renderServiceOverride } from "./templates/override";
+import { updateHostManifest, withMachine } from "../hostprep/manifest";
 
 export const ENSURE_WORKSPACE = "ensure-workspace";
 
@@ -67,6 +68,9 @@ export function ensureWorkspaceTask(goal: Resolved, decision: () => WorkspaceDec
   return {
     name: ENSURE_WORKSPACE,
     async run(ctx) {
+      // Recorded first: whatever this run leaves of the machine, reset finds it.
+      const { machine: name, machineDir, nspawnConfigFile, serviceOverrideFile } = goal;
+      if (!ctx.dryRun) await updateHostManifest(goal.host.root, (m) => withMachine(m, { name, machineDir, nspawnConfigFile, serviceOverrideFile }));
       const created = await ensureRootfs(goal, decision(), ctx);
       const host = new Target("/", ctx);
       const written = await Promise.all(nspawnFiles(goal).map((f) => host.writeFile(hostRel(f.path), f.content, f.mode)));

@@ -10,7 +10,7 @@ import { hostRel } from "../fs/target";
 import { gpuFiles, gpuLinks, staleGpuFiles } from "./gpu";
 import { clusterCAOf } from "./join";
 import { CERTS_DIR, hostsTomlHeader, renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "./templates/containerd";
-import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, LOGIND_DROPIN, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit, renderLogindDropIn } from "./templates/kubelet";
+import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, kubeletHasNoSwap, LOGIND_DROPIN, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit, renderLogindDropIn } from "./templates/kubelet";
 import { renderCrictlYaml, renderSysctl } from "./templates/node";
 
 const UNITS = "etc/systemd/system";
@@ -58,6 +58,14 @@ function joinFiles(file: string | undefined): FileSpec[] {
   ];
 }
 
+export const kubeletVersion = (goal: Resolved) => goal.downloads.kubelet.version ?? goal.versions.kubernetes;
+
+/**
+ * The host keeps its active swap (host.swap keep) and this kubelet can keep pods off it; an older
+ * one cannot, and readiness stops the run instead.
+ */
+export const toleratesSwap = (goal: Resolved) => goal.host.swap === "keep" && goal.host.swaps.length > 0 && kubeletHasNoSwap(kubeletVersion(goal));
+
 export function runtimeFiles(goal: Resolved): FileSpec[] {
   const containerdVersion = goal.downloads.containerd.version ?? goal.versions.containerd;
   return [
@@ -70,7 +78,7 @@ export function runtimeFiles(goal: Resolved): FileSpec[] {
     { name: "containerd-unit", path: `${UNITS}/containerd.service`, content: renderContainerdUnit(), mode: 0o644 },
     { name: "kubelet-unit", path: `${UNITS}/kubelet.service`, content: renderKubeletUnit(), mode: 0o644 },
     { name: "kubelet-dropin", path: `${UNITS}/kubelet.service.d/10-kube-rootfs.conf`, content: renderKubeletDropIn(), mode: 0o644 },
-    { name: "kubelet-config", path: hostRel(KUBELET_CONFIG), content: renderKubeletConfig(goal.kubelet), mode: 0o644 },
+    { name: "kubelet-config", path: hostRel(KUBELET_CONFIG), content: renderKubeletConfig({ ...goal.kubelet, toleratesSwap: toleratesSwap(goal) }), mode: 0o644 },
     { name: "logind-dropin", path: hostRel(LOGIND_DROPIN), content: renderLogindDropIn(durationSeconds(goal.kubelet.shutdownGracePeriod)), mode: 0o644 },
     { name: "crictl", path: "etc/crictl.yaml", content: renderCrictlYaml(), mode: 0o644 },
     { name: "sysctl", path: "etc/sysctl.d/99-kubernetes.conf", content: renderSysctl(), mode: 0o644 },

@@ -8,7 +8,7 @@ import { machinePaths, resolveGoal, type Resolved } from "../config/resolve";
 import { readSavedGoal, type SavedGoal } from "../config/saved";
 import type { Goal } from "../config/schema";
 import { ConfigError } from "../errors";
-import { nspawnsOn } from "../machine/running";
+import { nspawnsOn } from "../host/processes";
 import type { SlotFacts } from "./which";
 
 /** Fields that name one machine: a slot's goal never takes them from the other slot. */

@@ -1,10 +1,9 @@
 // The host's slot record: which machine is the node now, which one an update can go back to, and
 // a switch in progress with the step it reached. Each step is recorded before it starts, so a run
 // killed anywhere leaves a record that says what the next run must finish or undo.
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { ConfigError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic";
+import { readJsonRecord } from "../fs/json-record";
 import { stableJSON } from "../stable-json";
 
 export const DEFAULT_RECORD = "/var/lib/kube-rootfs/slots.json";
@@ -46,27 +45,7 @@ const RecordSchema = z.strictObject({
 export type SlotRecord = z.infer<typeof RecordSchema>;
 
 /** The record at `path`, or undefined when there is none yet; an unreadable one is named. */
-export function readRecord(path: string): SlotRecord | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new ConfigError(`${path}: cannot read the slot record: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ConfigError(`${path}: the slot record is not JSON; fix or remove it (it names the active slot)`);
-  }
-  const parsed = RecordSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${path}: the slot record's ${issue.path.join(".") || "top level"} is invalid: ${issue.message}`);
-  }
-  return parsed.data;
-}
+export const readRecord = (path: string): SlotRecord | undefined => readJsonRecord(path, RecordSchema, "the slot record", "it names the active slot");
 
 export async function writeRecord(path: string, record: SlotRecord): Promise<void> {
   await writeFileAtomic(path, stableJSON(record));

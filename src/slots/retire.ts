@@ -5,7 +5,7 @@ import { renameSync } from "node:fs";
 import { RunError } from "../errors";
 import { ioError } from "../fs/atomic";
 import { removeTree, runTreesBeside } from "../fs/tree";
-import { nspawnsOn } from "../machine/running";
+import { nspawnsOn } from "../host/processes";
 
 const MARK = ".retired-";
 
@@ -22,9 +22,12 @@ export function retire(dir: string): string {
   return aside;
 }
 
-/** Delete every retired tree of these machine dirs: this run's and killed runs'. */
+/** The retired trees beside these machine dirs: this run's and killed runs'. */
+export const retiredBeside = (dirs: string[]): string[] => dirs.flatMap((dir) => runTreesBeside(dir, MARK));
+
+/** Delete every retired tree of these machine dirs. */
 export function sweepRetired(dirs: string[]): string[] {
-  const found = dirs.flatMap((dir) => runTreesBeside(dir, MARK));
+  const found = retiredBeside(dirs);
   found.forEach(removeTree);
   return found;
 }

@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_DIR } from "../../src/engine/lock";
 import { compiledBinary, events, run } from "../helpers/binary";
+import { fakeHostRoot } from "../helpers/fake-host";
 import { tempDir } from "../helpers/tmp";
 
 /** Every phase and task of a provision, as its log names them. */
@@ -58,7 +59,9 @@ describe("without root", () => {
     const copy = join(dir, "kube-rootfs");
     copyFileSync(bin, copy);
     chmodSync(copy, 0o755);
-    return run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, ...args]);
+    // A host root it can read, as a real host's /proc and /etc are to anyone.
+    const host = fakeHostRoot({}, join(dir, "host"));
+    return run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, ...args], { KUBE_ROOTFS_HOST_ROOT: host });
   };
 
   test("a real run says run as root, before the machine lock, and takes none", async () => {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { sandboxRegistry } from "../helpers/sandbox-registry";
+import { defaultHostRoot } from "../helpers/fake-host";
 import { tempDir } from "../helpers/tmp";
 
 setDefaultTimeout(120_000);
@@ -21,7 +22,7 @@ let bin: string;
 let served: Served;
 let dir: string;
 let record: string;
-const env = () => ({ KUBE_ROOTFS_CACHE_DIR: join(dir, "cache") });
+const env = () => ({ KUBE_ROOTFS_CACHE_DIR: join(dir, "cache"), KUBE_ROOTFS_HOST_ROOT: defaultHostRoot() });
 const slotFlags = () => ["--slots", `${A},${B}`, "--record", record];
 const kubeRootfs = (...args: string[]) => run([bin, ...args, "--log-format", "json"], env());
 const recordNow = () => JSON.parse(readFileSync(record, "utf8"));

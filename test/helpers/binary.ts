@@ -1,6 +1,7 @@
 // The compiled executable under test, built once per test process and target into a temp dir
 // (the same flags as scripts/build.ts).
 import { join } from "node:path";
+import { defaultHostRoot } from "./fake-host";
 import { tempDir } from "./tmp";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -32,10 +33,14 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a command with the environment cleared of KUBE_ROOTFS_* (unless given) and no TTY. */
+/**
+ * Run a command with the environment cleared of KUBE_ROOTFS_* (unless given) and no TTY. Its host
+ * root is the test process's fake host (test/helpers/fake-host.ts) unless the test names one:
+ * a test run never changes the kernel settings, swap or /etc of the machine it runs on.
+ */
 export async function run(cmd: string[], env: Record<string, string> = {}): Promise<RunResult> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KUBE_ROOTFS_")));
-  const proc = Bun.spawn(cmd, { env: { ...clean, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const proc = Bun.spawn(cmd, { env: { ...clean, KUBE_ROOTFS_HOST_ROOT: defaultHostRoot(), ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }

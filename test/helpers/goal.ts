@@ -6,6 +6,7 @@ import { GoalSchema, type GoalInput } from "../../src/config/schema";
 import { jsonLogger, type LogEvent, type Logger } from "../../src/engine/log";
 import { ConfigError } from "../../src/errors";
 import { runTask, type Task } from "../../src/engine/task";
+import { defaultHostRoot } from "./fake-host";
 import { tempDir } from "./tmp";
 
 export const FACTS: HostFacts = {
@@ -17,8 +18,9 @@ export { tempDir } from "./tmp";
 
 /** A goal with its own machine dir and cache dir unless given; no GPUs unless asked (the test host's own are none of its business). */
 export function testGoal(input: GoalInput = {}): Resolved {
-  const base: GoalInput = { machineDir: join(tempDir("root"), "rootfs"), cacheDir: tempDir("cache"), bootstrap: { method: "none" }, gpu: { mode: "none" } };
-  return resolveGoal(GoalSchema.parse({ ...base, ...input }), () => FACTS);
+  const base: GoalInput = { machineDir: join(tempDir("root"), "rootfs"), cacheDir: tempDir("cache"), bootstrap: { method: "none" }, gpu: { mode: "none" }, host: { root: defaultHostRoot() } };
+  // A host section of the test's own keeps the fake host root unless it names another.
+  return resolveGoal(GoalSchema.parse({ ...base, ...input, host: { ...base.host, ...input.host } }), () => FACTS);
 }
 
 /** Run a task with a JSON logger that records events; resolves to the outcome and the events. */

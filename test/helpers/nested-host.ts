@@ -10,6 +10,7 @@ import { ensureImage } from "../../src/images/preload";
 import { createSnapshot } from "../../src/rootfs/bootstrap/snapshot";
 import { hostDebianMirror } from "./apt";
 import type { RunResult } from "./binary";
+import { fakeHostRoot } from "./fake-host";
 import { testGoal } from "./goal";
 import { boot, type Booted } from "./nspawn";
 import { sandboxRegistry } from "./sandbox-registry";
@@ -19,6 +20,11 @@ import { removeDir } from "./tmp";
 const SNAPSHOT_DIR = "/mnt/snapshot";
 const MIRROR_DIR = "/mnt/mirror";
 const SNAPSHOT_NAME = "rootfs.tar.zst";
+/**
+ * The host root provision uses inside (host.root): a fake host, as every test run of the CLI
+ * gets. The nested host's kernel settings are this host's, read-only inside it.
+ */
+const HOST_ROOT = "/var/lib/kube-rootfs-test/host";
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -77,6 +83,7 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
     // The host itself runs no containerd.
     symlinkSync("/dev/null", join(root, "etc/systemd/system/containerd.service"));
     writeFileSync(join(root, "etc/hostname"), `${opts.name}\n`);
+    fakeHostRoot({}, join(root, HOST_ROOT));
     const settings = join(dir, `${opts.name}.nspawn`);
     writeFileSync(settings, hostSettings(opts, dirname(snapshotFile)));
     booted = await boot(opts.name, root, { nspawn: settings, env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" } });
@@ -92,7 +99,7 @@ export async function nestedHost(opts: NestedHostOptions): Promise<NestedHost> {
       snapshotFile,
       provisionArgs: [
         "--bootstrap-method", "tarball", "--bootstrap-tarball", join(SNAPSHOT_DIR, SNAPSHOT_NAME), "--bootstrap-sha256", snapshotSha,
-        "--mirror", `file://${MIRROR_DIR}`, "--runtime-sandbox-image", sandbox,
+        "--mirror", `file://${MIRROR_DIR}`, "--runtime-sandbox-image", sandbox, "--host-root", HOST_ROOT,
       ],
       sh,
       kubeRootfs: (...args) => sh("kube-rootfs", ...args, "--log-format", "json"),

@@ -15,6 +15,7 @@ import { cgroupCheck } from "../../src/readiness/checks";
 import type { HostProbe } from "../../src/host/probe";
 import { decideWorkspace, type WorkspaceDecision } from "../../src/rootfs/decision";
 import { runSource } from "../helpers/binary";
+import { defaultHostRoot } from "../helpers/fake-host";
 import { runLogged, tempDir } from "../helpers/goal";
 
 const FACTS: HostFacts = {
@@ -22,7 +23,17 @@ const FACTS: HostFacts = {
   resolvConf: "/etc/resolv.conf", mmdebstrap: true,
 };
 const goalOf = (input: GoalInput = {}): Resolved =>
-  resolveGoal(GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, gpu: { mode: "none" }, ...input }), () => FACTS);
+  resolveGoal(
+    GoalSchema.parse({ machineDir: "/nonexistent-rd/kube1", cacheDir: "/nonexistent-rd/cache", bootstrap: { suite: "bookworm" }, gpu: { mode: "none" }, host: { root: defaultHostRoot() }, ...input }),
+    () => FACTS,
+  );
+
+/** What a machine that boots needs of the host beside cgroups: each kernel setting (the fake host has br_netfilter loaded), and swap. */
+const HOST_CHECKS = [
+  ...["vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops", "kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"],
+  ...["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"],
+  ...["fs.inotify.max_user_instances", "fs.inotify.max_user_watches"],
+].map((k) => `sysctl ${k}`).concat("swap", "ports", "docker", "forward policy", "host kubelet");
 
 const GiB = 1024 ** 3;
 const healthy = (): HostProbe => ({
@@ -48,16 +59,16 @@ describe("readiness checks follow the workspace decision", () => {
   test("a bootstrap on a healthy host: every check ok", async () => {
     const goal = goalOf();
     const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, bootstrapping(goal))), healthy());
-    expect(reports.map((r) => r.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups"]);
+    expect(reports.map((r) => r.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", ...HOST_CHECKS]);
     expect(reports.filter((r) => r.status !== "ok").map(formatReport)).toEqual([]);
     expect(reports[1]!.message).toBe("mmdebstrap, mount, chroot, tar, sync, umount, zstd present");
   });
 
-  test("a present rootfs or a created machine dir need root alone (cgroups only warn)", async () => {
+  test("a present rootfs or a created machine dir need root and what the host gives the machine (cgroups only warn)", async () => {
     const goal = goalOf();
     for (const kind of ["present", "create"] as const) {
       const reports = await runChecks(readinessChecks(goal, provisionNeeds(goal, { kind })), healthy());
-      expect(reports.map((r) => r.name)).toEqual(["root", "cgroups"]);
+      expect(reports.map((r) => r.name)).toEqual(["root", "cgroups", ...HOST_CHECKS]);
     }
   });
 
@@ -173,12 +184,12 @@ describe("readiness checks follow the workspace decision", () => {
     expect(Object.keys(r)).toEqual(["root", "workspace"]);
     expect(r["workspace"]).toMatchObject({ status: "fail", message: "read machine dir /m: permission denied" });
   });
-  test("cgroups: without cpu and memory to delegate, pods with limits cannot start (a warning, never a failure)", async () => {
+  test("cgroups: without cpu, memory and pids to delegate, kubelet does not start at all (a warning, never a failure)", async () => {
     const cgroupOn = (cgroups: ReturnType<HostProbe["cgroups"]>) => cgroupCheck.run({ ...healthy(), cgroups: () => cgroups }) as CheckResult;
-    const fix = "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1)";
+    const fix = "boot the host with the unified cgroup hierarchy (kernel parameter systemd.unified_cgroup_hierarchy=1): a working node needs a cgroup v2 host";
     expect(cgroupOn({ layout: "hybrid", controllers: [] })).toEqual({
       status: "warn",
-      message: "hybrid cgroups: /sys/fs/cgroup/unified has no controllers, so the machine cannot apply pod resource limits: pods with CPU or memory limits will fail to start",
+      message: "hybrid cgroups: /sys/fs/cgroup/unified has no controllers, so kubelet cannot create its QoS cgroups in the machine and will not start at all (the rootfs can still be built)",
       fix,
     });
     const legacy = cgroupOn({ layout: "legacy", controllers: [] });
@@ -187,7 +198,8 @@ describe("readiness checks follow the workspace decision", () => {
     const noMemory = cgroupOn({ layout: "cgroup2", controllers: ["cpu", "pids"] });
     expect(noMemory).toMatchObject({ status: "warn", fix });
     expect(noMemory.message).toStartWith("the cgroup v2 hierarchy has no memory controller, so");
-    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory"] })).toEqual({ status: "ok", message: "unified cgroup hierarchy (controllers: cpu memory)" });
+    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory"] }).message).toStartWith("the cgroup v2 hierarchy has no pids controller, so");
+    expect(cgroupOn({ layout: "cgroup2", controllers: ["cpu", "memory", "pids"] })).toEqual({ status: "ok", message: "unified cgroup hierarchy (controllers: cpu memory pids)" });
   });
 });
 
@@ -203,7 +215,7 @@ describe("the readiness phase", () => {
     ]);
     const warned = await runLogged(readinessTask(() => readinessChecks(goal, provisionNeeds(goal, { kind: "present" })), { ...healthy(), cgroups: () => ({ layout: "legacy" as const, controllers: [] }) }));
     expect(warned.outcome).toBe("skipped");
-    expect(warned.events.find((e) => e.level === "warn")?.msg).toStartWith("cgroups: /sys/fs/cgroup is cgroup v1, so the machine cannot apply pod resource limits");
+    expect(warned.events.find((e) => e.level === "warn")?.msg).toStartWith("cgroups: /sys/fs/cgroup is cgroup v1, so kubelet cannot create its QoS cgroups in the machine and will not start at all");
   });
 
   test("what is checked follows --skip-phases", () => {
@@ -221,7 +233,7 @@ describe("doctor", () => {
   test("provision's readiness list, then the host-wide checks", async () => {
     const goal = goalOf();
     const r = await runChecks(doctorChecks(goal), { ...healthy(), reach: async () => "Connection refused" });
-    expect(r.map((x) => x.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", "systemd-nspawn", "kernel modules", "bootstrap mirror"]);
+    expect(r.map((x) => x.name)).toEqual(["root", "tools", "archive keyring", "binfmt", "machine dir space", "cache dir space", "cgroups", ...HOST_CHECKS, "systemd-nspawn", "kernel modules", "bootstrap mirror"]);
     expect(r.at(-1)).toMatchObject({ status: "fail", message: "http://deb.debian.org/debian/dists/bookworm/Release: Connection refused" });
   });
 
@@ -255,6 +267,6 @@ test("doctor on this host names the missing /lib/modules", async () => {
   expect(r.stdout).toMatch(/^ok {4}root: running as root$/m);
   expect(r.stdout).toMatch(/^(ok|warn) {2,4}cgroups: /m);
   // This machine kind is a hybrid cgroup host: doctor says what that means for pods.
-  if (!(await Bun.file("/sys/fs/cgroup/cgroup.controllers").exists())) expect(r.stdout).toContain("pods with CPU or memory limits will fail to start");
+  if (!(await Bun.file("/sys/fs/cgroup/cgroup.controllers").exists())) expect(r.stdout).toContain("kubelet cannot create its QoS cgroups in the machine and will not start at all");
   expect(r.code).toBe(r.stdout.includes("\nfail") || r.stdout.startsWith("fail") ? 1 : 0);
 });

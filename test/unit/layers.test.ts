@@ -24,11 +24,12 @@ const ORDER: string[][] = [
   ["readiness"],
   // The tasks. DESIGN.md draws them as one level, but they build on each other: the node's
   // runtime loads the pre-loaded images, images are built from rootfs snapshots and pushed, the
-  // workspace binds the GPU; so they stand in that order.
+  // workspace binds the GPU and records its machine in the host task's manifest; so they stand in
+  // that order.
   ["runtime"],
   ["images"],
   ["rootfs"],
-  ["gpu", "artifacts"],
+  ["gpu", "artifacts", "hostprep"],
   // the goal state, resolved from the host's facts; it parses image references with oci/ and
   // computes the clients' options
   ["config"],

@@ -5,7 +5,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { timeoutMs } from "../../src/cli/args";
 import { removalProblems, systemDirProblem } from "../../src/machine/guard";
-import { nspawnDir, nspawnsOn } from "../../src/machine/running";
+import { nspawnDir, nspawnsOn } from "../../src/host/processes";
 import { bootProblem } from "../../src/machine/start";
 import { crashLooping, noSystemd, parseShow, systemd, unitOf } from "../../src/machine/systemd";
 import { tempDir, testGoal } from "../helpers/goal";

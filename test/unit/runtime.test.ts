@@ -103,6 +103,12 @@ describe("units and node files", () => {
       clusterDNS: ["10.96.0.10", "fd00::a"],
       clusterDomain: "cluster.local",
     });
+    expect((Bun.YAML.parse(text) as Record<string, unknown>).failSwapOn).toBeUndefined();
+  });
+  test("KubeletConfiguration on a host that keeps its swap: kubelet starts, pods get none of it", () => {
+    const text = renderKubeletConfig({ clusterDNS: ["10.96.0.10"], clusterDomain: "cluster.local", shutdownGracePeriod: "30s", shutdownGracePeriodCriticalPods: "10s", toleratesSwap: true });
+    golden("kubelet-config-swap.yaml", text);
+    expect(Bun.YAML.parse(text)).toMatchObject({ failSwapOn: false, memorySwap: { swapBehavior: "NoSwap" } });
   });
   test("crictl.yaml and sysctls", () => {
     golden("crictl.yaml", renderCrictlYaml());

@@ -47,6 +47,14 @@ export interface KubeletConfigInput {
   clusterDomain: string;
   shutdownGracePeriod: string;
   shutdownGracePeriodCriticalPods: string;
+  /** the host has active swap that stays on: kubelet starts anyway and gives pods none of it */
+  toleratesSwap?: boolean;
+}
+
+/** memorySwap.swapBehavior NoSwap (pods get no swap on a host that has some) came with Kubernetes 1.30. */
+export function kubeletHasNoSwap(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 1 || (major === 1 && minor >= 30);
 }
 
 export function renderKubeletConfig(i: KubeletConfigInput): string {
@@ -69,6 +77,8 @@ export function renderKubeletConfig(i: KubeletConfigInput): string {
     "clusterDNS:",
     ...i.clusterDNS.map((ip) => `  - ${ip}`),
     `clusterDomain: ${i.clusterDomain}`,
+    // failSwapOn (default true) makes kubelet exit on a host with active swap.
+    ...(i.toleratesSwap ? ["failSwapOn: false", "memorySwap:", "  swapBehavior: NoSwap"] : []),
     "rotateCertificates: true",
     // Graceful node shutdown: kubelet holds a logind delay inhibitor and stops pods, critical
     // ones last, when the machine powers off (see renderLogindDropIn).
