@@ -6,6 +6,9 @@
 // cached), and a registry image as base (cold, then its blobs cached). The registry is Debian's
 // docker-registry: filled on this host's loopback, then served from the nested host's own
 // network namespace, where the nested host's kube-rootfs reaches it on its loopback.
+// Also: `stop` of the node with the default shutdown grace and no inhibitor (powered off through
+// the machine's own systemd), and the drain (src/kube's, kubectl drain's behaviour) of 20 pods,
+// none blocked, against the test API server (TLS, client certificate; 200 ms per pod's deletion).
 // Targets: downtime ≤ 5 s; a whole upgrade from a warm snapshot ≤ 15 s.
 // Needs root, mmdebstrap, systemd-container, docker-registry and the host's apt mirror.
 // Usage: bun scripts/bench-slots.ts   (scripts/bench.ts --slots runs it too)
@@ -16,13 +19,25 @@ import { buildImage } from "../src/images/build";
 import { pushImages } from "../src/images/push";
 import { parseRegistryRef } from "../src/oci/ref";
 import { Registry } from "../src/oci/registry";
+import { KubeClient } from "../src/kube/client";
+import { drain, planDrain } from "../src/kube/drain";
+import { readKubeconfig } from "../src/kube/kubeconfig";
 import { events } from "../test/helpers/binary";
+import { startTestApiServer } from "../test/helpers/test-apiserver";
 import { testGoal } from "../test/helpers/goal";
 import { combinedTestMirror } from "../test/helpers/mirror";
 import { nestedHost, type NestedHost } from "../test/helpers/nested-host";
 import { startRegistry } from "../test/helpers/registry";
 import { removeTempDirs } from "../test/helpers/tmp";
 import { buildBinary, median, row } from "./bench-run";
+
+export interface SlotsBench {
+  rows: SwitchRow[];
+  /** kube-rootfs stop of the running node, default grace, no inhibitor */
+  stopMs: number;
+  /** draining 20 pods, median of 3 */
+  drainMs: number;
+}
 
 export interface SwitchRow {
   base: string;
@@ -48,14 +63,40 @@ const OLD = "1.33.1";
 const NEW = "1.34.0";
 const ARCH = process.arch === "arm64" ? "arm64" : "amd64";
 
-/** Build a nested host, provision and start kube1, then time the upgrades of each row. */
-export async function benchSlots(bin: string): Promise<SwitchRow[]> {
+/** Drain 20 pods (none blocked) through the Eviction API of the test API server; median of 3, in ms. */
+export async function benchDrain(): Promise<number> {
+  const api = await startTestApiServer({ podGraceMs: 200 });
+  const signal = new AbortController().signal;
+  try {
+    const client = new KubeClient(readKubeconfig(api.kubeconfig({ cn: "bench" })));
+    const times: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const node = `bench-${run}`;
+      api.addNode(node, {});
+      for (let i = 0; i < 20; i++) api.addPod({ namespace: "apps", name: `web-${run}-${i}`, nodeName: node, owner: { kind: "ReplicaSet", name: "web" } });
+      const t = performance.now();
+      await drain(client, await planDrain(client, node, signal), { timeoutMs: 60_000, signal });
+      times.push(performance.now() - t);
+    }
+    return median(times);
+  } finally {
+    await api.stop();
+  }
+}
+
+/** Build a nested host, provision and start kube1, time stop and the upgrades of each row, and the drain. */
+export async function benchSlots(bin: string): Promise<SlotsBench> {
   const { dir: mirrorDir } = await combinedTestMirror([OLD, NEW].map((kubernetes) => ({ kubernetes, arch: [ARCH] })));
   const host = await nestedHost({ name: "bs-host", bin, mirrorDir });
   const rows: SwitchRow[] = [];
   try {
     await must(host.kubeRootfs("provision", "--machine", "kube1", ...host.provisionArgs, "--kubernetes-version", OLD), "provision kube1");
     await must(host.kubeRootfs("start", "--machine", "kube1", "--timeout", "180"), "start kube1");
+    const t = performance.now();
+    await must(host.kubeRootfs("stop", "--machine", "kube1"), "stop kube1");
+    const stopMs = performance.now() - t;
+    console.error(`  stop, default grace, no inhibitor: ${Math.round(stopMs)} ms`);
+    await must(host.kubeRootfs("start", "--machine", "kube1", "--timeout", "180"), "start kube1 again");
     // kube1 → kube2 → kube1 → …: each upgrade provisions the slot the previous one left idle.
     // A cold row is one run (a second would find its cache warm); a warm row the median of 3.
     const upgrade = async (base: string, args: string[], runs = 1) => {
@@ -80,7 +121,7 @@ export async function benchSlots(bin: string): Promise<SwitchRow[]> {
     } finally {
       image.stop();
     }
-    return rows;
+    return { rows, stopMs, drainMs: await benchDrain() };
   } finally {
     await host.dispose();
   }
@@ -121,10 +162,12 @@ async function serveImageInside(host: NestedHost): Promise<{ ref: string; stop()
   throw new Error(`docker-registry did not listen inside ${host.name}`);
 }
 
-export function printSlots(rows: SwitchRow[], row: (name: string, value: string, target?: string) => void): void {
+export function printSlots({ rows, stopMs, drainMs }: SlotsBench, row: (name: string, value: string, target?: string) => void): void {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log("\nA/B upgrade in a nested host (kube-rootfs upgrade, its own figures)");
+  row("stop: poweroff through the machine's systemd, default grace, no inhibitor", s(stopMs));
+  row("drain of 20 pods, none blocked (test API server, 200 ms per pod's deletion), median of 3", s(drainMs));
   for (const r of rows) {
-    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     row(`${r.base}: downtime`, s(r.downtimeMs), "target ≤ 5 s");
     row(`${r.base}: whole upgrade`, s(r.totalMs), r.base.startsWith("snapshot, all cached") ? "target ≤ 15 s" : "");
     row(`  of which: provision before / deletion after the switch`, `${s(r.provisionMs)} / ${s(r.deleteMs)}`);

@@ -46,11 +46,16 @@ if [ "$(id -u)" -eq 0 ]; then
   if [ -n "$foreign" ] && ! grep -qx enabled "$binfmt/$foreign" 2>/dev/null; then update-binfmts --enable "$foreign"; fi
 fi
 
-# The GPU boot test needs a containerd with CDI (1.7 or later); bookworm's is 1.6. Debian trixie's
-# 1.7 package runs on bookworm's glibc: fetch it with apt's state kept in its own dir (the host's
-# apt sources are left alone) and unpack its binaries where the test mirror takes them from.
-cdi_containerd=/var/cache/kube-rootfs-test/containerd-cdi
-if [ "$(id -u)" -eq 0 ] && [ ! -x "$cdi_containerd/usr/bin/containerd" ]; then
+# Two tests need Debian trixie's packages, which run on bookworm's glibc: the GPU boot test a
+# containerd with CDI (1.7 or later; bookworm's is 1.6), and the cluster tests the real kubectl
+# 1.32 (bookworm has none) as the second client of the test API server. Fetch them with apt's
+# state kept in its own dir (the host's apt sources are left alone) and unpack each where the
+# tests take it from, under /var/cache/kube-rootfs-test/<dir>.
+test_cache=/var/cache/kube-rootfs-test
+trixie=()
+[ -x "$test_cache/containerd-cdi/usr/bin/containerd" ] || trixie+=("containerd:containerd-cdi")
+[ -x "$test_cache/kubectl/usr/bin/kubectl" ] || trixie+=("kubectl:kubectl")
+if [ "$(id -u)" -eq 0 ] && [ "${#trixie[@]}" -gt 0 ]; then
   apt_dir=$(mktemp -d)
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
   # the archive this host's apt already uses for its own suite
@@ -60,9 +65,12 @@ if [ "$(id -u)" -eq 0 ] && [ ! -x "$cdi_containerd/usr/bin/containerd" ]; then
   apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt_dir/lists"
     -o "Dir::Cache=$apt_dir" -o "Dir::Cache::archives=$apt_dir/archives" -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
   apt-get -qq "${apt_opts[@]}" update
-  (cd "$apt_dir" && apt-get -qq "${apt_opts[@]}" download containerd)
-  mkdir -p "$cdi_containerd"
-  dpkg-deb -x "$apt_dir"/containerd_*.deb "$cdi_containerd"
+  for entry in "${trixie[@]}"; do
+    package=${entry%%:*}
+    (cd "$apt_dir" && apt-get -qq "${apt_opts[@]}" download "$package")
+    mkdir -p "$test_cache/${entry#*:}"
+    dpkg-deb -x "$apt_dir/${package}"_*.deb "$test_cache/${entry#*:}"
+  done
   rm -rf "$apt_dir"
 fi
 

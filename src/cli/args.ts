@@ -29,9 +29,13 @@ export const timeoutArg = (seconds: number) =>
 
 /** The --timeout value in milliseconds, or a usage error naming what was given. */
 export function timeoutMs(value: unknown, seconds: number): number {
-  if (value === undefined) return seconds * 1000;
+  return value === undefined ? seconds * 1000 : secondsOf("--timeout", value);
+}
+
+/** A flag's seconds, in milliseconds, or a usage error naming the flag and what was given. */
+export function secondsOf(flag: string, value: unknown): number {
   const n = typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN;
-  if (!(n > 0)) throw new ConfigError(`--timeout: expected seconds greater than 0, got ${String(value)}`);
+  if (!(n > 0)) throw new ConfigError(`${flag}: expected seconds greater than 0, got ${String(value)}`);
   return n * 1000;
 }
 

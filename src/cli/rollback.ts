@@ -2,13 +2,15 @@ import { defineCommand } from "./command";
 import { EXIT } from "../errors";
 import { rollback } from "../slots/update";
 import { commonArgs, slotArgs, timeoutArg } from "./args";
-import { DEFAULT_TIMEOUT_S, logFormatArg, runUpdate, updatedEvent } from "./slots";
+import { DEFAULT_TIMEOUT_S, drainArgs, kubeconfigArg, logFormatArg, runUpdate, updatedEvent } from "./slots";
 
 const args = {
   ...logFormatArg,
+  ...kubeconfigArg,
   ...commonArgs,
   ...slotArgs,
   ...timeoutArg(DEFAULT_TIMEOUT_S),
+  ...drainArgs,
   "dry-run": { type: "boolean", description: "print the switch that would run; change nothing" },
 } as const;
 
@@ -23,6 +25,6 @@ export const rollbackCommand = defineCommand({
   },
 });
 
-export const rollbackUses = ["logFormat"];
+export const rollbackUses = ["cluster.kubeconfig", "logFormat"];
 
-export const rollbackExamples = ["kube-rootfs rollback", "kube-rootfs rollback --dry-run", "kube-rootfs rollback --slots node-a,node-b --timeout 600"];
+export const rollbackExamples = ["kube-rootfs rollback", "kube-rootfs rollback --dry-run", "kube-rootfs rollback --kubeconfig /etc/kube-rootfs/node-updater.kubeconfig --drain-timeout 600", "kube-rootfs rollback --slots node-a,node-b --timeout 600"];

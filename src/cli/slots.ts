@@ -3,10 +3,11 @@ import type { ArgsDef } from "citty";
 import { interruptible } from "../engine/interrupt";
 import type { Logger } from "../engine/log";
 import { ConfigError, Interrupted } from "../errors";
+import { DEFAULT_DRAIN_TIMEOUT_S } from "../slots/cluster";
 import { DEFAULT_RECORD } from "../slots/record";
 import type { UpdateOptions, Updated } from "../slots/update";
 import { parseSlots } from "../slots/which";
-import { goalArgs, timeoutMs } from "./args";
+import { goalArgs, secondsOf, timeoutMs } from "./args";
 import { setup } from "./goal";
 
 /** A slot's name and paths come from the slot: a goal flag that names a machine is refused. */
@@ -25,6 +26,18 @@ export const logFormatArg = { "log-format": goalArgs["log-format"]! } as const s
 
 export const DEFAULT_TIMEOUT_S = 300;
 
+/** The cluster steps' options of upgrade and rollback (upgrade's --kubeconfig is a goal flag). */
+export const drainArgs = {
+  drain: { type: "boolean", default: true, description: "cordon and drain the node before the old slot stops (needs cluster.kubeconfig); --no-drain skips both, the Ready gate stays" },
+  "drain-timeout": { type: "string", description: `seconds the drain may take before the update stops, the old slot untouched (default ${DEFAULT_DRAIN_TIMEOUT_S})`, valueHint: "seconds" },
+} as const satisfies ArgsDef;
+
+/** --kubeconfig for the commands that take no other goal flag (rollback, status). */
+export const kubeconfigArg = { kubeconfig: goalArgs.kubeconfig! } as const satisfies ArgsDef;
+
+/** --kubeconfig, else KUBE_ROOTFS_KUBECONFIG (the goal's cluster.kubeconfig comes from the slots). */
+export const kubeconfigOf = (parsed: Record<string, unknown>): string | undefined => (parsed.kubeconfig as string | undefined) || process.env.KUBE_ROOTFS_KUBECONFIG || undefined;
+
 /** Run an update with the shared options; a signal ends it with one line, as provision's does. */
 export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string[], defs: ArgsDef, work: (o: UpdateOptions) => Promise<Updated>) {
   const { logger } = await setup(parsed, rawArgs, defs);
@@ -34,6 +47,9 @@ export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string
     recordPath: (parsed.record as string | undefined) ?? DEFAULT_RECORD,
     timeoutMs: timeoutMs(parsed.timeout, DEFAULT_TIMEOUT_S),
     dryRun: Boolean(parsed["dry-run"]),
+    kubeconfig: kubeconfigOf(parsed),
+    noDrain: parsed.drain === false,
+    drainTimeoutMs: parsed["drain-timeout"] === undefined ? DEFAULT_DRAIN_TIMEOUT_S * 1000 : secondsOf("--drain-timeout", parsed["drain-timeout"]),
     logger: run.logger,
     signal: run.signal,
   };

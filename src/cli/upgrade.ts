@@ -3,14 +3,15 @@ import { EXIT } from "../errors";
 import { nextGoal } from "../slots/goals";
 import { upgrade } from "../slots/update";
 import { commonArgs, givenGoalFlags, slotArgs, timeoutArg } from "./args";
-import { DEFAULT_TIMEOUT_S, refuseMachineFlags, runUpdate, slotGoalArgs, updatedEvent } from "./slots";
+import { DEFAULT_TIMEOUT_S, drainArgs, refuseMachineFlags, runUpdate, slotGoalArgs, updatedEvent } from "./slots";
 
 const args = {
   ...slotGoalArgs,
   ...commonArgs,
   ...slotArgs,
   ...timeoutArg(DEFAULT_TIMEOUT_S),
-  "dry-run": { type: "boolean", description: "print the plan (which slot, its goal and downloads, what is carried, the switch's steps); change nothing" },
+  ...drainArgs,
+  "dry-run": { type: "boolean", description: "print the plan (which slot, its goal and downloads, what is carried, the switch's steps, the cluster's: cordon, the pods a drain would evict now, the Ready gate); change nothing" },
   switch: { type: "boolean", default: true, description: "switch the node to the new slot; --no-switch provisions the idle slot and carries the identity in, but does not switch (works without the host's systemd)" },
 } as const;
 
@@ -33,6 +34,7 @@ export const upgradeCommand = defineCommand({
 export const upgradeExamples = [
   "kube-rootfs upgrade --kubernetes-version 1.34.0",
   "kube-rootfs upgrade --kubernetes-version 1.34.0 --dry-run",
+  "kube-rootfs upgrade --kubernetes-version 1.34.0 --kubeconfig /etc/kube-rootfs/node-updater.kubeconfig --drain-timeout 600",
   "kube-rootfs upgrade --bootstrap-method image --bootstrap-image registry.internal/kube-rootfs/bookworm:2026-12 && kube-rootfs status",
   "kube-rootfs upgrade --containerd-version 2.0.5 --no-switch",
 ];

@@ -30,6 +30,12 @@ const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*
 const REGISTRY_HOST = /^(_default|[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:\d{1,5})?)$/;
 const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$/;
 
+/** A Go duration as KubeletConfiguration takes it: 30s, 2m, 1m30s, 1h. */
+const DURATION = /^(?=\d)(\d+h)?(\d+m)?(\d+s)?$/;
+/** Seconds in a duration the schema accepted. */
+export const durationSeconds = (d: string) => [...d.matchAll(/(\d+)([hms])/g)].reduce((t, m) => t + Number(m[1]) * { h: 3600, m: 60, s: 1 }[m[2] as "h" | "m" | "s"], 0);
+const duration = () => z.string().regex(DURATION, "expected a duration like 30s, 2m or 1m30s");
+
 const absPath = () => z.string().regex(/^\//, "expected an absolute path");
 const version = () =>
   z
@@ -210,6 +216,28 @@ export const GoalSchema = z.strictObject({
       bootstrapKubeconfig: absPath()
         .optional()
         .describe("bootstrap kubeconfig on the host (join material), copied in as etc/kubernetes/bootstrap-kubelet.conf"),
+      shutdownGracePeriod: duration()
+        .default("30s")
+        .describe("kubelet's graceful node shutdown: how long pods get when the machine powers off (the machine's logind allows this delay)"),
+      shutdownGracePeriodCriticalPods: duration()
+        .default("10s")
+        .describe("the part of shutdownGracePeriod kept for critical pods"),
+    })
+    .superRefine((k, ctx) => {
+      if (durationSeconds(k.shutdownGracePeriodCriticalPods) > durationSeconds(k.shutdownGracePeriod)) {
+        ctx.addIssue({ code: "custom", path: ["shutdownGracePeriodCriticalPods"], message: `must not exceed kubelet.shutdownGracePeriod (${k.shutdownGracePeriod}), of which it is a part` });
+      }
+    })
+    .prefault({}),
+
+  cluster: z
+    .strictObject({
+      kubeconfig: absPath()
+        .optional()
+        .meta({ flag: "kubeconfig" })
+        .describe(
+          "kubeconfig of an identity allowed to cordon and drain this node (examples/node-updater-rbac.yaml), for upgrade, rollback and status; without it the node's own kubelet.conf serves the read-only checks",
+        ),
     })
     .prefault({}),
 

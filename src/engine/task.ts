@@ -41,6 +41,15 @@ const isAbort = (err: unknown) => err instanceof Error && err.name === "AbortErr
 
 export const abortError = (reason = "cancelled") => new DOMException(reason, "AbortError");
 
+/** Wait `ms`, or reject with an AbortError as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), reject(abortError())), { once: true });
+  });
+}
+
 /** Run one task with its started/completed/skipped/failed lines and duration. */
 export async function runTask(task: Task, parent: Omit<TaskContext, "log">): Promise<Outcome> {
   const { logger } = parent;

@@ -2,7 +2,7 @@
 // directories are followed the way the machine itself would see them (an absolute target is
 // taken relative to the rootfs), and anything that would leave the rootfs is refused.
 import { lstatSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, posix, relative } from "node:path";
 import { RunError } from "../errors";
 
 const MAX_LINKS = 40;
@@ -64,4 +64,26 @@ export function resolveInside(root: string, rel: string): string {
     done.push(part);
   }
   return last === undefined ? join(root, ...done) : join(root, ...done, last);
+}
+
+/**
+ * The host path of the file `rel` names inside `root`, for reading: like resolveInside, and the
+ * last component's symlinks followed too, inside the rootfs (kubelet's
+ * kubelet-client-current.pem is an absolute link to the rotated certificate).
+ */
+export function readableInside(root: string, rel: string): string {
+  let path = resolveInside(root, rel);
+  for (let links = 0; ; links++) {
+    let target: string;
+    try {
+      if (!lstatSync(path).isSymbolicLink()) return path;
+      target = readlinkSync(path);
+    } catch {
+      return path; // missing: the reader says so, naming the path
+    }
+    if (links >= MAX_LINKS) throw new OutsideRootError(`${rel}: symlink ${path} -> ${target} loops`);
+    const next = posix.normalize(target.startsWith("/") ? target.slice(1) : join(dirname(relative(root, path)), target));
+    if (next === ".." || next.startsWith("../")) throw new OutsideRootError(`${rel}: symlink ${path} -> ${target} leads out of the rootfs ${root}`);
+    path = resolveInside(root, next);
+  }
 }

@@ -3,7 +3,8 @@
 // and a size cap. Nothing here holds a whole file in memory.
 import { buildInfo } from "../build-info";
 import { RunError } from "../errors";
-import { abortError } from "../engine/task";
+import { abortError, sleep } from "../engine/task";
+import { fetchTls } from "./fetch-options";
 import type { Limit } from "./limit";
 
 /** Where the bytes go. `received` is the resume offset; `reset` starts over from byte 0. */
@@ -58,13 +59,6 @@ export async function download(url: string, sink: Sink, opts: DownloadOptions): 
       delay *= 2;
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), reject(abortError())), { once: true });
-  });
 }
 
 async function attemptOnce(url: string, sink: Sink, opts: DownloadOptions, deadline: AbortSignal): Promise<void> {
@@ -129,9 +123,8 @@ export async function fetchFollowing(url: string, init: FetchOptions): Promise<R
       body: init.body,
       redirect: "manual",
       signal: init.signal,
-      // A given CA is added to the default roots, not put in their place. (node:tls loads only
-      // then: it costs every run's start-up ~5 ms.)
-      ...(init.ca ? { tls: { ca: [...(await import("node:tls")).rootCertificates, init.ca] } } : {}),
+      // A given CA is added to the default roots, not put in their place.
+      tls: await fetchTls({ ca: init.ca }),
     });
     const location = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && location && (init.method ?? "GET") in FOLLOWED) {

@@ -1,12 +1,19 @@
 // Stop a machine and keep it down: stop undoes start, so the machine stays off across host
 // reboots until the next start (two rootfs, kube1 and kube2, must never both come back).
 import type { Resolved } from "../config/resolve";
+import { durationSeconds } from "../config/schema";
 import type { TaskLog } from "../engine/log";
 import { RunError } from "../errors";
 import { initFacts, must, noSystemd, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
 /** How long a killed machine gets to be gone before stop gives up. */
 const KILL_GRACE_MS = 15_000;
+
+/** Beyond kubelet's grace, what the machine's own units get to stop. */
+export const STOP_MARGIN_S = 30;
+
+/** How long a poweroff may take before the machine is killed: the pods' grace, then the margin. */
+export const poweroffTimeoutMs = (goal: Resolved) => (durationSeconds(goal.kubelet.shutdownGracePeriod) + STOP_MARGIN_S) * 1000;
 
 export type Stopped = "powered off" | "killed" | "was not running";
 
@@ -24,9 +31,11 @@ export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLo
   if (unsupported) throw new RunError(unsupported);
   let result: Stopped = "was not running";
   if (!(await down(m))) {
-    // poweroff asks the machine's systemd for a clean shutdown; it fails harmlessly when the
-    // machine is not registered (a unit waiting to restart), which the stop below ends.
-    await run(systemd.poweroff(m));
+    // poweroff asks the machine's systemd for a clean shutdown, through its logind so that
+    // kubelet stops its pods first; a machine whose bus does not answer gets the signal. Both
+    // fail harmlessly when the machine is not registered (a unit waiting to restart), which
+    // the stop below ends.
+    if ((await run(systemd.poweroff(m))).code !== 0) await run(systemd.signalPoweroff(m));
     result = "powered off";
     if (!(await waitDown(m, timeoutMs))) {
       log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });

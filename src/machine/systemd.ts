@@ -41,7 +41,14 @@ export const systemd = {
   stopNoBlock: (m: string) => ["systemctl", "stop", "--no-block", unitOf(m)],
   /** every process of the machine: nspawn, the machine's init and all below it */
   kill: (m: string) => ["machinectl", "kill", "--signal=SIGKILL", m],
-  poweroff: (m: string) => ["machinectl", "poweroff", m],
+  /**
+   * The machine's own systemd powers it off through its logind, which emits PrepareForShutdown
+   * and waits for delay inhibitors (kubelet's graceful node shutdown); machinectl poweroff
+   * signals the machine's PID 1 and skips both.
+   */
+  poweroff: (m: string) => ["systemctl", "-M", m, "poweroff"],
+  /** the signal, for a machine whose systemd does not answer on its bus */
+  signalPoweroff: (m: string) => ["machinectl", "poweroff", m],
   terminate: (m: string) => ["machinectl", "terminate", m],
   resetFailed: (m: string) => ["systemctl", "reset-failed", unitOf(m)],
   daemonReload: () => ["systemctl", "daemon-reload"],

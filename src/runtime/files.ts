@@ -2,7 +2,7 @@
 // render prints), by path inside the machine, and the links that enable its units.
 import { readdirSync, readFileSync } from "node:fs";
 import type { Resolved } from "../config/resolve";
-import type { MirrorEndpoint } from "../config/schema";
+import { durationSeconds, type MirrorEndpoint } from "../config/schema";
 import { RunError } from "../errors";
 import { resolveInside } from "../fs/inside";
 import type { FileSpec, LinkSpec } from "../fs/spec";
@@ -10,7 +10,7 @@ import { hostRel } from "../fs/target";
 import { gpuFiles, gpuLinks, staleGpuFiles } from "./gpu";
 import { clusterCAOf } from "./join";
 import { CERTS_DIR, hostsTomlHeader, renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "./templates/containerd";
-import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, kubeletHasNoSwap, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit } from "./templates/kubelet";
+import { BOOTSTRAP_KUBECONFIG, CLUSTER_CA, KUBELET_CONFIG, kubeletHasNoSwap, LOGIND_DROPIN, renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit, renderLogindDropIn } from "./templates/kubelet";
 import { renderCrictlYaml, renderSysctl } from "./templates/node";
 
 const UNITS = "etc/systemd/system";
@@ -79,6 +79,7 @@ export function runtimeFiles(goal: Resolved): FileSpec[] {
     { name: "kubelet-unit", path: `${UNITS}/kubelet.service`, content: renderKubeletUnit(), mode: 0o644 },
     { name: "kubelet-dropin", path: `${UNITS}/kubelet.service.d/10-kube-rootfs.conf`, content: renderKubeletDropIn(), mode: 0o644 },
     { name: "kubelet-config", path: hostRel(KUBELET_CONFIG), content: renderKubeletConfig({ ...goal.kubelet, toleratesSwap: toleratesSwap(goal) }), mode: 0o644 },
+    { name: "logind-dropin", path: hostRel(LOGIND_DROPIN), content: renderLogindDropIn(durationSeconds(goal.kubelet.shutdownGracePeriod)), mode: 0o644 },
     { name: "crictl", path: "etc/crictl.yaml", content: renderCrictlYaml(), mode: 0o644 },
     { name: "sysctl", path: "etc/sysctl.d/99-kubernetes.conf", content: renderSysctl(), mode: 0o644 },
     ...mirrorFiles(goal.runtime.registryMirrors ?? {}),

@@ -4,14 +4,11 @@ import type { Resolved } from "../config/resolve";
 import type { Logger } from "../engine/log";
 import { taskLog } from "../engine/log";
 import { startMachine } from "../machine/start";
-import { stopMachine } from "../machine/stop";
+import { poweroffTimeoutMs, stopMachine } from "../machine/stop";
 import { carryIdentity } from "./carry";
 import { waitHealthy } from "./health";
 import { writeRecord, type SlotRecord, type Step } from "./record";
 import type { SlotActions } from "./switch";
-
-/** How long the old machine gets to power off (its kubelet's shutdown) before it is killed. */
-export const STOP_TIMEOUT_MS = 60_000;
 
 export interface MachineActions extends SlotActions {
   /** ms from the old slot's stop to the new slot's health, once both happened */
@@ -31,7 +28,8 @@ export function machineActions(opts: { recordPath: string; timeoutMs: number; lo
   const endStep = () => step && opts.logger.event({ level: "info", task: opts.task, msg: `${step} completed`, duration: performance.now() - stepAt });
   return {
     async stop(slot) {
-      const how = await stopMachine(opts.goalOf(slot), STOP_TIMEOUT_MS, log);
+      const goal = opts.goalOf(slot);
+      const how = await stopMachine(goal, poweroffTimeoutMs(goal), log);
       log.info(`${slot} ${how}; disabled`, { machine: slot, result: how });
     },
     async carry(from, to) {

@@ -8,9 +8,20 @@ import { stableJSON } from "../stable-json";
 
 export const DEFAULT_RECORD = "/var/lib/kube-rootfs/slots.json";
 
-/** The switch's steps, in order; `fall-back` replaces the rest once one of them failed. */
-export const STEPS = ["provision", "stop-old", "start-new", "health", "record", "fall-back"] as const;
+/**
+ * The switch's steps, in order; `fall-back` replaces the rest once one of them failed. cordon,
+ * drain, ready and uncordon are the cluster's, taken when the node has cluster credentials.
+ */
+export const STEPS = ["provision", "cordon", "drain", "stop-old", "start-new", "health", "ready", "uncordon", "record", "fall-back"] as const;
 export type Step = (typeof STEPS)[number];
+
+/** The node in the cluster, as the switch found and left it. */
+const SwitchClusterSchema = z.strictObject({
+  node: z.string(),
+  /** spec.unschedulable before the switch: an operator's cordon, which the switch keeps */
+  wasUnschedulable: z.boolean(),
+});
+export type SwitchCluster = z.infer<typeof SwitchClusterSchema>;
 
 const SwitchSchema = z.strictObject({
   kind: z.enum(["upgrade", "rollback"]),
@@ -18,6 +29,8 @@ const SwitchSchema = z.strictObject({
   to: z.string(),
   step: z.enum(STEPS),
   at: z.string(),
+  /** set once the switch is about to cordon: this run's cordon is undone, an operator's is kept */
+  cluster: SwitchClusterSchema.optional(),
 });
 export type Switch = z.infer<typeof SwitchSchema>;
 
@@ -26,6 +39,8 @@ const RecordSchema = z.strictObject({
   active: z.string(),
   previous: z.string().nullable(),
   switch: SwitchSchema.nullable(),
+  /** the idle slot, provisioned by an upgrade that did not switch (--no-switch, or a drain that timed out): the next upgrade to the same goal reuses it */
+  staged: z.string().optional(),
 });
 export type SlotRecord = z.infer<typeof RecordSchema>;
 

@@ -8,6 +8,8 @@ import { readImageRecord } from "../rootfs/bootstrap/image";
 import { verifyMachine } from "../verify";
 import { slotFacts, slotGoal } from "./goals";
 import { healthNow } from "./health";
+import { getNode, type NodeView } from "../kube/nodes";
+import { clusterAccess, kubeletVersionOf } from "./cluster";
 import { readRecord, type Switch } from "./record";
 import { activeSlot, type Slots } from "./which";
 
@@ -30,6 +32,16 @@ export interface SlotStatus {
   driftError?: string;
 }
 
+/** The node as the API server sees it (status asks when the node has credentials). */
+export interface ClusterView {
+  node: string;
+  /** which credentials asked */
+  via: string;
+  /** undefined: the API server has no such node, or could not be asked (error) */
+  seen?: NodeView;
+  error?: string;
+}
+
 export interface HostStatus {
   active: string | null;
   previous: string | null;
@@ -38,6 +50,7 @@ export interface HostStatus {
   healthy: boolean;
   why?: string;
   slots: SlotStatus[];
+  cluster?: ClusterView;
 }
 
 /** What the machine was made from: the image and digest it was unpacked from, the snapshot, or the suite. */
@@ -79,7 +92,36 @@ async function slotStatus(slot: string, active: string | null): Promise<SlotStat
   return s;
 }
 
-export async function hostStatus(slots: Slots, recordPath: string): Promise<HostStatus> {
+/** The active slot's node as the API server sees it; undefined when it has no credentials. */
+async function clusterView(active: string, kubeconfig: string | undefined): Promise<ClusterView | undefined> {
+  const goal = slotGoal(active);
+  let access;
+  try {
+    access = clusterAccess(kubeconfig ?? goal.cluster.kubeconfig, goal, true);
+  } catch (err) {
+    return { node: goal.hostname.toLowerCase(), via: kubeconfig ?? "kubelet.conf", error: errorMessage(err) };
+  }
+  if (!access.client) return undefined;
+  try {
+    const seen = await getNode(access.client, access.node);
+    return { node: access.node, via: access.via, ...(seen ? { seen } : { error: `the API server has no node ${access.node}` }) };
+  } catch (err) {
+    return { node: access.node, via: access.via, error: errorMessage(err) };
+  }
+}
+
+/** Where the cluster disagrees with the host about the node, or undefined. */
+export function clusterDisagrees(c: ClusterView, version: string | undefined, rec: { switch: Switch | null } | undefined): string | undefined {
+  if (!c.seen) return c.error ? `the cluster cannot confirm node ${c.node}: ${c.error}` : undefined;
+  const n = c.seen;
+  if (n.ready !== "True") return `the cluster says node ${c.node} is Ready=${n.ready}${n.reason ? ` (${n.reason})` : ""}`;
+  if (version && n.kubeletVersion !== version) return `the cluster sees kubelet ${n.kubeletVersion} on node ${c.node}, the active slot runs ${version}`;
+  const sw = rec?.switch;
+  if (n.unschedulable && sw?.cluster && !sw.cluster.wasUnschedulable) return `node ${c.node} is cordoned by an unfinished ${sw.kind}; the next upgrade or rollback uncordons it`;
+  return undefined;
+}
+
+export async function hostStatus(slots: Slots, recordPath: string, kubeconfig?: string): Promise<HostStatus> {
   const rec = readRecord(recordPath);
   let active: string | null = null;
   let why: string | undefined;
@@ -94,5 +136,8 @@ export async function hostStatus(slots: Slots, recordPath: string): Promise<Host
   if (!why && node && !node.healthy) why = `${node.name} is the node but ${node.why}`;
   const running = each.filter((s) => s.running).map((s) => s.name);
   if (!why && running.length > 1) why = `both ${running.join(" and ")} run`;
-  return { active, previous: rec?.previous ?? null, switch: rec?.switch ?? null, healthy: why === undefined, ...(why ? { why } : {}), slots: each };
+  const cluster = active && node?.exists ? await clusterView(active, kubeconfig) : undefined;
+  const disagree = cluster && clusterDisagrees(cluster, node?.exists ? kubeletVersionOf(slotGoal(node.name)) : undefined, rec);
+  if (!why && disagree) why = disagree;
+  return { active, previous: rec?.previous ?? null, switch: rec?.switch ?? null, healthy: why === undefined, ...(why ? { why } : {}), slots: each, ...(cluster ? { cluster } : {}) };
 }

@@ -6,15 +6,22 @@ import type { Resolved } from "../config/resolve";
 import { LOCK_DIR, lockFile, lockMachine, type MachineLock } from "../engine/lock";
 import { taskLog, type Logger } from "../engine/log";
 import { ConfigError, RunError, errorMessage } from "../errors";
-import { stopMachine } from "../machine/stop";
+import { poweroffTimeoutMs, stopMachine } from "../machine/stop";
 import { initFacts, noSystemd } from "../machine/systemd";
 import { provisionMachine, provisionPlan } from "../provision";
+import { readFileSync } from "node:fs";
+import { stableJSON } from "../stable-json";
+import { SAVED_GOAL, savedGoalText } from "../config/saved";
+import { provisionResult } from "../rootfs/record";
 import { CARRIED } from "./carry";
-import { STOP_TIMEOUT_MS, machineActions } from "./actions";
+import { clusterAccess, clusterActions, drainFields, kubeletVersionOf, type ClusterAccess } from "./cluster";
+import { planDrain } from "../kube/drain";
+import { getNode } from "../kube/nodes";
+import { machineActions } from "./actions";
 import { slotDir, slotFacts, slotGoal } from "./goals";
 import { retire, sweepRetired } from "./retire";
 import { readRecord, settled, writeRecord, type SlotRecord } from "./record";
-import { recoverSwitch, recoveryFor, switchSlots, type SwitchKind } from "./switch";
+import { DrainFailed, recoverSwitch, recoveryFor, switchSlots, type ClusterActions, type SwitchKind } from "./switch";
 import { activeSlot, otherSlot, type Slots } from "./which";
 
 export interface UpdateOptions {
@@ -22,6 +29,11 @@ export interface UpdateOptions {
   recordPath: string;
   timeoutMs: number;
   dryRun: boolean;
+  /** --kubeconfig or KUBE_ROOTFS_KUBECONFIG; else the goal's cluster.kubeconfig */
+  kubeconfig?: string;
+  /** --no-drain: no cordon, no drain (the Ready gate stays) */
+  noDrain: boolean;
+  drainTimeoutMs: number;
   logger: Logger;
   signal: AbortSignal;
 }
@@ -59,7 +71,24 @@ function actionsFor(kind: SwitchKind, o: UpdateOptions) {
   return machineActions({ recordPath: o.recordPath, timeoutMs: o.timeoutMs, logger: o.logger, task: kind, goalOf: slotGoal });
 }
 
-/** Finish or undo a switch a killed run left in the record; the record as it then stands. */
+/** The cluster steps' credentials for a switch away from `active` (none: said in one line). */
+async function accessFor(kind: SwitchKind, o: UpdateOptions, active: string, kubeconfig: string | undefined): Promise<ClusterAccess> {
+  let access = clusterAccess(kubeconfig, slotGoal(active), o.noDrain);
+  // A node that has not joined yet is no node of the API server's: nothing to cordon or wait for.
+  if (access.client && !(await getNode(access.client, access.node, o.signal))) access = { why: `the API server (${access.client.where}) has no node ${access.node}: it has not joined yet; no cluster steps` };
+  const log = taskLog(o.logger, kind);
+  if (!access.client) log.info(access.why);
+  else if (o.noDrain) log.info(`--no-drain: node ${access.node} is neither cordoned nor drained; the Ready gate stays`, { node: access.node });
+  else if (!access.drains) log.warn(`node ${access.node} is not cordoned or drained: no cluster.kubeconfig (--kubeconfig), and the node's own credentials (${access.via}) may only read its Node; they serve the Ready gate`, { node: access.node });
+  return access;
+}
+
+function stepsOf(kind: SwitchKind, o: UpdateOptions, access: ClusterAccess): ClusterActions | undefined {
+  if (!access.client) return undefined;
+  return clusterActions(access, { drainTimeoutMs: o.drainTimeoutMs, readyTimeoutMs: o.timeoutMs, signal: o.signal, log: taskLog(o.logger, kind), goalOf: slotGoal });
+}
+
+/** Finish or undo a switch a killed run left in the record (the cluster's steps too); the record as it then stands. */
 async function recovered(kind: SwitchKind, o: UpdateOptions): Promise<SlotRecord | undefined> {
   const rec = readRecord(o.recordPath);
   if (!rec?.switch) return rec;
@@ -68,14 +97,75 @@ async function recovered(kind: SwitchKind, o: UpdateOptions): Promise<SlotRecord
   const log = taskLog(o.logger, kind);
   log.warn(`an interrupted ${sw.kind} from ${sw.from} to ${sw.to} stopped at ${sw.step}: ${how === "clear" ? "clearing it" : how === "finish" ? "finishing it" : `undoing it (back to ${sw.from})`}`, { switch: sw });
   if (o.dryRun) return { ...rec, switch: null, ...(how === "finish" ? { active: sw.to, previous: sw.from } : {}) };
+  // A cordon the interrupted run made is undone; the Ready gate of the undo needs the cluster too.
+  const cluster = sw.cluster ? stepsOf(kind, { ...o, noDrain: false }, await accessFor(kind, o, sw.from, o.kubeconfig ?? slotGoal(sw.from).cluster.kubeconfig)) : undefined;
   const a = actionsFor(kind, o);
-  const after = await recoverSwitch(a, rec);
+  const after = await recoverSwitch(a, rec, cluster);
   a.end();
   return after;
 }
 
+/** The cluster steps a switch would take now, as one event; read-only requests only. */
+async function logClusterPlan(kind: SwitchKind, o: UpdateOptions, access: ClusterAccess, version: string) {
+  if (!access.client) return;
+  const fields: Record<string, unknown> = { node: access.node, via: access.via };
+  const n = await getNode(access.client, access.node, o.signal);
+  fields.now = n ? { ready: n.ready, kubeletVersion: n.kubeletVersion, unschedulable: n.unschedulable } : "the API server has no such node";
+  if (access.drains) {
+    fields.cordon = n?.unschedulable ? "already cordoned (kept after the switch)" : "cordon, uncordon once Ready";
+    fields.drain = { timeoutS: o.drainTimeoutMs / 1000, ...drainFields(await planDrain(access.client, access.node, o.signal)) };
+  }
+  fields.ready = `Ready=True, a heartbeat after the switch begins, kubelet ${version}, within ${o.timeoutMs / 1000}s`;
+  o.logger.event({ level: "info", task: kind, msg: "cluster steps", fields });
+}
+
+/** The idle slot is what this upgrade would provision: staged by an upgrade that did not switch, with the same goal. */
+function stagedFor(rec: SlotRecord | undefined, idle: string, goal: Resolved): boolean {
+  if (rec?.staged !== idle) return false;
+  // The cluster's credentials are saved with the goal but make no difference to the machine.
+  const machineOnly = (text: string) => {
+    const saved = JSON.parse(text) as { goal?: Record<string, unknown> };
+    delete saved.goal?.cluster;
+    return stableJSON(saved);
+  };
+  try {
+    return machineOnly(readFileSync(`${slotDir(idle)}/${SAVED_GOAL}`, "utf8")) === machineOnly(savedGoalText(goal.given, provisionResult(goal)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * status's part of crash safety: an update killed in its cordon or drain never touched the old
+ * slot, so undoing the cordon it made (only that) and clearing the switch settles it. Done only
+ * when no update runs (the slots lock is free); anything else is left to the next update.
+ */
+export async function settleInterruptedDrain(o: Pick<UpdateOptions, "slots" | "recordPath" | "kubeconfig" | "logger" | "signal" | "timeoutMs">): Promise<void> {
+  const rec = readRecord(o.recordPath);
+  const sw = rec?.switch;
+  if (!sw?.cluster || (sw.step !== "cordon" && sw.step !== "drain")) return;
+  let unlock: () => void;
+  try {
+    unlock = lockHost(sw.kind, o.slots);
+  } catch {
+    return; // an update runs: it is not interrupted
+  }
+  try {
+    // Read again under the lock: an update that ran meanwhile settled it itself.
+    const cur = readRecord(o.recordPath);
+    if (!cur?.switch || cur.switch.at !== sw.at || cur.switch.step !== sw.step) return;
+    const opts: UpdateOptions = { ...o, dryRun: false, noDrain: false, drainTimeoutMs: 0 };
+    const access = await accessFor(sw.kind, opts, sw.from, o.kubeconfig ?? slotGoal(sw.from).cluster.kubeconfig);
+    if (!access.client) return;
+    taskLog(o.logger, "status").warn(`an interrupted ${sw.kind} stopped at ${sw.step}, before ${sw.from} was touched: clearing it${sw.cluster.wasUnschedulable ? "" : ` and uncordoning node ${sw.cluster.node}`}`, { switch: sw });
+    await recoverSwitch({ ...actionsFor(sw.kind, opts), stepStarted: () => {} }, cur, stepsOf(sw.kind, opts, access));
+  } finally {
+    unlock();
+  }
+}
+
 /** The plan, as events: which slot, on what goal, what is carried, the switch's steps. */
-function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, goal: Resolved | undefined, noSwitch: boolean) {
+function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, goal: Resolved | undefined, noSwitch: boolean, access?: ClusterAccess, staged = false) {
   const fields: Record<string, unknown> = { from, to, record: o.recordPath, carried: CARRIED.map((c) => c.path) };
   if (goal) {
     const plan = provisionPlan(goal);
@@ -88,7 +178,12 @@ function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, g
       downloads: plan.artifacts.map((a) => a.url),
     });
   }
-  fields.steps = noSwitch ? ["provision", "carry identity"] : [...(goal ? ["provision"] : []), "stop-old", "carry identity", "start-new", "health", "record"];
+  const drains = access?.client && access.drains;
+  const provision = goal && !staged ? ["provision"] : [];
+  fields.steps = noSwitch
+    ? [...provision, "carry identity"]
+    : [...provision, ...(drains ? ["cordon", "drain"] : []), "stop-old", "carry identity", "start-new", "health", ...(access?.client ? ["ready"] : []), ...(drains ? ["uncordon"] : []), "record"];
+  if (staged) fields.replaces = null;
   o.logger.event({ level: "info", task: kind, msg: o.dryRun ? "plan" : kind, fields });
 }
 
@@ -114,28 +209,44 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
     const active = activeSlot(rec, o.slots, slotFacts, o.recordPath);
     const idle = otherSlot(o.slots, active);
     const goal = nextGoal(active, idle);
-    logPlan(o, "upgrade", active, idle, goal, noSwitch);
-    if (o.dryRun) return { active, previous: rec?.previous ?? null };
+    const staged = stagedFor(rec, idle, goal);
+    const access = noSwitch ? undefined : await accessFor("upgrade", o, active, o.kubeconfig ?? goal.cluster.kubeconfig);
+    logPlan(o, "upgrade", active, idle, goal, noSwitch, access, staged);
+    if (o.dryRun) {
+      if (access) await logClusterPlan("upgrade", o, access, kubeletVersionOf(goal));
+      return { active, previous: rec?.previous ?? null };
+    }
 
     // The idle slot is about to be replaced: from here on there is nothing to roll back to.
     const base = settled(active, null);
-    await writeRecord(o.recordPath, { ...base, switch: { kind: "upgrade", from: active, to: idle, step: "provision", at: new Date().toISOString() } });
     const log = taskLog(o.logger, "upgrade");
-    if (exists(idle)) {
-      // Stopped and disabled, as an idle slot must be; its rootfs goes aside until the end.
-      if (!noSwitch) await stopMachine(slotGoal(idle), STOP_TIMEOUT_MS, log);
-      log.info(`the idle slot's old rootfs is set aside, deleted once the upgrade is over`, { machine: idle, aside: retire(slotDir(idle)) });
+    if (staged) {
+      log.info(`${idle} is already provisioned with this goal (an earlier upgrade did not switch): not provisioning it again`, { machine: idle });
+    } else {
+      await writeRecord(o.recordPath, { ...base, switch: { kind: "upgrade", from: active, to: idle, step: "provision", at: new Date().toISOString() } });
+      if (exists(idle)) {
+        // Stopped and disabled, as an idle slot must be; its rootfs goes aside until the end.
+        if (!noSwitch) await stopMachine(slotGoal(idle), poweroffTimeoutMs(slotGoal(idle)), log);
+        log.info(`the idle slot's old rootfs is set aside, deleted once the upgrade is over`, { machine: idle, aside: retire(slotDir(idle)) });
+      }
+      await provisionMachine(goal, provisionPlan(goal), { signal: o.signal, logger: o.logger, dryRun: false });
     }
-    await provisionMachine(goal, provisionPlan(goal), { signal: o.signal, logger: o.logger, dryRun: false });
     const a = actionsFor("upgrade", o);
     if (noSwitch) {
       await a.carry(active, idle);
-      await writeRecord(o.recordPath, base);
+      await writeRecord(o.recordPath, { ...base, staged: idle });
       return { active, previous: null };
     }
-    const done = await switchSlots(a, base, "upgrade", active, idle);
-    a.end();
-    return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
+    try {
+      const done = await switchSlots(a, base, "upgrade", active, idle, access && stepsOf("upgrade", o, access));
+      return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
+    } catch (err) {
+      // The old slot was never touched: the provisioned idle slot waits for the next upgrade.
+      if (err instanceof DrainFailed) await writeRecord(o.recordPath, { ...base, staged: idle });
+      throw err;
+    } finally {
+      a.end();
+    }
   } finally {
     if (!o.dryRun) sweep(o);
     unlock();
@@ -152,12 +263,19 @@ export async function rollback(o: UpdateOptions): Promise<Updated> {
     const to = rec.previous;
     if (!to) throw new ConfigError(`rollback: ${o.recordPath} names no previous slot to go back to (a failed or staged upgrade replaced it)`);
     if (!exists(to)) throw new ConfigError(`rollback: the previous slot ${to} has no rootfs at ${slotDir(to)}`);
-    logPlan(o, "rollback", rec.active, to, undefined, false);
-    if (o.dryRun) return { active: rec.active, previous: rec.previous };
+    const access = await accessFor("rollback", o, rec.active, o.kubeconfig ?? slotGoal(rec.active).cluster.kubeconfig);
+    logPlan(o, "rollback", rec.active, to, undefined, false, access);
+    if (o.dryRun) {
+      await logClusterPlan("rollback", o, access, kubeletVersionOf(slotGoal(to)));
+      return { active: rec.active, previous: rec.previous };
+    }
     const a = actionsFor("rollback", o);
-    const done = await switchSlots(a, rec, "rollback", rec.active, to);
-    a.end();
-    return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
+    try {
+      const done = await switchSlots(a, rec, "rollback", rec.active, to, stepsOf("rollback", o, access));
+      return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
+    } finally {
+      a.end();
+    }
   } finally {
     unlock();
   }

@@ -3,7 +3,7 @@
 // machines under /var/lib/machines, named for this process, provisioned with bootstrap none from
 // the loopback artifact mirror.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { compiledBinary, events, run } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
@@ -113,7 +113,8 @@ describe("upgrade --no-switch", () => {
     for (const [rel, content] of Object.entries(IDENTITY)) expect(readFileSync(join(dirOf(B), rel), "utf8")).toBe(content);
     expect(lstatSync(join(dirOf(B), "etc/kubernetes/kubelet.conf")).mode & 0o777).toBe(0o600);
     expect(readlinkSync(join(dirOf(B), "var/lib/kubelet/pki/kubelet-client-current.pem"))).toBe("/var/lib/kubelet/pki/kubelet-client-2026-12-01-10-00-00.pem");
-    expect(recordNow()).toEqual({ schema: 1, active: A, previous: null, switch: null });
+    // The staged slot waits for the upgrade that switches to it.
+    expect(recordNow()).toEqual({ schema: 1, active: A, previous: null, switch: null, staged: B });
   });
 
   test("a second upgrade beside a running one fails at once, naming it", async () => {
@@ -126,7 +127,9 @@ describe("upgrade --no-switch", () => {
   });
 
   test("killed while it provisions: status reports the interrupted switch, the next upgrade clears it and finishes", async () => {
-    const killed = Bun.spawn([bin, "upgrade", "--no-switch", "--log-format", "json", ...slotFlags()], { env: { ...process.env, ...env() }, stdout: "ignore", stderr: "ignore" });
+    // Another goal than the staged slot's: this one provisions.
+    const dns = ["--kubelet-cluster-dns", "10.96.0.77"];
+    const killed = Bun.spawn([bin, "upgrade", "--no-switch", ...dns, "--log-format", "json", ...slotFlags()], { env: { ...process.env, ...env() }, stdout: "ignore", stderr: "ignore" });
     for (let i = 0; i < 200 && recordNow().switch?.step !== "provision"; i++) await Bun.sleep(25);
     killed.kill("SIGKILL");
     await killed.exited;
@@ -137,13 +140,20 @@ describe("upgrade --no-switch", () => {
     expect(events(s.stdout).at(-1)!.msg).toBe(`not healthy: an interrupted upgrade from ${A} to ${B} stopped at provision; the next upgrade or rollback finishes or undoes it`);
 
     mkdirSync(`${dirOf(B)}.retired-99999/etc`, { recursive: true }); // as a run killed before its sweep leaves one
-    const again = await kubeRootfs("upgrade", "--no-switch", ...slotFlags());
+    const again = await kubeRootfs("upgrade", "--no-switch", ...dns, ...slotFlags());
     expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: "" });
     expect(events(again.stdout).find((e) => e.level === "warn")?.msg).toBe(`an interrupted upgrade from ${A} to ${B} stopped at provision: clearing it`);
-    expect(recordNow()).toEqual({ schema: 1, active: A, previous: null, switch: null });
+    expect(recordNow()).toEqual({ schema: 1, active: A, previous: null, switch: null, staged: B });
     expect(existsSync(join(dirOf(B), "var/lib/kube-rootfs/goal.json"))).toBe(true);
     // Every rootfs set aside is gone: this run's and killed runs'.
     expect(readdirSync("/var/lib/machines").filter((n) => n.startsWith(`${B}.retired-`))).toEqual([]);
+
+    // The same goal again finds the slot staged: not provisioned again.
+    const saved = statSync(join(dirOf(B), "var/lib/kube-rootfs/goal.json")).mtimeMs;
+    const same = await kubeRootfs("upgrade", "--no-switch", ...dns, ...slotFlags());
+    expect(same.code).toBe(0);
+    expect(events(same.stdout).map((e) => e.msg)).toContain(`${B} is already provisioned with this goal (an earlier upgrade did not switch): not provisioning it again`);
+    expect(statSync(join(dirOf(B), "var/lib/kube-rootfs/goal.json")).mtimeMs).toBe(saved);
   });
 
   test("status lists both slots' versions and verify's verdict", async () => {

@@ -7,6 +7,7 @@ import { loadGoal } from "../../src/config/load";
 import { crictlFor, describeSuite, resolveGoal } from "../../src/config/resolve";
 import { detectHost, detectSuite, type HostFacts } from "../../src/host/facts";
 import { mirrorFor, parseDeb822, parseOneLine } from "../../src/host/apt-sources";
+import { durationSeconds } from "../../src/config/schema";
 import { errorOf } from "../helpers/goal";
 
 const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-config-"));
@@ -96,6 +97,15 @@ describe("errors name the field and the source", () => {
 
   test("flag: bad enum", () => {
     expect(errorOf(() => loadGoal({ flags: { arch: "sparc" } })).message).toBe("--arch: expected amd64|arm64|x86_64|aarch64, got sparc");
+  });
+
+  test("kubelet's shutdown grace: a Go duration, the critical pods' part no longer than the whole", () => {
+    expect(loadGoal({ flags: { "kubelet-shutdown-grace-period": "2m" } }).kubelet).toMatchObject({ shutdownGracePeriod: "2m", shutdownGracePeriodCriticalPods: "10s" });
+    expect(errorOf(() => loadGoal({ flags: { "kubelet-shutdown-grace-period": "30" } })).message).toBe("--kubelet-shutdown-grace-period: expected a duration like 30s, 2m or 1m30s, got \"30\"");
+    expect(errorOf(() => loadGoal({ flags: { "kubelet-shutdown-grace-period": "5s" } })).message).toBe(
+      "kubelet.shutdownGracePeriodCriticalPods: must not exceed kubelet.shutdownGracePeriod (5s), of which it is a part (--kubelet-shutdown-grace-period-critical-pods)",
+    );
+    expect(durationSeconds("1h2m3s")).toBe(3723);
   });
 
   test("the tarball method needs both the tarball and its sha256, named with their flags", () => {

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { symlinkAtomic, writeFileAtomic } from "../../src/fs/atomic";
-import { OutsideRootError, resolveInside } from "../../src/fs/inside";
+import { OutsideRootError, readableInside, resolveInside } from "../../src/fs/inside";
 
 let root: string;
 let outside: string;
@@ -14,6 +14,27 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(root, { recursive: true, force: true });
   rmSync(outside, { recursive: true, force: true });
+});
+
+describe("readableInside", () => {
+  test("follows the file's own links inside the rootfs: an absolute one as the machine sees it, a relative one beside it", () => {
+    mkdirSync(join(root, "var/lib/kubelet/pki"), { recursive: true });
+    writeFileSync(join(root, "var/lib/kubelet/pki/kubelet-client-2026.pem"), "pem\n");
+    symlinkSync("/var/lib/kubelet/pki/kubelet-client-2026.pem", join(root, "var/lib/kubelet/pki/kubelet-client-current.pem"));
+    symlinkSync("kubelet-client-current.pem", join(root, "var/lib/kubelet/pki/client.pem"));
+    expect(readableInside(root, "var/lib/kubelet/pki/kubelet-client-current.pem")).toBe(join(root, "var/lib/kubelet/pki/kubelet-client-2026.pem"));
+    expect(readableInside(root, "var/lib/kubelet/pki/client.pem")).toBe(join(root, "var/lib/kubelet/pki/kubelet-client-2026.pem"));
+    // resolveInside, for writes, leaves the last link alone
+    expect(resolveInside(root, "var/lib/kubelet/pki/kubelet-client-current.pem")).toBe(join(root, "var/lib/kubelet/pki/kubelet-client-current.pem"));
+  });
+
+  test("a link that leads out of the rootfs or loops is refused; a missing file is named as it is", () => {
+    symlinkSync("../../../etc/shadow", join(root, "out.pem"));
+    symlinkSync("loop.pem", join(root, "loop.pem"));
+    expect(() => readableInside(root, "out.pem")).toThrow(OutsideRootError);
+    expect(() => readableInside(root, "loop.pem")).toThrow(OutsideRootError);
+    expect(readableInside(root, "missing.pem")).toBe(join(root, "missing.pem"));
+  });
 });
 
 describe("resolveInside", () => {

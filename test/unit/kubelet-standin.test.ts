@@ -9,7 +9,7 @@ import { renderKubeletConfig } from "../../src/runtime/templates/kubelet";
 import { tempDir } from "../helpers/tmp";
 
 const SWAPS_HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
-const CONFIG = renderKubeletConfig({ clusterDNS: ["10.96.0.10"], clusterDomain: "cluster.local" });
+const CONFIG = renderKubeletConfig({ clusterDNS: ["10.96.0.10"], clusterDomain: "cluster.local", shutdownGracePeriod: "30s", shutdownGracePeriodCriticalPods: "10s" });
 /** This machine kind's stock kernel: three of kubelet's six settings differ. */
 const STOCK = { "vm/overcommit_memory": 0, "kernel/panic": 1, "kernel/panic_on_oops": 0 };
 const MARKER = "kube-rootfs-fake-proc-sys";

@@ -33,7 +33,7 @@ const ORDER: string[][] = [
   // the goal state, resolved from the host's facts; it parses image references with oci/ and
   // computes the clients' options
   ["config"],
-  // the clients (kube: the Kubernetes API client, next), which know no goal
+  // the clients (oci: the OCI registry client; kube: the Kubernetes API client), which know no goal
   ["oci", "kube"],
   ["host"],
   ["http"],

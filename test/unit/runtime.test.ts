@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { loadGoal } from "../../src/config/load";
 import { configDrift } from "../../src/verify";
 import { clusterCAOf } from "../../src/runtime/join";
+import { runtimeFiles } from "../../src/runtime/files";
 import { runtimeTask } from "../../src/runtime/task";
 import { renderContainerdConfig, renderContainerdUnit, renderHostsToml } from "../../src/runtime/templates/containerd";
 import { renderKubeletConfig, renderKubeletDropIn, renderKubeletUnit } from "../../src/runtime/templates/kubelet";
@@ -82,8 +83,15 @@ describe("units and node files", () => {
     golden("kubelet.service.d-10-kube-rootfs.conf", renderKubeletDropIn());
     expect(renderKubeletUnit()).toContain("ConditionPathExists=|/etc/kubernetes/kubelet.conf\nConditionPathExists=|/etc/kubernetes/bootstrap-kubelet.conf\n");
   });
+  test("graceful node shutdown: the grace in the KubeletConfiguration, and a logind that lets kubelet's inhibitor hold the poweroff that long", () => {
+    const goal = testGoal({ kubelet: { shutdownGracePeriod: "1m30s", shutdownGracePeriodCriticalPods: "20s" } });
+    const files = new Map(runtimeFiles(goal).map((f) => [f.name, f]));
+    expect(Bun.YAML.parse(files.get("kubelet-config")!.content as string)).toMatchObject({ shutdownGracePeriod: "1m30s", shutdownGracePeriodCriticalPods: "20s" });
+    expect(files.get("logind-dropin")).toMatchObject({ path: "etc/systemd/logind.conf.d/10-kube-rootfs.conf", content: expect.stringContaining("\n[Login]\nInhibitDelayMaxSec=90\n") });
+    expect(testGoal().kubelet).toMatchObject({ shutdownGracePeriod: "30s", shutdownGracePeriodCriticalPods: "10s" });
+  });
   test("KubeletConfiguration", () => {
-    const text = renderKubeletConfig({ clusterDNS: ["10.96.0.10", "fd00::a"], clusterDomain: "cluster.local" });
+    const text = renderKubeletConfig({ clusterDNS: ["10.96.0.10", "fd00::a"], clusterDomain: "cluster.local", shutdownGracePeriod: "30s", shutdownGracePeriodCriticalPods: "10s" });
     golden("kubelet-config.yaml", text);
     expect(Bun.YAML.parse(text)).toMatchObject({
       kind: "KubeletConfiguration",
@@ -98,7 +106,7 @@ describe("units and node files", () => {
     expect((Bun.YAML.parse(text) as Record<string, unknown>).failSwapOn).toBeUndefined();
   });
   test("KubeletConfiguration on a host that keeps its swap: kubelet starts, pods get none of it", () => {
-    const text = renderKubeletConfig({ clusterDNS: ["10.96.0.10"], clusterDomain: "cluster.local", toleratesSwap: true });
+    const text = renderKubeletConfig({ clusterDNS: ["10.96.0.10"], clusterDomain: "cluster.local", shutdownGracePeriod: "30s", shutdownGracePeriodCriticalPods: "10s", toleratesSwap: true });
     golden("kubelet-config-swap.yaml", text);
     expect(Bun.YAML.parse(text)).toMatchObject({ failSwapOn: false, memorySwap: { swapBehavior: "NoSwap" } });
   });
@@ -144,6 +152,7 @@ describe("runtime task", () => {
       "etc/kubernetes/bootstrap-kubelet.conf",
       "etc/kubernetes/pki/ca.crt",
       "etc/sysctl.d/99-kubernetes.conf",
+      "etc/systemd/logind.conf.d/10-kube-rootfs.conf",
       "etc/systemd/system/containerd.service",
       "etc/systemd/system/kubelet.service",
       "etc/systemd/system/kubelet.service.d/10-kube-rootfs.conf",

@@ -45,6 +45,8 @@ export function renderKubeletDropIn(): string {
 export interface KubeletConfigInput {
   clusterDNS: string[];
   clusterDomain: string;
+  shutdownGracePeriod: string;
+  shutdownGracePeriodCriticalPods: string;
   /** the host has active swap that stays on: kubelet starts anyway and gives pods none of it */
   toleratesSwap?: boolean;
 }
@@ -78,7 +80,21 @@ export function renderKubeletConfig(i: KubeletConfigInput): string {
     // failSwapOn (default true) makes kubelet exit on a host with active swap.
     ...(i.toleratesSwap ? ["failSwapOn: false", "memorySwap:", "  swapBehavior: NoSwap"] : []),
     "rotateCertificates: true",
+    // Graceful node shutdown: kubelet holds a logind delay inhibitor and stops pods, critical
+    // ones last, when the machine powers off (see renderLogindDropIn).
+    `shutdownGracePeriod: ${i.shutdownGracePeriod}`,
+    `shutdownGracePeriodCriticalPods: ${i.shutdownGracePeriodCriticalPods}`,
     "staticPodPath: /etc/kubernetes/manifests",
     "",
   ].join("\n");
+}
+
+export const LOGIND_DROPIN = "/etc/systemd/logind.conf.d/10-kube-rootfs.conf";
+
+/**
+ * The machine's logind lets a delay inhibitor (kubelet's) hold a poweroff for the whole grace
+ * period: its default InhibitDelayMaxSec is 5 s, and kubelet refuses a grace longer than it.
+ */
+export function renderLogindDropIn(graceSeconds: number): string {
+  return ["# written by kube-rootfs; changes are replaced on the next provision.", "[Login]", `InhibitDelayMaxSec=${graceSeconds}`, ""].join("\n");
 }
