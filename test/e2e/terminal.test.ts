@@ -114,7 +114,7 @@ describe.each([80, 200])("at %i columns", (width) => {
   test("a no-op re-run prints one line, naming what was checked", async () => {
     const seen = await watch(startInTerminal(name, width), width);
     expect(seen.lines).toHaveLength(2);
-    expect(seen.lines[0]).toMatch(new RegExp(`^(\\S+ )?${name} is up to date: ensure-workspace, kube, cri, cni, configure-os, disable-resolved, runtime, images, record-goal checked in \\d+ ms(; 1 host warning \\(kube-rootfs doctor\\))?$`));
+    expect(seen.lines[0]).toMatch(new RegExp(`^(\\S+ )?${name} is up to date: host, ensure-workspace, kube, cri, cni, configure-os, disable-resolved, runtime, images, record-goal checked in \\d+ ms(; 1 host warning \\(kube-rootfs doctor\\))?$`));
     expect(seen.lines[1]).toBe("exit=0");
   });
 });
