@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compiledBinary, run } from "../helpers/binary";
+import { defaultHostRoot } from "../helpers/fake-host";
 import { serveDir, testMirror, trickle, type Served } from "../helpers/mirror";
 import { removeDir, tempDir } from "../helpers/tmp";
 import { sandboxRegistry } from "../helpers/sandbox-registry";
@@ -50,6 +51,8 @@ const provisionArgs = (name: string, mirror = served.url) => [
   bin, "provision", "--machine", name, "--machine-dir", join(dir, name, "root"), "--cache-dir", join(dir, name, "cache"),
   "--bootstrap-method", "none", "--nspawn-config-file", join(dir, name, "m.nspawn"), "--service-override-file", join(dir, name, "o.conf"),
   "--hostname", "node1", "--mirror", mirror, "--concurrency", "2", "--runtime-sandbox-image", sandbox,
+  // tmux runs it outside run()'s environment: the host task gets the suite's fake host root too
+  "--host-root", defaultHostRoot(),
 ];
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
