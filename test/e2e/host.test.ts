@@ -6,7 +6,7 @@
 // the host is left as it was found.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { readSysctl, writeSysctl } from "../../src/host/sysctl";
 import { HOST_MANIFEST } from "../../src/hostprep/manifest";
 import { KUBELET_SYSCTLS, SYSCTL_FILE } from "../../src/hostprep/settings";
@@ -47,7 +47,10 @@ afterAll(() => {
   kernel.restore();
   for (const r of RECORDS) {
     const aside = join(asideDir, r.replaceAll("/", "_"));
-    if (existsSync(aside)) renameSync(aside, r);
+    if (!existsSync(aside)) continue;
+    // reset may have removed the record's dir with the records the test made
+    mkdirSync(dirname(r), { recursive: true });
+    renameSync(aside, r);
   }
   for (const m of SLOTS) Bun.spawnSync(["systemctl", "disable", `systemd-nspawn@${m}.service`], { stderr: "ignore", stdout: "ignore" });
   if (!hadNspawnDir && existsSync(NSPAWN_DIR) && !readdirSync(NSPAWN_DIR).length) rmdirSync(NSPAWN_DIR);
