@@ -13,8 +13,8 @@
 // warm cache; pull + unpack against skopeo + umoci). Targets: a/b ≤ 0.35, a's rate ≥ 30 % of
 // sha256 throughput, c ≤ 35 ms, d ≤ 120 MB, version ≤ 22 ms, provision --help ≤ 35 ms, snapshot ≤ 0.25× debootstrap, a fresh machine from a
 // loopback registry ≤ 5 s, pull + unpack ≤ the peer. With --slots (as root), the A/B upgrade in a
-// nested host of scripts/bench-slots.ts: node downtime ≤ 5 s, a whole upgrade from a warm
-// snapshot ≤ 15 s.
+// nested host of scripts/bench-slots.ts: node downtime ≤ 2 s, a whole upgrade from a warm
+// snapshot ≤ 8 s.
 // Usage: bun scripts/bench.ts [--no-bootstrap] [--slots] [--mirror-dir DIR] [--bin FILE]
 //   --bin: time this executable instead of building one (an earlier build, for before/after)
 import { mkdtempSync, rmSync } from "node:fs";

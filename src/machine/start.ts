@@ -58,7 +58,10 @@ async function bootUnit(machine: string, log: TaskLog): Promise<boolean> {
   return stale;
 }
 
-export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskLog): Promise<Started> {
+/** The points of a start a caller may time: the unit started, the machine's systemd up. */
+export type StartStage = "unit started" | "booted";
+
+export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskLog, reached: (stage: StartStage) => void = () => {}): Promise<Started> {
   const m = goal.machine;
   const unsupported = noSystemd("start", initFacts());
   if (unsupported) throw new RunError(unsupported);
@@ -75,6 +78,7 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
     let cleared = false;
     if (already) await must(systemd.enable(m));
     else cleared = await bootUnit(m, log);
+    reached("unit started");
     log.info(already ? "already running: waiting for it to be ready" : "started: waiting for its systemd", { unit: unitOf(m) });
 
     let said = "";
@@ -85,6 +89,7 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
       return said === "running" || said === "degraded" ? said : undefined;
     });
     if (!system) throw new RunError(`start ${m}: its systemd did not finish booting within ${seconds} (it says: ${said || "no answer"}); ${journal}`);
+    reached("booted");
     const failed = system === "degraded" ? await failedUnitsOf(m) : [];
 
     let containerd = "";

@@ -24,8 +24,8 @@ async function down(machine: string): Promise<boolean> {
 
 const waitDown = async (machine: string, ms: number) => (await until(performance.now() + ms, async () => (await down(machine)) || undefined)) ?? false;
 
-/** Power the machine off (bounded), kill it when it does not go, disable it. */
-export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog): Promise<Stopped> {
+/** Power the machine off (bounded), kill it when it does not go, disable it; `reached("down")` as it is gone. */
+export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog, reached: (stage: "down") => void = () => {}): Promise<Stopped> {
   const m = goal.machine;
   const unsupported = noSystemd("stop", initFacts());
   if (unsupported) throw new RunError(unsupported);
@@ -46,6 +46,7 @@ export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLo
       if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
     }
   }
+  reached("down");
   await must(systemd.disable(m));
   // A failed unit keeps its state until reset; stopped is a clean slate for the next start.
   await run(systemd.resetFailed(m));

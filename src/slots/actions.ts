@@ -1,8 +1,12 @@
 // The switch's actions on real machines, through the host's systemd (machine/), with the time
 // each step began: the node's downtime runs from stopping the old slot to the new one healthy.
+// With KUBE_ROOTFS_TIMINGS the way forward is marked stage by stage (the old slot down, then
+// disabled, the identity carried, the new unit started, its systemd up, containerd active, the
+// node healthy); a fall-back's own stop and start are not.
 import type { Resolved } from "../config/resolve";
 import type { Logger } from "../engine/log";
 import { taskLog } from "../engine/log";
+import { mark } from "../engine/timings";
 import { startMachine } from "../machine/start";
 import { poweroffTimeoutMs, stopMachine } from "../machine/stop";
 import { carryIdentity } from "./carry";
@@ -26,24 +30,30 @@ export function machineActions(opts: { recordPath: string; timeoutMs: number; lo
   // --timeout bounds each machine's way up: its boot and its health.
   let deadline = 0;
   const endStep = () => step && opts.logger.event({ level: "info", task: opts.task, msg: `${step} completed`, duration: performance.now() - stepAt });
+  /** A stage of the switch's way forward ends (a fall-back is no part of it). */
+  const forward = (stage: string) => step !== "fall-back" && mark(stage);
   return {
     async stop(slot) {
       const goal = opts.goalOf(slot);
-      const how = await stopMachine(goal, poweroffTimeoutMs(goal), log);
+      const how = await stopMachine(goal, poweroffTimeoutMs(goal), log, () => forward("old slot down"));
+      forward("old slot disabled");
       log.info(`${slot} ${how}; disabled`, { machine: slot, result: how });
     },
     async carry(from, to) {
       const carried = carryIdentity(opts.goalOf(from).machineDir, opts.goalOf(to).machineDir);
+      forward("identity carried");
       log.info(`carried the node's identity from ${from} to ${to}`, { carried });
     },
     async start(slot) {
       deadline = performance.now() + opts.timeoutMs;
-      const s = await startMachine(opts.goalOf(slot), opts.timeoutMs, log);
+      const s = await startMachine(opts.goalOf(slot), opts.timeoutMs, log, (stage) => forward(stage));
+      forward("containerd active");
       log.info(`${slot} is up: systemd ${s.system}, containerd active`, { machine: slot, system: s.system, failed: s.failed });
     },
     async healthy(slot) {
       await waitHealthy(opts.goalOf(slot), deadline || performance.now() + opts.timeoutMs);
       upAt = performance.now();
+      forward("healthy");
       log.info(`${slot} is healthy`, { machine: slot });
     },
     async write(record: SlotRecord) {
@@ -51,6 +61,9 @@ export function machineActions(opts: { recordPath: string; timeoutMs: number; lo
     },
     stepStarted(next) {
       endStep();
+      // The cluster's steps after the health are marked as they end; the switch as it begins.
+      if (step === "ready" || step === "uncordon") forward(step);
+      if (next === "stop-old") forward("switch");
       step = next;
       stepAt = performance.now();
       if (next === "stop-old") downFrom = stepAt;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
 import { LOCK_DIR, lockFile, lockMachine, type MachineLock } from "../engine/lock";
 import { taskLog, type Logger } from "../engine/log";
+import { mark } from "../engine/timings";
 import { ConfigError, RunError, errorMessage } from "../errors";
 import { poweroffTimeoutMs, stopMachine } from "../machine/stop";
 import { initFacts, noSystemd } from "../machine/systemd";
@@ -191,6 +192,7 @@ function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, g
 function sweep(o: UpdateOptions) {
   try {
     const removed = sweepRetired(o.slots.map(slotDir));
+    mark("deleted");
     if (removed.length) taskLog(o.logger, "upgrade").info("deleted the replaced rootfs", { removed });
   } catch (err) {
     taskLog(o.logger, "upgrade").warn(`could not delete a replaced rootfs: ${errorMessage(err)}; the next upgrade tries again`);
@@ -228,6 +230,7 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
         // Stopped and disabled, as an idle slot must be; its rootfs goes aside until the end.
         if (!noSwitch) await stopMachine(slotGoal(idle), poweroffTimeoutMs(slotGoal(idle)), log);
         log.info(`the idle slot's old rootfs is set aside, deleted once the upgrade is over`, { machine: idle, aside: retire(slotDir(idle)) });
+        mark("set aside");
       }
       await provisionMachine(goal, provisionPlan(goal), { signal: o.signal, logger: o.logger, dryRun: false });
     }
@@ -239,6 +242,7 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
     }
     try {
       const done = await switchSlots(a, base, "upgrade", active, idle, access && stepsOf("upgrade", o, access));
+      mark("recorded");
       return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
     } catch (err) {
       // The old slot was never touched: the provisioned idle slot waits for the next upgrade.

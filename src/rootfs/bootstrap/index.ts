@@ -120,6 +120,7 @@ export async function bootstrapRootfs(goal: Resolved, source: RootfsSource, ctx:
   }
   const { dir: staging, removed } = freshStagingDir(goal.machineDir);
   for (const path of removed) ctx.log.info("removed leftover staging dir", { path });
+  mark("staging");
   let made: Made;
   try {
     made = await fill(source, goal, staging, logFile, ctx);
