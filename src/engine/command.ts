@@ -8,11 +8,11 @@ export interface Ran {
   stderr: string;
 }
 
-/** Run argv (never through a shell); a missing tool is a RunError naming it. */
-export async function run(argv: readonly string[]): Promise<Ran> {
+/** Run argv (never through a shell), killed after `timeoutMs` when given; a missing tool is a RunError naming it. */
+export async function run(argv: readonly string[], timeoutMs?: number): Promise<Ran> {
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
-    proc = Bun.spawn([...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C.UTF-8", SYSTEMD_PAGER: "" } });
+    proc = Bun.spawn([...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C.UTF-8", SYSTEMD_PAGER: "" }, ...(timeoutMs === undefined ? {} : { timeout: Math.max(1, Math.round(timeoutMs)) }) });
   } catch (err) {
     throw new RunError(`${argv[0]}: ${(err as Error).message}`);
   }

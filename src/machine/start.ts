@@ -6,7 +6,7 @@ import type { Resolved } from "../config/resolve";
 import type { TaskLog } from "../engine/log";
 import { lockMachine } from "../engine/lock";
 import { RunError } from "../errors";
-import { crashLooping, failedUnitsOf, initFacts, must, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+import { crashLooping, enablement, failedUnitsOf, initFacts, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
 /** Where systemd-nspawn@.service looks for the machine's image and its settings. */
 const IMAGE_DIR = "/var/lib/machines";
@@ -44,7 +44,7 @@ async function clearRegistration(machine: string): Promise<void> {
   await until(performance.now() + 10_000, async () => !(await registered(machine)) || undefined);
 }
 
-/** Enable and start the unit; true when an earlier run's registration had to be cleared first. */
+/** Start the unit; true when an earlier run's registration had to be cleared first. */
 async function bootUnit(machine: string, log: TaskLog): Promise<boolean> {
   const stale = await registered(machine);
   if (stale) {
@@ -52,10 +52,29 @@ async function bootUnit(machine: string, log: TaskLog): Promise<boolean> {
     log.warn("still registered from an earlier run: terminating it", { machine });
     await clearRegistration(machine);
   }
-  await must(systemd.enable(machine));
   const r = await run(systemd.start(machine));
   if (r.code !== 0) throw new RunError(`start ${machine}: ${r.stderr.split("\n")[0] || `systemctl start exited ${r.code}`}; see journalctl -u ${unitOf(machine)}`, r.stderr);
   return stale;
+}
+
+/** How long one event wait for the machine's boot may last before it is asked again. */
+const BOOT_WAIT_MS = 2_000;
+
+/**
+ * The machine's systemd state once its boot is over: `systemctl is-system-running --wait` waits
+ * for its StartupFinished signal (an event, no polling) once its bus answers; until then, and
+ * for a machine that stops while booting, the unit is looked at again, soon at first.
+ */
+async function bootedState(m: string, deadline: number, journal: string): Promise<{ system?: string; said: string }> {
+  let said = "";
+  const system = await until(deadline, async () => {
+    said = (await run(systemd.systemStateWhenBooted(m), Math.min(BOOT_WAIT_MS, deadline - performance.now()))).stdout.split("\n")[0] ?? "";
+    if (said === "running" || said === "degraded") return said;
+    const unit = await unitState(m);
+    if (unit === "failed" || unit === "inactive") throw new RunError(`start ${m}: the machine stopped while booting (${unitOf(m)} is ${unit}); ${journal}`);
+    return undefined;
+  });
+  return { system, said };
 }
 
 /** The points of a start a caller may time: the unit started, the machine's systemd up. */
@@ -75,35 +94,42 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
   const lock = lockMachine(m);
   try {
     const already = (await unitState(m)) === "active";
-    let cleared = false;
-    if (already) await must(systemd.enable(m));
-    else cleared = await bootUnit(m, log);
+    const cleared = already ? false : await bootUnit(m, log);
     reached("unit started");
+    // Enabled while it boots: the daemon reload of an enable then costs no time of its own.
+    const enabling = enablement(m, "enabled");
+    enabling.catch(() => {}); // awaited below, whichever way the wait ends
     log.info(already ? "already running: waiting for it to be ready" : "started: waiting for its systemd", { unit: unitOf(m) });
-
-    let said = "";
-    const system = await until(deadline, async () => {
-      const unit = await unitState(m);
-      if (unit === "failed" || unit === "inactive") throw new RunError(`start ${m}: the machine stopped while booting (${unitOf(m)} is ${unit}); ${journal}`);
-      said = (await run(systemd.systemState(m))).stdout.split("\n")[0] ?? "";
-      return said === "running" || said === "degraded" ? said : undefined;
-    });
-    if (!system) throw new RunError(`start ${m}: its systemd did not finish booting within ${seconds} (it says: ${said || "no answer"}); ${journal}`);
-    reached("booted");
-    const failed = system === "degraded" ? await failedUnitsOf(m) : [];
-
-    let containerd = "";
-    const active = await until(deadline, async () => {
-      const s = parseShow((await run(systemd.serviceState(m, "containerd.service"))).stdout);
-      containerd = s.ActiveState ?? "";
-      if (s.LoadState === "not-found") throw new RunError(`start ${m}: containerd.service is not installed in the machine; run kube-rootfs provision`);
-      if (containerd === "failed") throw new RunError(`start ${m}: containerd failed inside the machine; see journalctl -M ${m} -u containerd`);
-      if (crashLooping(s)) throw new RunError(`start ${m}: containerd keeps exiting inside the machine (restarted ${s.NRestarts} times); see journalctl -M ${m} -u containerd`);
-      return containerd === "active" || undefined;
-    });
-    if (!active) throw new RunError(`start ${m}: containerd is ${containerd || "unknown"} inside the machine after ${seconds}; see journalctl -M ${m} -u containerd`);
-    return { system, failed, cleared, already };
+    let up: Pick<Started, "system" | "failed">;
+    try {
+      const { system, said } = await bootedState(m, deadline, journal);
+      if (!system) throw new RunError(`start ${m}: its systemd did not finish booting within ${seconds} (it says: ${said || "no answer"}); ${journal}`);
+      reached("booted");
+      up = await containerdUp(m, system, deadline, seconds);
+    } catch (err) {
+      await enabling.catch(() => {});
+      throw err;
+    }
+    await enabling;
+    return { ...up, cleared, already };
   } finally {
     lock.release();
   }
+}
+
+/** Wait for containerd inside a booted machine; what its systemd said, and the units that failed. */
+async function containerdUp(m: string, system: string, deadline: number, seconds: string): Promise<Pick<Started, "system" | "failed">> {
+  const failed = system === "degraded" ? await failedUnitsOf(m) : [];
+
+  let containerd = "";
+  const active = await until(deadline, async () => {
+    const s = parseShow((await run(systemd.serviceState(m, "containerd.service"))).stdout);
+    containerd = s.ActiveState ?? "";
+    if (s.LoadState === "not-found") throw new RunError(`start ${m}: containerd.service is not installed in the machine; run kube-rootfs provision`);
+    if (containerd === "failed") throw new RunError(`start ${m}: containerd failed inside the machine; see journalctl -M ${m} -u containerd`);
+    if (crashLooping(s)) throw new RunError(`start ${m}: containerd keeps exiting inside the machine (restarted ${s.NRestarts} times); see journalctl -M ${m} -u containerd`);
+    return containerd === "active" || undefined;
+  });
+  if (!active) throw new RunError(`start ${m}: containerd is ${containerd || "unknown"} inside the machine after ${seconds}; see journalctl -M ${m} -u containerd`);
+  return { system, failed };
 }

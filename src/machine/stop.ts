@@ -4,7 +4,8 @@ import type { Resolved } from "../config/resolve";
 import { durationSeconds } from "../config/schema";
 import type { TaskLog } from "../engine/log";
 import { RunError } from "../errors";
-import { initFacts, must, noSystemd, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+import { readFileSync } from "node:fs";
+import { enablement, initFacts, must, noSystemd, registered, run, systemd, unitOf, unitState, until } from "./systemd";
 
 /** How long a killed machine gets to be gone before stop gives up. */
 const KILL_GRACE_MS = 15_000;
@@ -22,7 +23,36 @@ async function down(machine: string): Promise<boolean> {
   return (unit === "inactive" || unit === "failed") && !(await registered(machine));
 }
 
-const waitDown = async (machine: string, ms: number) => (await until(performance.now() + ms, async () => (await down(machine)) || undefined)) ?? false;
+/** A process's start time (field 22 of its stat), so that a pid used again is not taken for it; undefined once it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** How often the unit's process is looked at while the machine shuts down: in this process, no tool run. */
+const PROCESS_POLL_MS = 20;
+
+/** The unit's main process (systemd-nspawn) and its start time, while there is one. */
+async function mainProcess(machine: string): Promise<{ pid: number; started: string } | undefined> {
+  const pid = Number((await run(systemd.mainPid(machine))).stdout);
+  const started = pid > 0 ? startTimeOf(pid) : undefined;
+  return started === undefined ? undefined : { pid, started };
+}
+
+/**
+ * Wait until the unit is down. The host's systemd here (252) offers no tool a way to wait for a
+ * unit to stop (no busctl wait; a bus monitor sees its signals only while someone subscribed),
+ * so the wait first watches the unit's main process (taken before the poweroff) from this
+ * process, often and without running a tool, then asks systemd until it says so too.
+ */
+async function waitDown(machine: string, ms: number, main?: { pid: number; started: string }): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (main && startTimeOf(main.pid) === main.started && performance.now() < deadline) await Bun.sleep(PROCESS_POLL_MS);
+  return (await until(deadline, async () => (await down(machine)) || undefined, PROCESS_POLL_MS)) ?? false;
+}
 
 /** Power the machine off (bounded), kill it when it does not go, disable it; `reached("down")` as it is gone. */
 export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog, reached: (stage: "down") => void = () => {}): Promise<Stopped> {
@@ -30,24 +60,34 @@ export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLo
   const unsupported = noSystemd("stop", initFacts());
   if (unsupported) throw new RunError(unsupported);
   let result: Stopped = "was not running";
-  if (!(await down(m))) {
-    // poweroff asks the machine's systemd for a clean shutdown, through its logind so that
-    // kubelet stops its pods first; a machine whose bus does not answer gets the signal. Both
-    // fail harmlessly when the machine is not registered (a unit waiting to restart), which
-    // the stop below ends.
-    if ((await run(systemd.poweroff(m))).code !== 0) await run(systemd.signalPoweroff(m));
-    result = "powered off";
-    if (!(await waitDown(m, timeoutMs))) {
-      log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });
-      // The queued stop keeps Restart=on-failure from bringing the killed machine back.
-      await must(systemd.stopNoBlock(m));
-      if (await registered(m)) await run(systemd.kill(m));
-      result = "killed";
-      if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
+  let disabling: Promise<void> | undefined;
+  try {
+    if (!(await down(m))) {
+      const main = await mainProcess(m);
+      // poweroff asks the machine's systemd for a clean shutdown, through its logind so that
+      // kubelet stops its pods first; a machine whose bus does not answer gets the signal. Both
+      // fail harmlessly when the machine is not registered (a unit waiting to restart), which
+      // the stop below ends.
+      if ((await run(systemd.poweroff(m))).code !== 0) await run(systemd.signalPoweroff(m));
+      // Disabled while it goes down: the daemon reload of a disable then costs no time of its own.
+      disabling = enablement(m, "disabled");
+      disabling.catch(() => {}); // awaited below, whichever way the stop ends
+      result = "powered off";
+      if (!(await waitDown(m, timeoutMs, main))) {
+        log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });
+        // The queued stop keeps Restart=on-failure from bringing the killed machine back.
+        await must(systemd.stopNoBlock(m));
+        if (await registered(m)) await run(systemd.kill(m));
+        result = "killed";
+        if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
+      }
     }
+  } catch (err) {
+    await disabling?.catch(() => {});
+    throw err;
   }
   reached("down");
-  await must(systemd.disable(m));
+  await (disabling ?? enablement(m, "disabled"));
   // A failed unit keeps its state until reset; stopped is a clean slate for the next start.
   await run(systemd.resetFailed(m));
   return result;

@@ -53,6 +53,11 @@ export const systemd = {
   resetFailed: (m: string) => ["systemctl", "reset-failed", unitOf(m)],
   daemonReload: () => ["systemctl", "daemon-reload"],
   systemState: (m: string) => ["systemctl", "-M", m, "is-system-running"],
+  /** the same, but while the machine's systemd is still starting, waits for its StartupFinished signal */
+  systemStateWhenBooted: (m: string) => ["systemctl", "-M", m, "is-system-running", "--wait"],
+  isEnabled: (m: string) => ["systemctl", "is-enabled", unitOf(m)],
+  /** the unit's process: systemd-nspawn, while the machine runs */
+  mainPid: (m: string) => ["systemctl", "show", unitOf(m), "--property=MainPID", "--value"],
   failedUnits: (m: string) => ["systemctl", "-M", m, "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
   /** a unit inside the machine: whether it is installed, its state and how it last ended */
   serviceState: (m: string, unit: string) => ["systemctl", "-M", m, "show", unit, "--property=LoadState,ActiveState,Result,NRestarts"],
@@ -60,7 +65,7 @@ export const systemd = {
 
 // The runner lives in the engine: the host task (swapoff) runs tools through it too.
 export { must, run, type Ran } from "../engine/command";
-import { run } from "../engine/command";
+import { must, run } from "../engine/command";
 
 /** `KEY=value` lines of systemctl show, as a record. */
 export function parseShow(text: string): Record<string, string> {
@@ -97,13 +102,28 @@ export async function unitState(machine: string): Promise<string> {
   return (await run(systemd.unitState(machine))).stdout || "unknown";
 }
 
+/** The first look again comes soon (most waits end within a second), later ones less often. */
+const FIRST_POLL_MS = 50;
 const POLL_MS = 500;
 
-/** Poll until `check` returns a value; undefined once the deadline (performance.now() ms) passed. */
-export async function until<T>(deadline: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
-  for (;;) {
+/**
+ * Poll until `check` returns a value; undefined once the deadline (performance.now() ms) passed.
+ * The pause doubles from `firstMs` up to POLL_MS, and never overshoots the deadline.
+ */
+export async function until<T>(deadline: number, check: () => Promise<T | undefined>, firstMs = FIRST_POLL_MS): Promise<T | undefined> {
+  for (let pause = firstMs; ; pause = Math.min(pause * 2, POLL_MS)) {
     const got = await check();
-    if (got !== undefined || performance.now() >= deadline) return got;
-    await Bun.sleep(POLL_MS);
+    const left = deadline - performance.now();
+    if (got !== undefined || left <= 0) return got;
+    await Bun.sleep(Math.min(pause, left));
   }
+}
+
+/**
+ * Bring the unit's enablement to `want` (enable or disable); a no-op when it already is, which
+ * spares the daemon reload systemctl enable and disable make.
+ */
+export async function enablement(machine: string, want: "enabled" | "disabled"): Promise<void> {
+  if ((await run(systemd.isEnabled(machine))).stdout === want) return;
+  await must(want === "enabled" ? systemd.enable(machine) : systemd.disable(machine));
 }

@@ -41,6 +41,9 @@ describe("systemctl and machinectl calls", () => {
       resetFailed: ["systemctl", "reset-failed", "systemd-nspawn@kube1.service"],
       daemonReload: ["systemctl", "daemon-reload"],
       systemState: ["systemctl", "-M", "kube1", "is-system-running"],
+      systemStateWhenBooted: ["systemctl", "-M", "kube1", "is-system-running", "--wait"],
+      isEnabled: ["systemctl", "is-enabled", "systemd-nspawn@kube1.service"],
+      mainPid: ["systemctl", "show", "systemd-nspawn@kube1.service", "--property=MainPID", "--value"],
       failedUnits: ["systemctl", "-M", "kube1", "list-units", "--state=failed", "--plain", "--no-legend", "--no-pager"],
       serviceState: ["systemctl", "-M", "kube1", "show", "containerd.service", "--property=LoadState,ActiveState,Result,NRestarts"],
     });
