@@ -108,7 +108,8 @@ export async function benchSlots(bin: string): Promise<SlotsBench> {
       for (let i = 0; i < runs; i++) {
         const t = performance.now();
         const r = await must(host.sh("env", `${TIMINGS_ENV}=1`, "kube-rootfs", "upgrade", "--timeout", "180", ...args, "--log-format", "json"), `upgrade (${base})`);
-        const fields = events(r.stdout).at(-1)?.fields ?? {};
+        // The update's last word comes before the deletion of the rootfs it replaced.
+        const fields = events(r.stdout).find((e) => e.fields?.totalMs !== undefined)?.fields ?? {};
         const x = { downtimeMs: Number(fields.downtimeMs), totalMs: Number(fields.totalMs), run: { ms: performance.now() - t, cpuMs: NaN, marks: marksOf(r.stderr) } };
         each.push(x);
         console.error(`  ${base}: downtime ${x.downtimeMs} ms, upgrade ${x.totalMs} ms; ${stagesLine(breakdown([x.run]))}`);

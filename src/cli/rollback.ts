@@ -2,7 +2,7 @@ import { defineCommand } from "./command";
 import { EXIT } from "../errors";
 import { rollback } from "../slots/update";
 import { commonArgs, slotArgs, timeoutArg } from "./args";
-import { DEFAULT_TIMEOUT_S, drainArgs, kubeconfigArg, logFormatArg, runUpdate, updatedEvent } from "./slots";
+import { DEFAULT_TIMEOUT_S, drainArgs, kubeconfigArg, logFormatArg, runUpdate } from "./slots";
 
 const args = {
   ...logFormatArg,
@@ -18,9 +18,7 @@ export const rollbackCommand = defineCommand({
   meta: { name: "rollback", description: "Switch the node back to the previous slot (untouched since it was the node), with the same health wait and fall-back" },
   args,
   async run({ args: parsed, rawArgs }) {
-    const { updated: u, totalMs, logger, dryRun } = await runUpdate(parsed, rawArgs, args, rollback);
-    if (dryRun) return EXIT.ok;
-    updatedEvent(logger, "rollback", `${u.active} is active (was ${u.previous})`, u, totalMs);
+    await runUpdate(parsed, rawArgs, args, "rollback", (u) => `${u.active} is active (was ${u.previous})`, rollback);
     return EXIT.ok;
   },
 });

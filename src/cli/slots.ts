@@ -38,10 +38,15 @@ export const kubeconfigArg = { kubeconfig: goalArgs.kubeconfig! } as const satis
 /** --kubeconfig, else KUBE_ROOTFS_KUBECONFIG (the goal's cluster.kubeconfig comes from the slots). */
 export const kubeconfigOf = (parsed: Record<string, unknown>): string | undefined => (parsed.kubeconfig as string | undefined) || process.env.KUBE_ROOTFS_KUBECONFIG || undefined;
 
-/** Run an update with the shared options; a signal ends it with one line, as provision's does. */
-export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string[], defs: ArgsDef, work: (o: UpdateOptions) => Promise<Updated>) {
+/**
+ * Run an update with the shared options; a signal ends it with one line, as provision's does.
+ * Its last word (`updatedEvent`, with `said(updated)` as the message) is said as soon as the
+ * update is done: housekeeping that follows (deleting a replaced rootfs) comes after it.
+ */
+export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string[], defs: ArgsDef, task: "upgrade" | "rollback", said: (u: Updated) => string, work: (o: UpdateOptions) => Promise<Updated>): Promise<void> {
   const { logger } = await setup(parsed, rawArgs, defs);
   const run = interruptible(logger);
+  const started = performance.now();
   const options: UpdateOptions = {
     slots: parseSlots(parsed.slots as string | undefined),
     recordPath: (parsed.record as string | undefined) ?? DEFAULT_RECORD,
@@ -52,10 +57,10 @@ export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string
     drainTimeoutMs: parsed["drain-timeout"] === undefined ? DEFAULT_DRAIN_TIMEOUT_S * 1000 : secondsOf("--drain-timeout", parsed["drain-timeout"]),
     logger: run.logger,
     signal: run.signal,
+    done: (u) => updatedEvent(run.logger, task, said(u), u, performance.now() - started),
   };
-  const started = performance.now();
   try {
-    return { updated: await work(options), totalMs: performance.now() - started, logger: run.logger, dryRun: options.dryRun };
+    await work(options);
   } catch (err) {
     const stopped = run.interrupted();
     if (stopped) throw new Interrupted(`interrupted by ${stopped.name}; the slot record says where it stopped, and the next upgrade or rollback finishes or undoes it`, stopped.code);
@@ -66,7 +71,7 @@ export async function runUpdate(parsed: Record<string, unknown>, rawArgs: string
 }
 
 /** The last word of an update: who is the node now, the node's downtime and the whole run's time. */
-export function updatedEvent(logger: Logger, task: "upgrade" | "rollback", msg: string, u: Updated, totalMs: number) {
+function updatedEvent(logger: Logger, task: "upgrade" | "rollback", msg: string, u: Updated, totalMs: number) {
   const fields = { active: u.active, previous: u.previous, ...(u.downtimeMs !== undefined ? { downtimeMs: Math.round(u.downtimeMs) } : {}), totalMs: Math.round(totalMs) };
   logger.event({ level: "info", task, msg, duration: totalMs, fields });
 }

@@ -1,9 +1,9 @@
 import { defineCommand } from "./command";
 import { EXIT } from "../errors";
 import { nextGoal } from "../slots/goals";
-import { upgrade } from "../slots/update";
+import { upgrade, type Updated } from "../slots/update";
 import { commonArgs, givenGoalFlags, slotArgs, timeoutArg } from "./args";
-import { DEFAULT_TIMEOUT_S, drainArgs, refuseMachineFlags, runUpdate, slotGoalArgs, updatedEvent } from "./slots";
+import { DEFAULT_TIMEOUT_S, drainArgs, refuseMachineFlags, runUpdate, slotGoalArgs } from "./slots";
 
 const args = {
   ...slotGoalArgs,
@@ -23,10 +23,8 @@ export const upgradeCommand = defineCommand({
     const flags = givenGoalFlags(parsed, rawArgs);
     const run = { configFile: typeof parsed.config === "string" ? parsed.config : undefined, env: process.env, flags };
     const noSwitch = parsed.switch === false;
-    const { updated: u, totalMs, logger, dryRun } = await runUpdate(parsed, rawArgs, args, (o) => upgrade(o, (active, idle) => nextGoal(active, idle, run), noSwitch));
-    if (dryRun) return EXIT.ok;
-    const msg = noSwitch ? `${u.active} stays active; the idle slot is provisioned (no switch)` : `${u.active} is active (was ${u.previous})`;
-    updatedEvent(logger, "upgrade", msg, u, totalMs);
+    const said = (u: Updated) => (noSwitch ? `${u.active} stays active; the idle slot is provisioned (no switch)` : `${u.active} is active (was ${u.previous})`);
+    await runUpdate(parsed, rawArgs, args, "upgrade", said, (o) => upgrade(o, (active, idle) => nextGoal(active, idle, run), noSwitch));
     return EXIT.ok;
   },
 });

@@ -1,6 +1,9 @@
 // The idle slot's old rootfs is renamed aside before the new one is provisioned and deleted once
-// the upgrade is over: deleting a whole rootfs takes seconds, and the node is waiting on the
-// provision, not on the delete. A killed run's retired trees are swept by the next upgrade.
+// the upgrade has said it is done (the node switched and recorded): deleting a whole rootfs takes
+// seconds that neither the node nor the run's outcome wait for, and deleting it before the
+// restore or during the new machine's boot would slow both (this disk discards what is freed).
+// The run still ends only once it is deleted: nothing of it goes on in the background. A killed
+// run's retired trees are swept by the next upgrade.
 import { renameSync } from "node:fs";
 import { RunError } from "../errors";
 import { ioError } from "../fs/atomic";

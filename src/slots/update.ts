@@ -37,6 +37,8 @@ export interface UpdateOptions {
   drainTimeoutMs: number;
   logger: Logger;
   signal: AbortSignal;
+  /** The update is done (recorded, not a dry run): say so now, before the housekeeping after it. */
+  done?(updated: Updated): void;
 }
 
 export interface Updated {
@@ -188,12 +190,19 @@ function logPlan(o: UpdateOptions, kind: SwitchKind, from: string, to: string, g
   o.logger.event({ level: "info", task: kind, msg: o.dryRun ? "plan" : kind, fields });
 }
 
+/** The update is done: said at once, before any housekeeping. */
+function finished(o: UpdateOptions, u: Updated): Updated {
+  o.done?.(u);
+  return u;
+}
+
 /** Delete the retired rootfs trees; a failure to is said, not thrown over the run's own outcome. */
 function sweep(o: UpdateOptions) {
+  const started = performance.now();
   try {
     const removed = sweepRetired(o.slots.map(slotDir));
     mark("deleted");
-    if (removed.length) taskLog(o.logger, "upgrade").info("deleted the replaced rootfs", { removed });
+    if (removed.length) taskLog(o.logger, "upgrade").info("deleted the replaced rootfs", { removed, seconds: Math.round(performance.now() - started) / 1000 });
   } catch (err) {
     taskLog(o.logger, "upgrade").warn(`could not delete a replaced rootfs: ${errorMessage(err)}; the next upgrade tries again`);
   }
@@ -238,12 +247,13 @@ export async function upgrade(o: UpdateOptions, nextGoal: (active: string, idle:
     if (noSwitch) {
       await a.carry(active, idle);
       await writeRecord(o.recordPath, { ...base, staged: idle });
-      return { active, previous: null };
+      return finished(o, { active, previous: null });
     }
     try {
       const done = await switchSlots(a, base, "upgrade", active, idle, access && stepsOf("upgrade", o, access));
       mark("recorded");
-      return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
+      a.end();
+      return finished(o, { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() });
     } catch (err) {
       // The old slot was never touched: the provisioned idle slot waits for the next upgrade.
       if (err instanceof DrainFailed) await writeRecord(o.recordPath, { ...base, staged: idle });
@@ -276,7 +286,9 @@ export async function rollback(o: UpdateOptions): Promise<Updated> {
     const a = actionsFor("rollback", o);
     try {
       const done = await switchSlots(a, rec, "rollback", rec.active, to, stepsOf("rollback", o, access));
-      return { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() };
+      mark("recorded");
+      a.end();
+      return finished(o, { active: done.active, previous: done.previous, downtimeMs: a.downtimeMs() });
     } finally {
       a.end();
     }
