@@ -54,40 +54,39 @@ async function waitDown(machine: string, ms: number, main?: { pid: number; start
   return (await until(deadline, async () => (await down(machine)) || undefined, PROCESS_POLL_MS)) ?? false;
 }
 
-/** Power the machine off (bounded), kill it when it does not go, disable it; `reached("down")` as it is gone. */
-export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog, reached: (stage: "down") => void = () => {}): Promise<Stopped> {
+/**
+ * Disable the machine, power it off (bounded), kill it when it does not go. `reached` says when
+ * it is disabled (and about to be powered off) and when it is down.
+ */
+export async function stopMachine(goal: Resolved, timeoutMs: number, log: TaskLog, reached: (stage: "disabled" | "down") => void = () => {}): Promise<Stopped> {
   const m = goal.machine;
   const unsupported = noSystemd("stop", initFacts());
   if (unsupported) throw new RunError(unsupported);
   let result: Stopped = "was not running";
-  let disabling: Promise<void> | undefined;
-  try {
-    if (!(await down(m))) {
-      const main = await mainProcess(m);
-      // poweroff asks the machine's systemd for a clean shutdown, through its logind so that
-      // kubelet stops its pods first; a machine whose bus does not answer gets the signal. Both
-      // fail harmlessly when the machine is not registered (a unit waiting to restart), which
-      // the stop below ends.
-      if ((await run(systemd.poweroff(m))).code !== 0) await run(systemd.signalPoweroff(m));
-      // Disabled while it goes down: the daemon reload of a disable then costs no time of its own.
-      disabling = enablement(m, "disabled");
-      disabling.catch(() => {}); // awaited below, whichever way the stop ends
-      result = "powered off";
-      if (!(await waitDown(m, timeoutMs, main))) {
-        log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });
-        // The queued stop keeps Restart=on-failure from bringing the killed machine back.
-        await must(systemd.stopNoBlock(m));
-        if (await registered(m)) await run(systemd.kill(m));
-        result = "killed";
-        if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
-      }
+  const running = !(await down(m));
+  const main = running ? await mainProcess(m) : undefined;
+  // Disabled first, while it still runs: the daemon reload a disable makes then keeps neither
+  // the machine's shutdown nor the checks that it is down waiting (systemd answers nothing
+  // while it reloads).
+  await enablement(m, "disabled");
+  reached("disabled");
+  if (running) {
+    // poweroff asks the machine's systemd for a clean shutdown, through its logind so that
+    // kubelet stops its pods first; a machine whose bus does not answer gets the signal. Both
+    // fail harmlessly when the machine is not registered (a unit waiting to restart), which
+    // the stop below ends.
+    if ((await run(systemd.poweroff(m))).code !== 0) await run(systemd.signalPoweroff(m));
+    result = "powered off";
+    if (!(await waitDown(m, timeoutMs, main))) {
+      log.warn(`did not power off within ${timeoutMs / 1000}s: killing it`, { machine: m });
+      // The queued stop keeps Restart=on-failure from bringing the killed machine back.
+      await must(systemd.stopNoBlock(m));
+      if (await registered(m)) await run(systemd.kill(m));
+      result = "killed";
+      if (!(await waitDown(m, KILL_GRACE_MS))) throw new RunError(`stop ${m}: still running after SIGKILL; see machinectl status ${m} and journalctl -u ${unitOf(m)}`);
     }
-  } catch (err) {
-    await disabling?.catch(() => {});
-    throw err;
   }
   reached("down");
-  await (disabling ?? enablement(m, "disabled"));
   // A failed unit keeps its state until reset; stopped is a clean slate for the next start.
   await run(systemd.resetFailed(m));
   return result;

@@ -1,5 +1,5 @@
 // The switch's actions on real machines, through the host's systemd (machine/), with the time
-// each step began: the node's downtime runs from stopping the old slot to the new one healthy.
+// each step began: the node's downtime runs from the old slot's poweroff to the new one healthy.
 // With KUBE_ROOTFS_TIMINGS the way forward is marked stage by stage (the old slot down, then
 // disabled, the identity carried, the new unit started, its systemd up, containerd active, the
 // node healthy); a fall-back's own stop and start are not.
@@ -15,7 +15,7 @@ import { writeRecord, type SlotRecord, type Step } from "./record";
 import type { SlotActions } from "./switch";
 
 export interface MachineActions extends SlotActions {
-  /** ms from the old slot's stop to the new slot's health, once both happened */
+  /** ms from the old slot's poweroff to the new slot's health, once both happened */
   downtimeMs(): number | undefined;
   /** log the last step's end */
   end(): void;
@@ -35,8 +35,13 @@ export function machineActions(opts: { recordPath: string; timeoutMs: number; lo
   return {
     async stop(slot) {
       const goal = opts.goalOf(slot);
-      const how = await stopMachine(goal, poweroffTimeoutMs(goal), log, () => forward("old slot down"));
-      forward("old slot disabled");
+      const how = await stopMachine(goal, poweroffTimeoutMs(goal), log, (stage) => {
+        if (stage === "disabled") {
+          // The node runs until its poweroff is asked for: its downtime starts there.
+          if (step === "stop-old") downFrom = performance.now();
+          forward("old slot disabled");
+        } else forward("old slot down");
+      });
       log.info(`${slot} ${how}; disabled`, { machine: slot, result: how });
     },
     async carry(from, to) {
@@ -66,7 +71,6 @@ export function machineActions(opts: { recordPath: string; timeoutMs: number; lo
       if (next === "stop-old") forward("switch");
       step = next;
       stepAt = performance.now();
-      if (next === "stop-old") downFrom = stepAt;
       opts.logger.event({ level: "info", task: opts.task, msg: `${next} started` });
     },
     end: () => {
