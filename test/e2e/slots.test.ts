@@ -147,6 +147,8 @@ describe("upgrade --no-switch", () => {
     expect(existsSync(join(dirOf(B), "var/lib/kube-rootfs/goal.json"))).toBe(true);
     // Every rootfs set aside is gone: this run's and killed runs'.
     expect(readdirSync("/var/lib/machines").filter((n) => n.startsWith(`${B}.retired-`))).toEqual([]);
+    // The result is said first; the deletion of what the run replaced comes after it, before the exit.
+    expect(events(again.stdout).slice(-2).map((e) => e.msg)).toEqual([`${A} stays active; the idle slot is provisioned (no switch)`, "deleted the replaced rootfs"]);
 
     // The same goal again finds the slot staged: not provisioned again.
     const saved = statSync(join(dirOf(B), "var/lib/kube-rootfs/goal.json")).mtimeMs;
