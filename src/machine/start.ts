@@ -6,7 +6,7 @@ import type { Resolved } from "../config/resolve";
 import type { TaskLog } from "../engine/log";
 import { lockMachine } from "../engine/lock";
 import { RunError } from "../errors";
-import { crashLooping, enablement, failedUnitsOf, initFacts, noSystemd, parseShow, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+import { crashLooping, enablement, failedUnitsOf, initFacts, mainProcess, noSystemd, parseShow, registered, run, runs, systemd, unitOf, unitState, until, type MainProcess } from "./systemd";
 
 /** Where systemd-nspawn@.service looks for the machine's image and its settings. */
 const IMAGE_DIR = "/var/lib/machines";
@@ -60,20 +60,32 @@ async function bootUnit(machine: string, log: TaskLog): Promise<boolean> {
 /** How long one event wait for the machine's boot may last before it is asked again. */
 const BOOT_WAIT_MS = 2_000;
 
+/** How soon its bus is tried again while it does not answer yet: it answers within a second or two of the start. */
+const BUS_RETRY_MS = 50;
+const BUS_RETRY_MAX_MS = 100;
+
 /**
  * The machine's systemd state once its boot is over: `systemctl is-system-running --wait` waits
- * for its StartupFinished signal (an event, no polling) once its bus answers; until then, and
- * for a machine that stops while booting, the unit is looked at again, soon at first.
+ * for its StartupFinished signal (an event, no polling) once its bus answers, tried again soon
+ * until it does. A machine that stops while booting ends the wait at once: its main process
+ * is watched from here, and the host's systemd asked only once it is gone (or when there is
+ * none to watch), as it answers nothing while it reloads (the enable beside this wait).
  */
-async function bootedState(m: string, deadline: number, journal: string): Promise<{ system?: string; said: string }> {
+async function bootedState(m: string, main: MainProcess | undefined, deadline: number, journal: string): Promise<{ system?: string; said: string }> {
   let said = "";
-  const system = await until(deadline, async () => {
-    said = (await run(systemd.systemStateWhenBooted(m), Math.min(BOOT_WAIT_MS, deadline - performance.now()))).stdout.split("\n")[0] ?? "";
-    if (said === "running" || said === "degraded") return said;
-    const unit = await unitState(m);
-    if (unit === "failed" || unit === "inactive") throw new RunError(`start ${m}: the machine stopped while booting (${unitOf(m)} is ${unit}); ${journal}`);
-    return undefined;
-  });
+  const system = await until(
+    deadline,
+    async () => {
+      said = (await run(systemd.systemStateWhenBooted(m), Math.min(BOOT_WAIT_MS, deadline - performance.now()))).stdout.split("\n")[0] ?? "";
+      if (said === "running" || said === "degraded") return said;
+      if (main && runs(main)) return undefined;
+      const unit = await unitState(m);
+      if (unit === "failed" || unit === "inactive") throw new RunError(`start ${m}: the machine stopped while booting (${unitOf(m)} is ${unit}); ${journal}`);
+      return undefined;
+    },
+    BUS_RETRY_MS,
+    BUS_RETRY_MAX_MS,
+  );
   return { system, said };
 }
 
@@ -96,13 +108,14 @@ export async function startMachine(goal: Resolved, timeoutMs: number, log: TaskL
     const already = (await unitState(m)) === "active";
     const cleared = already ? false : await bootUnit(m, log);
     reached("unit started");
+    const main = await mainProcess(m);
     // Enabled while it boots: the daemon reload of an enable then costs no time of its own.
     const enabling = enablement(m, "enabled");
     enabling.catch(() => {}); // awaited below, whichever way the wait ends
     log.info(already ? "already running: waiting for it to be ready" : "started: waiting for its systemd", { unit: unitOf(m) });
     let up: Pick<Started, "system" | "failed">;
     try {
-      const { system, said } = await bootedState(m, deadline, journal);
+      const { system, said } = await bootedState(m, main, deadline, journal);
       if (!system) throw new RunError(`start ${m}: its systemd did not finish booting within ${seconds} (it says: ${said || "no answer"}); ${journal}`);
       reached("booted");
       up = await containerdUp(m, system, deadline, seconds);

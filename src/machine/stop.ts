@@ -4,8 +4,7 @@ import type { Resolved } from "../config/resolve";
 import { durationSeconds } from "../config/schema";
 import type { TaskLog } from "../engine/log";
 import { RunError } from "../errors";
-import { readFileSync } from "node:fs";
-import { enablement, initFacts, must, noSystemd, registered, run, systemd, unitOf, unitState, until } from "./systemd";
+import { enablement, initFacts, mainProcess, must, noSystemd, PROCESS_POLL_MS, registered, run, runs, systemd, unitOf, unitState, until, type MainProcess } from "./systemd";
 
 /** How long a killed machine gets to be gone before stop gives up. */
 const KILL_GRACE_MS = 15_000;
@@ -23,34 +22,15 @@ async function down(machine: string): Promise<boolean> {
   return (unit === "inactive" || unit === "failed") && !(await registered(machine));
 }
 
-/** A process's start time (field 22 of its stat), so that a pid used again is not taken for it; undefined once it is gone. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** How often the unit's process is looked at while the machine shuts down: in this process, no tool run. */
-const PROCESS_POLL_MS = 20;
-
-/** The unit's main process (systemd-nspawn) and its start time, while there is one. */
-async function mainProcess(machine: string): Promise<{ pid: number; started: string } | undefined> {
-  const pid = Number((await run(systemd.mainPid(machine))).stdout);
-  const started = pid > 0 ? startTimeOf(pid) : undefined;
-  return started === undefined ? undefined : { pid, started };
-}
-
 /**
  * Wait until the unit is down. The host's systemd here (252) offers no tool a way to wait for a
  * unit to stop (no busctl wait; a bus monitor sees its signals only while someone subscribed),
  * so the wait first watches the unit's main process (taken before the poweroff) from this
  * process, often and without running a tool, then asks systemd until it says so too.
  */
-async function waitDown(machine: string, ms: number, main?: { pid: number; started: string }): Promise<boolean> {
+async function waitDown(machine: string, ms: number, main?: MainProcess): Promise<boolean> {
   const deadline = performance.now() + ms;
-  while (main && startTimeOf(main.pid) === main.started && performance.now() < deadline) await Bun.sleep(PROCESS_POLL_MS);
+  while (main && runs(main) && performance.now() < deadline) await Bun.sleep(PROCESS_POLL_MS);
   return (await until(deadline, async () => (await down(machine)) || undefined, PROCESS_POLL_MS)) ?? false;
 }
 

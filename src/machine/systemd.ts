@@ -102,16 +102,43 @@ export async function unitState(machine: string): Promise<string> {
   return (await run(systemd.unitState(machine))).stdout || "unknown";
 }
 
+/** A process's start time (field 22 of its stat), so that a pid used again is not taken for it; undefined once it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The unit's main process (systemd-nspawn, while the machine runs), as this process can watch it. */
+export interface MainProcess {
+  pid: number;
+  started: string;
+}
+
+export async function mainProcess(machine: string): Promise<MainProcess | undefined> {
+  const pid = Number((await run(systemd.mainPid(machine))).stdout);
+  const started = pid > 0 ? startTimeOf(pid) : undefined;
+  return started === undefined ? undefined : { pid, started };
+}
+
+/** Whether it still runs: read from /proc, no tool run and nothing asked of systemd (which answers nothing while it reloads). */
+export const runs = (p: MainProcess) => startTimeOf(p.pid) === p.started;
+
+/** How often a main process is looked at while it is awaited: cheap, so often. */
+export const PROCESS_POLL_MS = 20;
+
 /** The first look again comes soon (most waits end within a second), later ones less often. */
 const FIRST_POLL_MS = 50;
 const POLL_MS = 500;
 
 /**
  * Poll until `check` returns a value; undefined once the deadline (performance.now() ms) passed.
- * The pause doubles from `firstMs` up to POLL_MS, and never overshoots the deadline.
+ * The pause doubles from `firstMs` up to `maxMs`, and never overshoots the deadline.
  */
-export async function until<T>(deadline: number, check: () => Promise<T | undefined>, firstMs = FIRST_POLL_MS): Promise<T | undefined> {
-  for (let pause = firstMs; ; pause = Math.min(pause * 2, POLL_MS)) {
+export async function until<T>(deadline: number, check: () => Promise<T | undefined>, firstMs = FIRST_POLL_MS, maxMs = POLL_MS): Promise<T | undefined> {
+  for (let pause = firstMs; ; pause = Math.min(pause * 2, maxMs)) {
     const got = await check();
     const left = deadline - performance.now();
     if (got !== undefined || left <= 0) return got;
