@@ -32,6 +32,9 @@ export function freshStagingDir(machineDir: string): { dir: string; removed: str
  * Rename the finished staging dir into place (rename(2) replaces an empty machine dir). Its
  * contents are flushed first (syncfs of its filesystem): a power loss right after the rename
  * must not leave a machine dir that later runs trust with files that never reached the disk.
+ * syncfs flushes that one filesystem, not every one the host has; an fsync of each written file
+ * and dir instead (10 000 of a restored rootfs, 64 at a time) took 1.9-2.7 s on ext4 where
+ * syncfs took 0.4 s, and syncfs runs started during the restore did not shorten the whole.
  */
 export async function promote(staging: string, machineDir: string): Promise<void> {
   const sync = Bun.spawn(["sync", "--file-system", staging], { stdout: "ignore", stderr: "pipe" });
