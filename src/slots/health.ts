@@ -78,16 +78,21 @@ async function unit(machine: string, name: string): Promise<Unit> {
   return { load: s.LoadState ?? "", active: s.ActiveState ?? "unknown", result: s.Result ?? "", looping: crashLooping(s) };
 }
 
+/** One look at the machine; its questions asked at once (each is a tool run through the machine's bus), not one after the other. */
 async function observe(goal: Resolved): Promise<NodeFacts> {
   const m = goal.machine;
-  const system = (await run(systemd.systemState(m))).stdout.split("\n")[0] ?? "";
-  const failed = system === "degraded" ? await failedUnitsOf(m) : [];
-  const facts: NodeFacts = { system, failed, containerd: await unit(m, "containerd.service") };
-  if (hasJoinMaterial(goal.machineDir)) facts.kubelet = await unit(m, "kubelet.service");
   const archives = (readImagesRecord(goal.machineDir) ?? []).map((e) => e.archive);
-  if (archives.length) {
-    facts.images = { unit: await unit(m, IMAGES_UNIT), imported: existsSync(resolveInside(goal.machineDir, hostRel(importStamp(archives)))) };
-  }
+  const [said, containerd, kubelet, images] = await Promise.all([
+    run(systemd.systemState(m)),
+    unit(m, "containerd.service"),
+    hasJoinMaterial(goal.machineDir) ? unit(m, "kubelet.service") : undefined,
+    archives.length ? unit(m, IMAGES_UNIT) : undefined,
+  ]);
+  const system = said.stdout.split("\n")[0] ?? "";
+  const failed = system === "degraded" ? await failedUnitsOf(m) : [];
+  const facts: NodeFacts = { system, failed, containerd };
+  if (kubelet) facts.kubelet = kubelet;
+  if (images) facts.images = { unit: images, imported: existsSync(resolveInside(goal.machineDir, hostRel(importStamp(archives)))) };
   return facts;
 }
 
