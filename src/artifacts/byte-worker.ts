@@ -1,11 +1,11 @@
 // The byte work of asset downloads, on a thread of its own (a Bun Worker): each job's bytes are
-// appended to its cache part file, hashed, and for an asset being installed, staged beside their
-// final place in the rootfs (an archive's inflated and parsed on the way). The main thread only moves bytes from the
+// appended to its cache part file, hashed, and for an archive being installed, inflated, parsed
+// and staged beside their final place in the rootfs. The main thread only moves bytes from the
 // network or the cache to here (asset-sink.ts), so the two run on two cores. Compiled, this file
 // is an entrypoint of its own (scripts/build.ts). No top-level await: bytecode builds are CommonJS.
 import { HashingSink } from "../http/hashing-sink";
 import { CATALOG } from "./catalog";
-import { BadContent, loadTar, unpackerFor, type StagedFile, type UnpackTarget, type Unpacker } from "./unpack";
+import { archiveUnpacker, BadContent, loadTar, type StagedFile, type UnpackTarget, type Unpacker } from "./unpack";
 import type { ArtifactName } from "../config/schema";
 
 /** What the main thread asks. `bytes` are transferred, not copied. */
@@ -45,9 +45,9 @@ const failureOf = (err: unknown): Failure => ({ message: err instanceof Error ? 
 async function handle(req: Request): Promise<void> {
   if (req.op === "open") {
     const unpack = req.unpack;
+    if (unpack) await loadTar();
     const payload = unpack && CATALOG[unpack.artifact].payload;
-    if (payload?.kind === "archive") await loadTar();
-    const newUnpacker = () => (unpack && payload ? unpackerFor(payload, unpack.target) : undefined);
+    const newUnpacker = () => (unpack && payload?.kind === "archive" ? archiveUnpacker(payload, unpack.target) : undefined);
     const job: Job = { sink: new HashingSink(req.part), newUnpacker };
     jobs.set(req.id, job);
     try {
@@ -86,9 +86,8 @@ async function handle(req: Request): Promise<void> {
       jobs.delete(req.id);
       try {
         if (job.failure) throw Object.assign(new Error(job.failure.message), { known: job.failure });
-        const sha256 = job.sink.sha256();
-        const staged = (await job.unpacker?.end(sha256)) ?? [];
-        return reply({ op: "done", id: req.id, sha256, staged });
+        const staged = (await job.unpacker?.end()) ?? [];
+        return reply({ op: "done", id: req.id, sha256: job.sink.sha256(), staged });
       } catch (err) {
         job.unpacker?.discard();
         return reply({ op: "failed", id: req.id, failure: (err as { known?: Failure }).known ?? failureOf(err), final: true });

@@ -17,7 +17,7 @@ import { installStaged } from "./install";
 import { installDrift, readManifest, updateManifest, type InstalledArtifact } from "./manifest";
 import type { ArtifactPlan } from "./plan";
 import { createProgress, type Progress } from "./progress";
-import { BadContent, type StagedFile } from "./unpack";
+import { BadContent, stageCopy, type StagedFile } from "./unpack";
 
 /**
  * Run `fn` for every plan and wait for all to settle, so a failure never leaves a sibling
@@ -100,12 +100,19 @@ export class ArtifactPipeline {
   }
 
   /**
-   * Into the rootfs, the payload is staged as the bytes come (a single binary written, an archive
-   * unpacked); into the cache they are only hashed (and stored). With a part file the bytes come
-   * from the network, else from the cache file.
+   * Into the rootfs, an archive is unpacked as the bytes come; otherwise they are only hashed (and
+   * cached). With a part file the bytes come from the network, else from the cache file.
    */
   private newSink(plan: ArtifactPlan, source: string, into: Destination, part?: { fd: number; path: string }): AssetSink {
-    return new AssetSink(part, into.kind === "rootfs" ? { artifact: plan.entry.name, target: this.target(plan, source) } : undefined);
+    const unpacks = into.kind === "rootfs" && plan.entry.payload.kind === "archive";
+    return new AssetSink(part, unpacks ? { artifact: plan.entry.name, target: this.target(plan, source) } : undefined);
+  }
+
+  /** A single binary is staged by copying its verified file; an archive's entries already are. */
+  private async staged(plan: ArtifactPlan, verified: string, result: { sha256: string; staged: StagedFile[] }, into: Destination) {
+    const { payload } = plan.entry;
+    if (into.kind === "cache" || payload.kind === "archive") return result;
+    return { ...result, staged: [await stageCopy(verified, payload.installAs, this.target(plan, verified), result.sha256)] };
   }
 
   private async publishedChecksum(plan: ArtifactPlan, ctx: TaskContext): Promise<{ hex: string; text: string }> {
@@ -145,7 +152,7 @@ export class ArtifactPipeline {
       await sink.discard();
       return { actual: `an unusable file (${(err as Error).message})` };
     }
-    if (result.sha256 === expected) return { hit: result };
+    if (result.sha256 === expected) return { hit: await this.staged(plan, path, result, into) };
     for (const f of result.staged) removeQuietly(f.temp);
     return { actual: result.sha256 };
   }
@@ -182,7 +189,7 @@ export class ArtifactPipeline {
       tracker.done();
       closePart();
       this.cache.commit(part.path, plan.cacheAsset);
-      return result;
+      return await this.staged(plan, this.cache.path(plan.cacheAsset), result, into);
     } catch (err) {
       await sink?.discard();
       // Nothing half-written stays behind a failed or interrupted run. (Within a run, retries

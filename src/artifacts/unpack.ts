@@ -1,7 +1,9 @@
-// Staging into the rootfs, on the byte worker's thread as the bytes arrive: a single binary is
-// written beside its final place; of a tar.gz, inflated and parsed on the fly, the wanted entries
-// are. Nothing is renamed into place here; see install.ts.
-import { closeSync, fdatasync, fsync, mkdirSync, openSync } from "node:fs";
+// Staging into the rootfs: the wanted entries of a tar.gz are written beside their final place
+// as the bytes arrive (inflated and parsed on the fly, on the byte worker's thread); a single
+// binary is copied from the verified cache file in the kernel. Nothing is renamed into place
+// here; see install.ts.
+import { closeSync, constants, fsync, mkdirSync, openSync } from "node:fs";
+import { copyFile, open } from "node:fs/promises";
 import { join } from "node:path";
 import type { ReadEntry } from "tar";
 import { RunError } from "../errors";
@@ -24,8 +26,8 @@ export interface StagedFile {
 export interface Unpacker {
   /** The next bytes; throws once the archive is known bad. */
   write(chunk: Uint8Array): void;
-  /** All bytes are in (`sha256` is theirs): flush, check, and return what was staged. */
-  end(sha256: string): Promise<StagedFile[]>;
+  /** All bytes are in: flush, check, and return what was staged. */
+  end(): Promise<StagedFile[]>;
   /** Remove everything staged so far. */
   discard(): void;
 }
@@ -39,27 +41,14 @@ export interface UnpackTarget {
   maxBytes: number;
 }
 
-/**
- * Bytes a staged file may hold unsynced before it starts their write-back in the background: by
- * its close, little is left for the fsync to wait for, which would otherwise write the whole file.
- */
-const WRITEBACK_BYTES = 16 << 20;
-
-const syncData = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-
-/** One staged output file: written as chunks come, hashed on the way unless its hash is known. */
+/** One staged output file: written as chunks come, hashed on the way. */
 class StagedWriter {
   readonly temp: string;
   private fd: number;
-  private hasher?: Bun.CryptoHasher;
+  private hasher = new Bun.CryptoHasher("sha256");
   size = 0;
-  private unsynced = 0;
-  /** the background write-back under way, and the error one met (reported once per file by the kernel, so kept) */
-  private syncing?: Promise<void>;
-  private syncError?: unknown;
-  constructor(readonly rel: string, readonly final: string, hashed = true) {
+  constructor(readonly rel: string, readonly final: string) {
     this.temp = tempPathFor(final);
-    if (hashed) this.hasher = new Bun.CryptoHasher("sha256");
     try {
       this.fd = openSync(this.temp, "wx", 0o600);
     } catch (err) {
@@ -68,36 +57,25 @@ class StagedWriter {
   }
   write(chunk: Uint8Array) {
     writeAll(this.fd, chunk, this.final);
-    this.hasher?.update(chunk);
+    this.hasher.update(chunk);
     this.size += chunk.byteLength;
-    this.unsynced += chunk.byteLength;
-    if (this.unsynced >= WRITEBACK_BYTES && !this.syncing) {
-      this.unsynced = 0;
-      this.syncing = syncData(this.fd)
-        .catch((err) => void (this.syncError ??= err))
-        .finally(() => (this.syncing = undefined));
-    }
   }
-  /** fsync in the thread pool, so other downloads go on meanwhile. `sha256`: the file's, when it was not hashed here. */
-  async close(sha256 = ""): Promise<StagedFile> {
+  /** fsync in the thread pool, so other downloads go on meanwhile. */
+  async close(): Promise<StagedFile> {
     const fd = this.fd;
     this.fd = -1;
     try {
-      await this.syncing;
-      if (this.syncError) throw this.syncError;
       await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } catch (err) {
       throw ioError(`write ${this.final}`, err);
     } finally {
       closeSync(fd);
     }
-    return { rel: this.rel, final: this.final, temp: this.temp, sha256: this.hasher?.digest("hex") ?? sha256, size: this.size };
+    return { rel: this.rel, final: this.final, temp: this.temp, sha256: this.hasher.digest("hex"), size: this.size };
   }
   discard() {
-    const fd = this.fd;
+    if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    // A write-back still under way keeps its descriptor until it is done, so it never syncs a file opened after.
-    if (fd >= 0) void (this.syncing ?? Promise.resolve()).finally(() => closeSync(fd));
     removeQuietly(this.temp);
   }
 }
@@ -113,21 +91,23 @@ function installDir(t: UnpackTarget): string {
   return dir;
 }
 
-/** An unpacker for a single binary: its bytes are the file (so their sha256 is its, not computed twice). */
-export function fileUnpacker(payload: Extract<Payload, { kind: "file" }>, t: UnpackTarget): Unpacker {
-  const writer = new StagedWriter(`${t.dir}/${payload.installAs}`, join(installDir(t), payload.installAs), false);
-  return {
-    write: (chunk) => writer.write(chunk),
-    async end(sha256) {
-      try {
-        return [await writer.close(sha256)];
-      } catch (err) {
-        removeQuietly(writer.temp);
-        throw err;
-      }
-    },
-    discard: () => writer.discard(),
-  };
+/** Copy a verified single-binary asset to a staged temp file in its install directory. */
+export async function stageCopy(source: string, name: string, t: UnpackTarget, sha256: string): Promise<StagedFile> {
+  const final = join(installDir(t), name);
+  const temp = tempPathFor(final);
+  try {
+    await copyFile(source, temp, constants.COPYFILE_EXCL);
+    const handle = await open(temp, "r+");
+    try {
+      await handle.sync();
+      return { rel: `${t.dir}/${name}`, final, temp, sha256, size: (await handle.stat()).size };
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    removeQuietly(temp);
+    throw ioError(`write ${final}`, err);
+  }
 }
 
 const EXTRACT_RATIO = 4;
@@ -139,9 +119,6 @@ let tar: typeof import("tar") | undefined;
 export async function loadTar(): Promise<void> {
   tar ??= await import("tar");
 }
-
-/** The unpacker for an asset's payload; call loadTar() first for an archive. */
-export const unpackerFor = (payload: Payload, t: UnpackTarget): Unpacker => (payload.kind === "archive" ? archiveUnpacker(payload, t) : fileUnpacker(payload, t));
 
 /** An unpacker for a tar.gz, which the tar parser inflates itself as it is written; call loadTar() first. */
 export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, t: UnpackTarget): Unpacker {
