@@ -83,18 +83,11 @@ function report(err: unknown, verbose: boolean): number {
   return EXIT.failed;
 }
 
-/**
- * Run a command with its arguments parsed by citty; a command whose options are all switches
- * (version) needs no parser, and is spared loading one (citty loads node:util, ~5 ms).
- */
+/** Run a command with its arguments parsed (flags.ts: as citty would, without loading it). */
 async function run(cmd: CommandDef, rawArgs: string[]): Promise<unknown> {
-  const defs = (cmd.args ?? {}) as ArgsDef;
-  if (cmd.run && !cmd.subCommands && Object.values(defs).every((d) => d.type === "boolean")) {
-    const { parseSwitches } = await import("./flags");
-    return cmd.run({ rawArgs, args: { _: [], ...parseSwitches(rawArgs, defs) } as unknown as Parameters<typeof cmd.run>[0]["args"], cmd });
-  }
-  const { runCommand } = await import("citty");
-  return (await runCommand(cmd, { rawArgs })).result;
+  const { parseArgs } = await import("./flags");
+  const args = parseArgs(rawArgs, (cmd.args ?? {}) as ArgsDef) as unknown as Parameters<NonNullable<CommandDef["run"]>>[0]["args"];
+  return cmd.run?.({ rawArgs, args, cmd, data: undefined });
 }
 
 export async function cli(argv: string[]): Promise<number> {

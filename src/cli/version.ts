@@ -1,5 +1,4 @@
-// `version` takes only switches, so root.ts runs it without citty's parser (loading node:util
-// alone would cost start-up more than the command does).
+// `version`: what was built, from which commit, for which target.
 import { buildInfo } from "../build-info";
 import { defineCommand } from "./command";
 import { checkFlags } from "./flags";
