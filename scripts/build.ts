@@ -41,6 +41,9 @@ for (const target of targets) {
     // Measured: bytecode halves start-up (see docs/development.md, Building); minify keeps the binary lean.
     ...(values["no-bytecode"] ? [] : ["--bytecode"]),
     "--minify",
+    // Each module a command or a run loads on demand (import()) is a chunk of its own, read only
+    // when imported: `version` and --help no longer load the bytecode of every task (ESM only).
+    "--splitting", "--format=esm",
     // Start-up code runs once: at the normal JIT policy, the module wrappers and zod's
     // constructors it calls a few hundred times are compiled on JIT threads, which costs a warm
     // run a third of its CPU time. main.ts returns to the normal policy once start-up is over.
@@ -50,7 +53,7 @@ for (const target of targets) {
     "--define", `KUBE_ROOTFS_TARGET=${JSON.stringify(target)}`,
     // The goal's fields as data: start-up reads the flags without building the zod schema.
     "--define", `KUBE_ROOTFS_FIELDS=${JSON.stringify(JSON.stringify(goalFields()))}`,
-    // consola reads import.meta.env, which a CommonJS (bytecode) bundle cannot parse.
+    // consola reads import.meta.env: the environment, as it is under `bun run`.
     "--define", "import.meta.env=process.env",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     // The byte worker is an entrypoint of its own: a compiled executable embeds a Worker's code

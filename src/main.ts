@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// Entry point of the executable. No top-level await: bytecode builds may be CommonJS.
+// Entry point of the executable.
 // The stage marks come first, so their `start` is taken before any other module runs.
 import { mark, reportTimings } from "./engine/timings";
 import { cli } from "./cli/root";
