@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { serveDir } from "../test/helpers/fault-server";
+import { saveRealHost } from "../test/helpers/real-host";
 import { removeTempDirs } from "../test/helpers/tmp";
 import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
 import { benchSlots, printSlots } from "./bench-slots";
@@ -72,6 +73,9 @@ async function trivialBinary(dir: string): Promise<string> {
 }
 
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? "/var/tmp", "kube-rootfs-bench-"));
+// Each provision records its machine in this host's manifest (/var/lib/kube-rootfs/host.json):
+// put back as found, with anything else the runs changed on the host.
+const host = saveRealHost();
 try {
   const mirrorDir = opts["mirror-dir"] ?? join(tmpdir(), "kube-rootfs-bench-mirror");
   console.error(`building the realistic mirror in ${mirrorDir} …`);
@@ -134,6 +138,7 @@ try {
   }
   served.stop();
 } finally {
+  host.restore();
   rmSync(work, { recursive: true, force: true });
   removeTempDirs(); // the test helpers' mirrors and registries
 }

@@ -8,6 +8,8 @@ const dir = mkdtempSync(join(tmpdir(), "kube-rootfs-junit-"));
 const report = join(dir, "junit.xml");
 const proc = Bun.spawn([process.execPath, "test", "--reporter=junit", `--reporter-outfile=${report}`, ...process.argv.slice(2)], {
   cwd: join(import.meta.dir, ".."),
+  // test/setup.ts: the suite fails if it leaves this host's kernel settings or host files changed
+  env: { ...process.env, TEST_HOST_GUARD: "1" },
   stdio: ["ignore", "inherit", "inherit"],
 });
 const code = await proc.exited;

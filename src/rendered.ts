@@ -1,11 +1,14 @@
 // Every file and symlink provision writes from a template, for a resolved goal, by absolute path
-// on the host, in the order provision writes them: what render prints and verify compares. The
-// tasks write the same lists, so the three cannot disagree. Installed binaries, image archives
-// and the records provision keeps (goal.json, images.json, the install manifest) are not
-// templates and are not listed.
+// on the host (the host's sysctl file under host.root), in the order provision writes them: what
+// render prints and verify compares. The tasks write the same lists, so the three cannot
+// disagree. Installed binaries, image archives and the records provision keeps (goal.json,
+// images.json, the install manifest, the host manifest) are not templates and are not listed.
+import { join } from "node:path";
 import type { Resolved } from "./config/resolve";
 import { resolveInside } from "./fs/inside";
 import type { FileSpec, LinkSpec } from "./fs/spec";
+import { SYSCTL_FILE } from "./hostprep/settings";
+import { HOST_TASK, hostSettingStates, hostSysctlFile } from "./hostprep/task";
 import { provisionPlan } from "./provision";
 import { CONFIGURE_OS, osFiles } from "./rootfs/os";
 import { DISABLE_RESOLVED, RESOLVED_MASK, resolvConfFile } from "./rootfs/resolved";
@@ -45,6 +48,8 @@ function taskWrites(goal: Resolved): Record<string, () => Rendered[]> {
   const files = (list: FileSpec[]) => list.map((f): Rendered => ({ kind: "file", ...f, path: inRoot(f.path) }));
   const links = (list: LinkSpec[]) => list.map((l): Rendered => ({ kind: "link", ...l, path: inRoot(l.path) }));
   return {
+    // The host's own file, under host.root (its running kernel's values decide at-least targets).
+    [HOST_TASK]: () => (goal.host.sysctls ? [{ kind: "file", ...hostSysctlFile(hostSettingStates(goal)), path: join(goal.host.root, SYSCTL_FILE) }] : []),
     [ENSURE_WORKSPACE]: () => nspawnFiles(goal).map((f) => ({ kind: "file", ...f })),
     [CONFIGURE_OS]: () => files(osFiles(goal)),
     [DISABLE_RESOLVED]: () => [...links([RESOLVED_MASK]), ...files([resolvConfFile(goal)])],
@@ -53,10 +58,14 @@ function taskWrites(goal: Resolved): Record<string, () => Rendered[]> {
   };
 }
 
-/** What provision writes from templates for this goal (the tasks --skip-phases leaves). */
-export function renderedFiles(goal: Resolved): Rendered[] {
+/**
+ * What provision writes from templates for this goal (the tasks --skip-phases leaves). `host: false`
+ * leaves out the host's own files: verify checks those against the host manifest instead.
+ */
+export function renderedFiles(goal: Resolved, opts: { host?: boolean } = {}): Rendered[] {
   const writes = taskWrites(goal);
   return provisionPlan(goal)
     .phases.flatMap((p) => p.tasks)
+    .filter((t) => opts.host !== false || t.name !== HOST_TASK)
     .flatMap((t) => writes[t.name]?.() ?? []);
 }

@@ -56,7 +56,8 @@ function linkDrift(path: string, target: string, what: string): Drift[] {
 
 /** Every file and link provision writes from a template (as render prints them), and what it should have removed. */
 export function configDrift(goal: Resolved): Drift[] {
-  const drifts = renderedFiles(goal).flatMap((r) => {
+  // The host's own files are hostDrift's: against the manifest of what provision wrote there.
+  const drifts = renderedFiles(goal, { host: false }).flatMap((r) => {
     if (r.kind === "file") return renderedDrift(r.path, r.content, r.mode);
     // A link to /dev/null is how systemd masks a unit.
     if (r.kind === "link") return linkDrift(r.path, r.target, r.target === "/dev/null" ? "masked" : "unit enabled");

@@ -21,7 +21,7 @@ function body(r: Rendered): string {
 }
 
 export const renderCommand = defineCommand({
-  meta: { name: "render", description: "Print every file provision writes from a template for the goal state, each under a ### <path> header: the nspawn settings and service override, the OS files, containerd's and kubelet's configuration and units, registry mirrors, the images unit, the unit links (and the CDI spec on a GPU host)" },
+  meta: { name: "render", description: "Print every file provision writes from a template for the goal state, each under a ### <path> header: the host's sysctl file, the nspawn settings and service override, the OS files, containerd's and kubelet's configuration and units, registry mirrors, the images unit, the unit links (and the CDI spec on a GPU host)" },
   args,
   async run({ args: parsed, rawArgs }) {
     const { goal } = await setup(parsed, rawArgs, args);

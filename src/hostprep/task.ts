@@ -8,6 +8,8 @@ import type { Resolved } from "../config/resolve";
 import type { Task, TaskContext } from "../engine/task";
 import { RunError } from "../errors";
 import { sha256Hex } from "../fs/hash";
+import type { FileSpec } from "../fs/spec";
+import { FILE_MODE } from "../fs/atomic";
 import { hostRel, Target } from "../fs/target";
 import { readSysctl, sysctlPath, writeSysctl } from "../host/sysctl";
 import { updateHostManifest, withFile } from "./manifest";
@@ -23,6 +25,9 @@ export function hostSettingStates(goal: Resolved): SettingState[] {
   return hostSettings(goal, { bridge }).map((s) => settingState(s, readSysctl(root, s.key)));
 }
 
+/** The host's sysctl file for these settings (path relative to host.root): what the task writes and render prints. */
+export const hostSysctlFile = (states: SettingState[]): FileSpec => ({ name: "host-sysctl", path: SYSCTL_FILE, content: renderHostSysctl(states), mode: FILE_MODE });
+
 /** The sysctl file, recorded then written, and each value the running kernel lacks set in it. */
 async function prepareKernel(goal: Resolved, ctx: TaskContext): Promise<boolean> {
   const root = goal.host.root;
@@ -33,7 +38,8 @@ async function prepareKernel(goal: Resolved, ctx: TaskContext): Promise<boolean>
     if (!ctx.dryRun) throw new RunError(`host: ${what}`);
     ctx.log.warn(what);
   }
-  const content = renderHostSysctl(states);
+  const file = hostSysctlFile(states);
+  const content = file.content;
   if (!ctx.dryRun) {
     // Recorded before it is written: a run killed in between leaves reset a file to look for.
     await updateHostManifest(root, (m) => ({
@@ -41,7 +47,7 @@ async function prepareKernel(goal: Resolved, ctx: TaskContext): Promise<boolean>
       sysctls: states.map((s) => ({ key: s.key, value: s.target, rule: s.rule })),
     }));
   }
-  let changed = (await new Target(root, ctx).writeFile(hostRel(SYSCTL_FILE), content)) === "written";
+  let changed = (await new Target(root, ctx).writeFile(hostRel(file.path), content, file.mode)) === "written";
   for (const s of states.filter((x) => x.change && x.current !== undefined)) {
     const fields = { key: s.key, from: s.current, to: s.target };
     if (ctx.dryRun) ctx.log.info("would set", fields);

@@ -9,14 +9,15 @@
 // Needs root, debootstrap, systemd-container, busybox-static, gcc, the host's Debian mirror and
 // the containerd 1.7 scripts/setup.sh unpacks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostDebianMirror } from "../helpers/apt";
-import { compiledBinary, events, run } from "../helpers/binary";
+import { compiledBinary, events, run, testEnv } from "../helpers/binary";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { DRIVER, fakeGpuHost, LIB_DIR } from "../helpers/fake-gpu-host";
 import { CDI_CONTAINERD_DIR, checkNode, hostContainerdVersion, kubeletCrashLoops } from "../helpers/node-checks";
-import { fakeHostRoot } from "../helpers/fake-host";
+import { fakeHostRoot, STOCK_SYSCTLS } from "../helpers/fake-host";
+import { unprepareHostKernel } from "../helpers/host-kernel";
 import { saveRealHost, swapOn, type SavedHost, type TestSwap } from "../helpers/real-host";
 import { KUBELET_SYSCTLS } from "../../scripts/kubelet-standin";
 import { HOST_MANIFEST } from "../../src/hostprep/manifest";
@@ -214,13 +215,14 @@ describe("a provisioned machine boots", () => {
     await bootAndCheck("kube1", { inside: runContainer });
   }, 480_000);
 
-  // This host's stock kernel differs from kubelet's values (vm.overcommit_memory 0, kernel.panic 1,
-  // kernel.panic_on_oops 0 on this machine kind) and the machine cannot write them.
+  // A stock host's kernel differs from kubelet's values (vm.overcommit_memory 0, kernel.panic 1,
+  // kernel.panic_on_oops 0 on this machine kind) and the machine cannot write them. The kernel is
+  // given those stock values first, whatever an earlier run left (afterAll puts back what it found),
+  // and the sysctl file a run may have left goes too (afterAll puts it back).
   test("kube2 without the host phase: from the snapshot, given join material; kubelet exits at the kernel settings and keeps restarting", async () => {
-    host.kernel.restore();
-    const differing = KUBELET_SYSCTLS.filter(([path, value]) => host.kernel.values[path.replaceAll("/", ".")] !== String(value));
-    // A host already carrying kubelet's values cannot show what this test shows.
-    expect(differing.map(([path]) => path)).not.toEqual([]);
+    unprepareHostKernel(KUBELET_SYSCTLS.map(([path]) => path.replaceAll("/", ".")));
+    rmSync(SYSCTL_FILE, { force: true });
+    const differing = KUBELET_SYSCTLS.filter(([path, value]) => STOCK_SYSCTLS[path.replaceAll("/", ".")] !== String(value));
     const ev = await provision("kube2", ["--kubelet-bootstrap-kubeconfig", await joinMaterial(), "--host-root", "/", "--skip-phases", "host"]);
     expect(ev.find((e) => e.msg === "restored from snapshot")).toBeDefined();
     expect(ev.find((e) => e.msg === "bootstrapping")).toBeUndefined();
@@ -325,7 +327,7 @@ describe("a killed provision converges", () => {
   faultTest("process-sigkill-bootstrap", async () => {
     // Another package list, so this is a fresh debootstrap rather than a snapshot restore.
     const args = provisionArgs("kube3", ["--bootstrap-include", "systemd,systemd-sysv,dbus,iproute2,less"]);
-    const proc = Bun.spawn(args, { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
+    const proc = Bun.spawn(args, { env: testEnv(), stdout: "ignore", stderr: "ignore", stdin: "ignore" });
     const staging = join(dir, "machines", `kube3.staging-${proc.pid}`);
     // Kill once debootstrap is unpacking into the staging dir (and has its mounts up, or soon).
     for (let i = 0; i < 600 && !existsSync(join(staging, "var/lib/dpkg")); i++) await Bun.sleep(100);

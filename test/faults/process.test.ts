@@ -2,7 +2,7 @@
 // mid-download, and concurrent runs.
 import { afterAll, afterEach, expect, setDefaultTimeout } from "bun:test";
 import { readManifest } from "../../src/artifacts/manifest";
-import { events, run } from "../helpers/binary";
+import { events, run, testEnv } from "../helpers/binary";
 import * as faults from "../helpers/fault-server";
 import { serveDir, testMirror, type Served } from "../helpers/mirror";
 import { faultTest } from "./fault-test";
@@ -25,7 +25,7 @@ async function slowMirror() {
 
 /** Start a provision in the background; resolves once its JSON log shows the install phase running. */
 async function startProvision(m: ReturnType<typeof newMachine>, mirror: string) {
-  const proc = Bun.spawn(await provisionArgv(m, mirror), { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const proc = Bun.spawn(await provisionArgv(m, mirror), { env: testEnv(), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const reader = proc.stdout.getReader();
   let seen = "";
   while (!seen.includes('"msg":"progress"')) {
@@ -56,7 +56,7 @@ faultTest("process-sigkill", async () => {
     const m = newMachine();
     const delay = Math.round(random() * span);
     points.push(delay);
-    const proc = Bun.spawn(await provisionArgv(m, url), { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
+    const proc = Bun.spawn(await provisionArgv(m, url), { env: testEnv(), stdout: "ignore", stderr: "ignore", stdin: "ignore" });
     await Bun.sleep(delay);
     proc.kill("SIGKILL");
     await proc.exited;

@@ -34,13 +34,19 @@ export interface RunResult {
 }
 
 /**
- * Run a command with the environment cleared of KUBE_ROOTFS_* (unless given) and no TTY. Its host
- * root is the test process's fake host (test/helpers/fake-host.ts) unless the test names one:
- * a test run never changes the kernel settings, swap or /etc of the machine it runs on.
+ * The environment every test's run of the CLI gets: this process's, cleared of KUBE_ROOTFS_*, with
+ * `env` over it. Its host root is the test process's fake host (test/helpers/fake-host.ts) unless
+ * the test names one: a test run never changes the kernel settings, swap or /etc of the machine it
+ * runs on. A test that spawns the binary itself passes this too.
  */
-export async function run(cmd: string[], env: Record<string, string> = {}): Promise<RunResult> {
+export function testEnv(env: Record<string, string> = {}): Record<string, string | undefined> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KUBE_ROOTFS_")));
-  const proc = Bun.spawn(cmd, { env: { ...clean, KUBE_ROOTFS_HOST_ROOT: defaultHostRoot(), ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  return { ...clean, KUBE_ROOTFS_HOST_ROOT: defaultHostRoot(), ...env };
+}
+
+/** Run a command with the test environment (testEnv) and no TTY. */
+export async function run(cmd: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const proc = Bun.spawn(cmd, { env: testEnv(env), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }

@@ -5,6 +5,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { readSysctl, writeSysctl } from "../../src/host/sysctl";
 import { hostSettings, SYSCTL_FILE } from "../../src/hostprep/settings";
+import { STOCK_SYSCTLS } from "./fake-host";
 import { testGoal } from "./goal";
 
 /** Every key the host task may set: an IPv6 cluster's, br_netfilter loaded. */
@@ -29,4 +30,17 @@ export function saveHostKernel(): SavedKernel {
       if (!hadFile) rmSync(SYSCTL_FILE, { force: true });
     },
   };
+}
+
+/**
+ * Give the running kernel a stock Debian 12 host's values for `keys` (test/helpers/fake-host.ts),
+ * whatever an earlier run left: a test of what happens on an unprepared host must not depend on
+ * the host being unprepared when the suite starts. Call saveHostKernel first, to put them back.
+ */
+export function unprepareHostKernel(keys: readonly string[]): void {
+  for (const k of keys) {
+    const stock = STOCK_SYSCTLS[k];
+    if (stock === undefined) throw new Error(`no stock value for ${k} in test/helpers/fake-host.ts`);
+    if (readSysctl("/", k) !== stock) writeSysctl("/", k, stock);
+  }
 }

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { HOST_MANIFEST } from "../../src/hostprep/manifest";
 import { SYSCTL_FILE } from "../../src/hostprep/settings";
+import { readSysctl } from "../../src/host/sysctl";
 import { saveHostKernel, type SavedKernel } from "./host-kernel";
 
 export interface SavedHost {
@@ -12,6 +13,8 @@ export interface SavedHost {
   kernel: SavedKernel;
   /** Put everything back as found: the kernel settings, the sysctl file, the host manifest and its dir. */
   restore(): void;
+  /** What differs now from what was found, a phrase each (none: the host is as found). */
+  changes(): string[];
 }
 
 export function saveRealHost(): SavedHost {
@@ -28,6 +31,19 @@ export function saveRealHost(): SavedHost {
         else writeFileSync(f.path, f.content);
       }
       if (!hadManifestDir) rmSync(manifestDir, { recursive: true, force: true });
+    },
+    changes() {
+      const kernelChanges = Object.entries(kernel.values).flatMap(([k, v]) => {
+        const now = readSysctl("/", k);
+        return now === v ? [] : [`${k} ${v} → ${now}`];
+      });
+      const fileChanges = files.flatMap((f) => {
+        const now = existsSync(f.path) ? readFileSync(f.path) : undefined;
+        if (now === undefined && f.content === undefined) return [];
+        if (now !== undefined && f.content !== undefined && now.equals(f.content)) return [];
+        return [`${f.path} ${f.content === undefined ? "made" : now === undefined ? "removed" : "changed"}`];
+      });
+      return [...kernelChanges, ...fileChanges];
     },
   };
 }

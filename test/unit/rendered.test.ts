@@ -8,10 +8,12 @@ import { join } from "node:path";
 import type { GoalInput } from "../../src/config/schema";
 import type { Resolved } from "../../src/config/resolve";
 import { provisionPlan } from "../../src/provision";
+import { SYSCTL_FILE } from "../../src/hostprep/settings";
 import { renderedFiles, type Rendered } from "../../src/rendered";
 import { configDrift } from "../../src/verify";
 import { runSource } from "../helpers/binary";
 import { fakeGpuHost } from "../helpers/fake-gpu-host";
+import { defaultHostRoot, fakeHostRoot } from "../helpers/fake-host";
 import { golden } from "../helpers/golden";
 import { runLogged, tempDir, testGoal } from "../helpers/goal";
 import { cacheHolding } from "../helpers/image-cache";
@@ -29,6 +31,8 @@ async function nodeGoal(extra: GoalInput = {}): Promise<Resolved> {
     return join(host, name);
   };
   return testGoal({
+    // a fake host of its own: provision writes the host's sysctl file there
+    host: { root: fakeHostRoot() },
     nspawnConfigFile: join(host, "kube9.nspawn"),
     serviceOverrideFile: join(host, "system/override.conf"),
     hostResolvConf: file("resolv.conf", "nameserver 192.0.2.53\n"),
@@ -53,7 +57,7 @@ function describeWritten(goal: Resolved): Map<string, string> {
     else if (st.isFile()) out.set(path, `${(st.mode & 0o777).toString(8)} ${readFileSync(path, "utf8")}`);
   };
   for (const rel of readdirSync(goal.machineDir, { recursive: true }) as string[]) if (!NOT_RENDERED.test(rel)) add(join(goal.machineDir, rel));
-  [goal.nspawnConfigFile, goal.serviceOverrideFile].forEach(add);
+  [goal.nspawnConfigFile, goal.serviceOverrideFile, join(goal.host.root, SYSCTL_FILE)].forEach(add);
   return out;
 }
 
@@ -72,6 +76,9 @@ describe("render lists every file provision writes", () => {
       expect(after.filter((r) => r.kind === "pending")).toEqual([]);
       expect(describeRendered(after)).toEqual(describeWritten(goal));
       expect(configDrift(goal)).toEqual([]);
+      // The host's own file is left to verify's host check, against the host manifest.
+      writeFileSync(join(goal.host.root, SYSCTL_FILE), "# changed by hand\n");
+      expect(configDrift(goal)).toEqual([]);
       // verify compares the same list: the images unit too, which it once checked on its own.
       const unit = after.find((r) => r.name === "images-unit")!.path;
       writeFileSync(unit, "[Unit]\n");
@@ -84,7 +91,9 @@ describe("render lists every file provision writes", () => {
 
   test("only what the phases left after --skip-phases write", () => {
     const names = (skipPhases: string[]) => renderedFiles(testGoal({ skipPhases })).map((r) => r.name);
-    expect(names(["runtime", "images"])).toEqual(["nspawn", "override", "kmsg", "modules-load", "apt-sources", "hostname", "resolved-mask", "resolv-conf"]);
+    expect(names(["runtime", "images"])).toEqual(["host-sysctl", "nspawn", "override", "kmsg", "modules-load", "apt-sources", "hostname", "resolved-mask", "resolv-conf"]);
+    expect(names(["host"])).not.toContain("host-sysctl");
+    expect(renderedFiles(testGoal({ host: { sysctls: false } })).map((r) => r.name)).not.toContain("host-sysctl");
     expect(names(["install"])).not.toContain("hostname");
     expect(names(["workspace"])).not.toContain("nspawn");
   });
@@ -106,7 +115,7 @@ describe("render command", () => {
   test("prints every file under a ### <path> header; a credential is not printed", async () => {
     const r = await render();
     expect([r.code, r.stderr]).toEqual([0, ""]);
-    golden("render-kube9.txt", r.stdout.replaceAll(host, "<host>"));
+    golden("render-kube9.txt", r.stdout.replaceAll(host, "<host>").replaceAll(defaultHostRoot(), "<host-root>"));
     expect(r.stdout).not.toContain("abcdef.0123456789abcdef");
     expect(sections(r.stdout).get("/nonexistent/machines/kube9/etc/kubernetes/pki/ca.crt")).toBe(`${CA}\n`);
   }, 30_000);
@@ -122,7 +131,7 @@ describe("render command", () => {
   test("an unknown name is a usage error listing the names", async () => {
     const r = await render("--file", "kubelet-cfg");
     expect(r.code).toBe(2);
-    expect(r.stderr).toStartWith("kube-rootfs: --file: unknown kubelet-cfg (names: nspawn, override, kmsg, modules-load, apt-sources, hostname, ");
+    expect(r.stderr).toStartWith("kube-rootfs: --file: unknown kubelet-cfg (names: host-sysctl, nspawn, override, kmsg, modules-load, apt-sources, hostname, ");
     expect(r.stderr).toContain(", kubelet-config, ");
     expect(r.stderr).toContain(", hosts-toml:docker.io, ");
   }, 30_000);
