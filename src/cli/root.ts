@@ -3,7 +3,7 @@ import type { ArgsDef, CommandDef } from "citty";
 import { buildInfo } from "../build-info";
 import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
-import { writeStderr, writeStdout } from "../engine/stdio";
+import { printLines, writeStderr } from "../engine/stdio";
 import { mark } from "../engine/timings";
 import type { HelpEntry } from "./help";
 
@@ -95,18 +95,18 @@ export async function cli(argv: string[]): Promise<number> {
     const at = argv.findIndex((a) => !a.startsWith("-"));
     const name = at >= 0 ? argv[at]! : undefined;
     if (argv.length === 0) {
-      writeStdout(await help(undefined));
+      printLines(await help(undefined));
       return EXIT.usage;
     }
     if (name === "help") {
       const topic = argv.slice(at + 1).find((a) => !a.startsWith("-"));
       if (topic && !commands[topic]) throw await unknownCommand(topic);
-      writeStdout(await help(topic));
+      printLines(await help(topic));
       return EXIT.ok;
     }
     if (name !== undefined && !commands[name]) throw await unknownCommand(name);
     if (argv.includes("--help") || argv.includes("-h")) {
-      writeStdout(await help(name));
+      printLines(await help(name));
       return EXIT.ok;
     }
     if (name === undefined && (argv.includes("--version") || argv.includes("-V"))) return cli(["version"]);
