@@ -1,5 +1,6 @@
 // One timed command for the benchmarks: earlier writes flushed first (so one measurement does
 // not pay for another's), wall time in seconds, output kept, a failure thrown with its stderr.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..");
@@ -72,3 +73,91 @@ export function breakdown(runs: TimedRun[]): { ms: number; cpuMs: number; stages
 
 /** A breakdown as one line: `start 15.2 · loaded 1.1 · command 6.0 · … ms`. */
 export const stagesLine = (b: ReturnType<typeof breakdown>) => b.stages.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(" · ") + " ms";
+
+/** What one run of the cold install spent: wall, CPU (user + sys), peak RSS, its stage marks, and CPU by thread. */
+export interface ColdRun extends TimedRun {
+  rssBytes: number;
+  /** CPU milliseconds by what the threads do (see THREAD_KINDS) */
+  threads: Record<string, number>;
+}
+
+/** A thread's name (its comm, as Bun names it) → what it does, for the cold run's breakdown. */
+const THREAD_KINDS: Array<[RegExp, string]> = [
+  [/^Worker$/, "byte workers"],
+  [/^HTTP Client$/, "HTTP client"],
+  [/^Bun Pool/, "file I/O pool"],
+  [/^(JITWorker|HeapHelper|JSCWarmUp|mi-scavenger)$/, "JIT, GC, allocator"],
+];
+
+/** The CPU milliseconds (user + sys) of each thread of a live process, by kind; the process's own first thread is "main thread". */
+function threadCPU(pid: number): Map<string, [string, number]> {
+  const out = new Map<string, [string, number]>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime and stime, in clock ticks (USER_HZ, 100 a second on Linux)
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      const kind = tid === String(pid) ? "main thread" : (THREAD_KINDS.find(([re]) => re.test(comm))?.[1] ?? "other");
+      out.set(tid, [kind, ms]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** The first child of a process (the command GNU time runs), or 0 before it has one. */
+function childOf(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * One run of `cmd` (a cold install) under GNU time for its peak RSS (NaN without it), with its
+ * stage marks, and its threads' CPU sampled every 20 ms until it exits (so a thread's last 20 ms
+ * may be missed).
+ */
+export async function coldRun(cmd: string[]): Promise<ColdRun> {
+  const time = existsSync("/usr/bin/time") ? ["/usr/bin/time", "-f", "maxrss=%M"] : [];
+  Bun.spawnSync(["sync"]);
+  const started = performance.now();
+  const proc = Bun.spawn([...time, ...cmd], { cwd: ROOT, stdout: "ignore", stderr: "pipe", env: { ...process.env, KUBE_ROOTFS_TIMINGS: "1" } });
+  const seen = new Map<string, [string, number]>();
+  const sample = setInterval(() => {
+    const pid = time.length ? childOf(proc.pid) : proc.pid;
+    if (pid) for (const [tid, v] of threadCPU(pid)) seen.set(tid, v);
+  }, 20);
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  clearInterval(sample);
+  const ms = performance.now() - started;
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${stderr}`);
+  const line = stderr.split("\n").find((l) => l.startsWith('{"timings":'));
+  const threads: Record<string, number> = {};
+  for (const [kind, cpu] of seen.values()) threads[kind] = (threads[kind] ?? 0) + cpu;
+  const cpu = proc.resourceUsage()?.cpuTime;
+  return {
+    ms,
+    cpuMs: cpu ? Number(cpu.user + cpu.system) / 1000 : NaN,
+    marks: line ? (JSON.parse(line) as { timings: Record<string, number> }).timings : {},
+    rssBytes: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? NaN) * 1024,
+    threads,
+  };
+}
+
+/** The median CPU of each thread kind over the runs, largest first: `byte workers 1300 · main thread 570 · … ms`. */
+export function threadsLine(runs: ColdRun[]): string {
+  const kinds = [...new Set(runs.flatMap((r) => Object.keys(r.threads)))];
+  const medians = kinds.map((k) => [k, median(runs.map((r) => r.threads[k] ?? 0))] as const).sort((a, b) => b[1] - a[1]);
+  return medians.map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(" · ") + " ms";
+}

@@ -3,11 +3,12 @@
 //   a) kube-rootfs cold provision of kube+cri+cni into an empty rootfs and empty cache
 //   b) the shell baseline: per artifact, sequentially, curl -fsSLo + sha256sum -c + tar -x/install
 //   c) warm re-provision (everything installed), whole-process wall and CPU time
-//   d) peak RSS of (a)
+//   d) peak RSS of (a), from the same runs
 //   e) start-up: `version` and `provision --help`, whole-process wall and CPU time, against the
 //      floor: a trivial program compiled the same way
-// and, for (c) and (e), where the time goes: the median length of each stage the binary marks
-// (KUBE_ROOTFS_TIMINGS, src/engine/timings.ts), so a regression names its stage.
+// and, for (a), (c) and (e), where the time goes: the median length of each stage the binary marks
+// (KUBE_ROOTFS_TIMINGS, src/engine/timings.ts), so a regression names its stage; for (a) also its
+// CPU by thread (main thread, byte workers, HTTP client, file I/O pool, JIT and GC).
 // plus this machine's sha256 throughput, and (as root, unless --no-bootstrap) the fresh-machine
 // table of scripts/bench-bootstrap.ts (debootstrap, mmdebstrap, snapshot, registry image; cold and
 // warm cache; pull + unpack against skopeo + umoci). Targets: a/b ≤ 0.35, a's rate ≥ 30 % of
@@ -26,19 +27,11 @@ import { saveRealHost } from "../test/helpers/real-host";
 import { removeTempDirs } from "../test/helpers/tmp";
 import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
 import { benchSlots, printSlots } from "./bench-slots";
-import { breakdown, buildBinary, median, row, sh, stagesLine, timedRuns } from "./bench-run";
+import { breakdown, buildBinary, coldRun, type ColdRun, median, row, sh, stagesLine, threadsLine, timedRuns } from "./bench-run";
 import { buildMirror, type MirrorInfo } from "./mirror";
 
 const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, slots: { type: "boolean" }, "mirror-dir": { type: "string" }, bin: { type: "string" } } });
 const MB = 1024 * 1024;
-
-/** Peak RSS of one command, from GNU time (getrusage of the children would include every earlier child). */
-async function peakRSS(cmd: string[]): Promise<number | undefined> {
-  if (!Bun.which("time") && !(await Bun.file("/usr/bin/time").exists())) return undefined;
-  const { stderr } = await sh(["/usr/bin/time", "-f", "maxrss=%M", ...cmd]);
-  const kb = /maxrss=(\d+)/.exec(stderr)?.[1];
-  return kb ? Number(kb) * 1024 : undefined;
-}
 
 function sha256Throughput(): number {
   const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
@@ -98,15 +91,16 @@ try {
   await sh(["sh", "-c", `cat $(find ${info.dir} -type f) > /dev/null`]);
   // Median of 3 each, alternating, into fresh dirs: one cold run is at the mercy of the machine's other work.
   const baselines: number[] = [];
-  const colds: number[] = [];
+  const colds: ColdRun[] = [];
   for (let i = 0; i < 3; i++) {
     baselines.push((await sh(["bash", "-c", baselineScript(info, served.url, join(work, `baseline-${i}`))])).seconds);
-    colds.push((await sh(provision(`cold-${i}`))).seconds);
+    colds.push(await coldRun(provision(`cold-${i}`)));
   }
   const baseline = { seconds: median(baselines) };
-  const cold = { seconds: median(colds) };
+  const coldBreakdown = breakdown(colds);
+  const cold = { seconds: coldBreakdown.ms / 1000 };
+  const rss = median(colds.map((r) => r.rssBytes));
   const warm = breakdown(timedRuns(provision("cold-0"), 15));
-  const rss = await peakRSS(provision("rss"));
   const version = breakdown(timedRuns([bin, "version"], 15));
   const help = breakdown(timedRuns([bin, "provision", "--help"], 15));
   const floor = breakdown(timedRuns([await trivialBinary(join(work, "bin")), "version"], 15));
@@ -115,11 +109,14 @@ try {
   console.log(`\nartifacts: ${(bytes / MB).toFixed(0)} MiB (amd64 realistic set), loopback mirror\n`);
   row("sha256 throughput of this machine (Bun.CryptoHasher)", `${sha.toFixed(0)} MB/s`);
   row("(b) shell baseline: curl, sha256sum -c, tar (median of 3)", `${baseline.seconds.toFixed(2)} s`, `${(bytes / MB / baseline.seconds).toFixed(0)} MB/s`);
-  row("(a) kube-rootfs cold provision (median of 3)", `${cold.seconds.toFixed(2)} s`, `${rate.toFixed(0)} MB/s`);
+  row("(a) kube-rootfs cold provision (median of 3)", `${cold.seconds.toFixed(2)} s (CPU ${(coldBreakdown.cpuMs / 1000).toFixed(2)})`, `${rate.toFixed(0)} MB/s`);
+  console.log(`      ${stagesLine(coldBreakdown)}`);
+  console.log(`      CPU by thread: ${threadsLine(colds)}`);
   const times = (b: ReturnType<typeof breakdown>) => `${b.ms.toFixed(0)} ms (CPU ${b.cpuMs.toFixed(0)})`;
   row("(c) warm re-provision (median of 15)", times(warm), "target ≤ 35 ms");
   console.log(`      ${stagesLine(warm)}`);
-  row("(d) peak RSS of a cold provision", rss ? `${(rss / MB).toFixed(0)} MB` : "n/a (no GNU time)", "target ≤ 120 MB");
+  const rssMax = Math.max(...colds.map((r) => r.rssBytes));
+  row("(d) peak RSS of a cold provision (median of 3; max)", Number.isNaN(rss) ? "n/a (no GNU time)" : `${(rss / MB).toFixed(0)} MB; ${(rssMax / MB).toFixed(0)}`, "target ≤ 120 MB");
   row("(e) start-up: version (median of 15)", times(version), "target ≤ 22 ms");
   console.log(`      ${stagesLine(version)}`);
   row("    provision --help (median of 15)", times(help), "target ≤ 35 ms");

@@ -1,5 +1,5 @@
-// citty's defineCommand without loading citty: it only gives a command its types, and citty (with
-// node:util) loads when root.ts parses a command's arguments, not when --help lists its options.
+// citty's defineCommand without loading citty: it only gives a command its types. Arguments are
+// parsed by flags.ts (as citty's parser would, without node:util).
 import type { ArgsDef, CommandDef } from "citty";
 
 export const defineCommand = <T extends ArgsDef = ArgsDef>(def: CommandDef<T>): CommandDef<T> => def;

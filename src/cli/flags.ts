@@ -24,17 +24,47 @@ export function checkFlags(rawArgs: string[], args: ArgsDef): void {
   }
 }
 
+/** A command's parsed arguments: options by name, positionals by name and, all of them, in `_`. */
+export interface ParsedArgs {
+  _: string[];
+  [name: string]: string | boolean | string[] | undefined;
+}
+
 /**
- * The switches of a command whose options are all switches, as citty would parse them
- * (`--x`, `--x=true|false`, `--no-x`; the last one given wins). Call checkFlags first.
+ * A command's arguments as citty's parser reads them (node:util's parseArgs, not strict) for the
+ * kinds of argument the commands have: `--x v` or `--x=v` (a string option takes the next word
+ * whatever it is; last, it is ""), switches (`--x`, `--x=false`, `--no-x`, the last one given
+ * wins), defaults, positionals in order, and everything after `--` a positional. citty's own
+ * parser would load node:util and derive camelCase aliases of every option: more start-up than a
+ * warm run's work. Call checkFlags first: an unknown flag never gets here.
  */
-export function parseSwitches(rawArgs: string[], args: ArgsDef): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  for (const token of rawArgs) {
-    if (token === "--") break;
-    const m = /^--(no-)?([^=]+)(?:=(true|false))?$/.exec(token);
-    if (!m || args[m[2]!]?.type !== "boolean") continue;
-    out[m[2]!] = m[1] ? false : m[3] !== "false";
+export function parseArgs(rawArgs: string[], defs: ArgsDef): ParsedArgs {
+  const out: ParsedArgs = { _: [] };
+  for (const [name, def] of Object.entries(defs)) if (def.type !== "positional" && def.default !== undefined) out[name] = def.default as string | boolean;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const token = rawArgs[i]!;
+    if (token === "--") {
+      out._.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    const m = /^--(no-)?([^=]+)(?:=([\s\S]*))?$/.exec(token);
+    if (!m) {
+      // -h and other short switches are read by root.ts or refused by checkFlags; "-" is a word.
+      if (!/^-./.test(token)) out._.push(token);
+      continue;
+    }
+    const [, no, name, value] = m as unknown as [string, string | undefined, string, string | undefined];
+    if (no) out[name] = false;
+    else if (defs[name]?.type === "string") out[name] = value ?? rawArgs[++i] ?? "";
+    else if (defs[name]?.type === "boolean") out[name] = value !== "false";
+    else out[name] = value ?? true;
+  }
+  const positionals = [...out._];
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type !== "positional") continue;
+    const value = positionals.shift() ?? (def.default as string | undefined);
+    if (value === undefined && (def as { required?: boolean }).required !== false) throw new ConfigError(`missing argument <${(def as { valueHint?: string }).valueHint ?? name}> (see --help)`);
+    out[name] = value;
   }
   return out;
 }

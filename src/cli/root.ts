@@ -3,7 +3,7 @@ import type { ArgsDef, CommandDef } from "citty";
 import { buildInfo } from "../build-info";
 import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitCodeOf } from "../errors";
 import { TaskFailures } from "../engine/task";
-import { writeStderr, writeStdout } from "../engine/stdio";
+import { printLines, writeStderr } from "../engine/stdio";
 import { mark } from "../engine/timings";
 import type { HelpEntry } from "./help";
 
@@ -83,18 +83,11 @@ function report(err: unknown, verbose: boolean): number {
   return EXIT.failed;
 }
 
-/**
- * Run a command with its arguments parsed by citty; a command whose options are all switches
- * (version) needs no parser, and is spared loading one (citty loads node:util, ~5 ms).
- */
+/** Run a command with its arguments parsed (flags.ts: as citty would, without loading it). */
 async function run(cmd: CommandDef, rawArgs: string[]): Promise<unknown> {
-  const defs = (cmd.args ?? {}) as ArgsDef;
-  if (cmd.run && !cmd.subCommands && Object.values(defs).every((d) => d.type === "boolean")) {
-    const { parseSwitches } = await import("./flags");
-    return cmd.run({ rawArgs, args: { _: [], ...parseSwitches(rawArgs, defs) } as unknown as Parameters<typeof cmd.run>[0]["args"], cmd });
-  }
-  const { runCommand } = await import("citty");
-  return (await runCommand(cmd, { rawArgs })).result;
+  const { parseArgs } = await import("./flags");
+  const args = parseArgs(rawArgs, (cmd.args ?? {}) as ArgsDef) as unknown as Parameters<NonNullable<CommandDef["run"]>>[0]["args"];
+  return cmd.run?.({ rawArgs, args, cmd, data: undefined });
 }
 
 export async function cli(argv: string[]): Promise<number> {
@@ -102,18 +95,18 @@ export async function cli(argv: string[]): Promise<number> {
     const at = argv.findIndex((a) => !a.startsWith("-"));
     const name = at >= 0 ? argv[at]! : undefined;
     if (argv.length === 0) {
-      writeStdout(await help(undefined));
+      printLines(await help(undefined));
       return EXIT.usage;
     }
     if (name === "help") {
       const topic = argv.slice(at + 1).find((a) => !a.startsWith("-"));
       if (topic && !commands[topic]) throw await unknownCommand(topic);
-      writeStdout(await help(topic));
+      printLines(await help(topic));
       return EXIT.ok;
     }
     if (name !== undefined && !commands[name]) throw await unknownCommand(name);
     if (argv.includes("--help") || argv.includes("-h")) {
-      writeStdout(await help(name));
+      printLines(await help(name));
       return EXIT.ok;
     }
     if (name === undefined && (argv.includes("--version") || argv.includes("-V"))) return cli(["version"]);

@@ -1,6 +1,6 @@
-// `version` takes only switches, so root.ts runs it without citty's parser (loading node:util
-// alone would cost start-up more than the command does).
+// `version`: what was built, from which commit, for which target.
 import { buildInfo } from "../build-info";
+import { printLines } from "../engine/stdio";
 import { defineCommand } from "./command";
 import { checkFlags } from "./flags";
 
@@ -12,7 +12,7 @@ export const versionCommand = defineCommand({
   run({ args: parsed, rawArgs }) {
     checkFlags(rawArgs, args);
     const { version, commit, target } = buildInfo;
-    console.log(parsed.json ? JSON.stringify(buildInfo) : `kube-rootfs ${version} (commit ${commit}, ${target})`);
+    printLines(parsed.json ? JSON.stringify(buildInfo) : `kube-rootfs ${version} (commit ${commit}, ${target})`);
     return 0;
   },
 });

@@ -2,7 +2,7 @@
 // process.stderr: building those streams costs a compiled executable more start-up (about 25 ms
 // of CPU on a 2-core VM) than a warm run's whole work. Writes are synchronous, as a log's should
 // be: a crash leaves every line before it. node:fs itself loads on the first write (about 5 ms):
-// `version` never needs it.
+// `version` and --help never need it.
 
 let fs: typeof import("node:fs") | undefined;
 const nodeFs = () => (fs ??= require("node:fs") as typeof import("node:fs"));
@@ -28,20 +28,14 @@ function write(fd: Fd, text: string): void {
 export const writeStdout = (text: string) => write(1, text);
 export const writeStderr = (text: string) => write(2, text);
 
-/** Linux's memory devices (/dev/null, /dev/zero, …): character devices that are never a terminal. */
-const MEMORY_DEVICES = 1;
-
 /**
- * isatty(fd). Most runs that are not at a terminal write to a file, a pipe or /dev/null, which
- * fstat tells apart at once; only another character device asks node:tty, which costs about
- * 10 ms to load.
+ * Lines (a text ending in a newline) to stdout through the runtime's console, which writes at
+ * once and loads no node:fs: for a command that writes nothing else (--help, version).
  */
-export function isTerminal(fd: Fd): boolean {
-  try {
-    const st = nodeFs().fstatSync(fd);
-    if (!st.isCharacterDevice() || Math.floor(st.rdev / 256) % 4096 === MEMORY_DEVICES) return false;
-  } catch {
-    return false;
-  }
-  return (require("node:tty") as typeof import("node:tty")).isatty(fd);
-}
+export const printLines = (text: string) => console.log(text.replace(/\n$/, ""));
+
+/** The runtime's own isatty, as Node's tty module has it: loading node:tty costs about 10 ms, node:fs 5. */
+const ttyBinding = () => (process as unknown as { binding(name: "tty_wrap"): { isTTY(fd: number): boolean } }).binding("tty_wrap");
+
+/** isatty(fd). */
+export const isTerminal = (fd: Fd): boolean => ttyBinding().isTTY(fd);

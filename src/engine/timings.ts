@@ -20,10 +20,12 @@ export function mark(stage: string): void {
 
 mark("start");
 
-/** The marks as one line on stderr, when asked for; wait for it before the process ends. */
-export async function reportTimings(): Promise<void> {
+/** The marks as one line on stderr, when asked for. */
+export function reportTimings(): void {
   if (!enabled) return;
   mark("exit");
-  // Bun's own writer: process.stderr would cost the run more than it reports.
-  await Bun.write(Bun.stderr, JSON.stringify({ timings: marks }) + "\n");
+  // console.error writes at once, on this thread: process.stderr would cost the run more than it
+  // reports, node:fs (engine/stdio.ts) a few ms that `version` never pays otherwise, and
+  // Bun.write to Bun.stderr starts a thread pool as the run ends.
+  console.error(JSON.stringify({ timings: marks }));
 }

@@ -4,6 +4,7 @@
 import { run as runCommand, type Ran } from "../engine/command";
 import { readText } from "../fs/read";
 import { toolPath } from "./tools";
+import { realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 
 /** How a tool is run (a test passes its own). */
@@ -41,12 +42,34 @@ export function nftForwardDrops(json: string): string[] {
 /** `-P FORWARD DROP` in `iptables -S FORWARD`. */
 export const iptablesForwardDrops = (rules: string) => (/^-P FORWARD DROP$/m.test(rules) ? ["iptables FORWARD"] : []);
 
+export type IptablesVariant = "nft" | "legacy";
+
+/**
+ * The tables an iptables binary works on, when the name it resolves to says so: the alternatives
+ * of Debian, Ubuntu and Red Hat link iptables to xtables-nft-multi or xtables-legacy-multi
+ * (through iptables-nft or iptables-legacy). Undefined for any other name: its --version tells.
+ */
+export function iptablesVariantByName(tool: string): IptablesVariant | undefined {
+  let name: string;
+  try {
+    name = basename(realpathSync(tool));
+  } catch {
+    return undefined;
+  }
+  return /^(xtables|iptables)-nft(-multi)?$/.test(name) ? "nft" : /^(xtables|iptables)-legacy(-multi)?$/.test(name) ? "legacy" : undefined;
+}
+
 /**
  * The FORWARD policy as nft sees it (nftables, and iptables-nft's tables), and as each iptables
  * sees it that nft did not cover: the legacy one only when its filter table is loaded (asking
  * would load the module otherwise).
  */
-export async function forwardPolicy(proc = "/proc", which: (cmd: string) => string | null = toolPath, run: Runner = runCommand): Promise<ForwardPolicy> {
+export async function forwardPolicy(
+  proc = "/proc",
+  which: (cmd: string) => string | null = toolPath,
+  run: Runner = runCommand,
+  variantByName: (tool: string) => IptablesVariant | undefined = iptablesVariantByName,
+): Promise<ForwardPolicy> {
   const out: ForwardPolicy = { drops: [], read: [] };
   const nft = which("nft");
   if (nft) {
@@ -59,8 +82,9 @@ export async function forwardPolicy(proc = "/proc", which: (cmd: string) => stri
   const legacyLoaded = /^filter$/m.test(readText(join(proc, "net/ip_tables_names")) ?? "");
   const tools = [...new Set([which("iptables"), which("iptables-legacy")].filter((t): t is string => Boolean(t)))];
   for (const tool of tools) {
-    const version = (await run([tool, "--version"])).stdout;
-    if (/nf_tables/.test(version) ? out.read.includes("nft") : !legacyLoaded) continue;
+    // Its name spares a process where it tells: start-up pays for every one.
+    const variant = variantByName(tool) ?? (/nf_tables/.test((await run([tool, "--version"])).stdout) ? "nft" : "legacy");
+    if (variant === "nft" ? out.read.includes("nft") : !legacyLoaded) continue;
     const r = await run([tool, "-S", "FORWARD"]);
     if (r.code !== 0) continue;
     out.read.push(basename(tool));

@@ -31,6 +31,8 @@ export function tcpListeners(proc = "/proc"): Listener[] {
 export function socketHolders(inodes: number[], proc = "/proc"): Map<number, ProcessFacts[]> {
   const want = new Set(inodes);
   const out = new Map<number, ProcessFacts[]>();
+  // Every fd of every process is a readlink each: none when no socket is asked about.
+  if (!want.size) return out;
   for (const pid of allPids(proc)) {
     let fds: string[];
     try {

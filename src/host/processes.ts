@@ -42,11 +42,11 @@ export function allPids(proc = "/proc"): number[] {
   }
 }
 
-/** The processes named `comm` (as /proc/<pid>/comm has it: the first 15 bytes). */
-export const processesNamed = (comm: string, proc = "/proc"): ProcessFacts[] =>
+/** Every process /proc lists now, with its name (as /proc/<pid>/comm has it: the first 15 bytes) and parent. */
+export const hostProcesses = (proc = "/proc"): ProcessFacts[] =>
   allPids(proc)
     .map((pid) => processFacts(pid, proc))
-    .filter((p): p is ProcessFacts => p?.comm === comm);
+    .filter((p): p is ProcessFacts => p !== undefined);
 
 export interface ProcessFacts {
   pid: number;

@@ -61,6 +61,17 @@ export function removeHostManifest(root: string): Promise<void> {
 /** The machine's entry, replacing an earlier one of the same name. */
 export const withMachine = (m: HostManifest, e: MachineEntry): HostManifest => ({ ...m, machines: [...m.machines.filter((x) => x.name !== e.name), e] });
 
+/**
+ * Record a machine in the manifest; one recorded just so (every re-run of its provision) is left
+ * alone, without taking the lock or writing: a warm run writes nothing. The machine's own lock,
+ * held by whoever records or removes it, keeps its entry from changing meanwhile.
+ */
+export async function recordMachine(root: string, e: MachineEntry): Promise<void> {
+  const recorded = readHostManifest(root)?.machines.find((m) => m.name === e.name);
+  if (recorded && stableJSON(recorded) === stableJSON(e)) return;
+  await updateHostManifest(root, (m) => withMachine(m, e));
+}
+
 export const withoutMachine = (m: HostManifest, name: string): HostManifest => ({ ...m, machines: m.machines.filter((x) => x.name !== name) });
 
 /** A host file's entry, replacing an earlier one at the same path. */

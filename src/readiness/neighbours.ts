@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Resolved } from "../config/resolve";
 import { forwardPolicy } from "../host/firewall";
 import { socketHolders, tcpListeners } from "../host/ports";
-import { descendsFrom, nspawnsOn, onHostItself, processesNamed, type ProcessFacts } from "../host/processes";
+import { descendsFrom, hostProcesses, nspawnsOn, onHostItself, type ProcessFacts } from "../host/processes";
 import { ConfigError } from "../errors";
 import { readHostManifest } from "../hostprep/manifest";
 import { bad, ok, type Check } from "./check";
@@ -21,6 +21,16 @@ export const NODE_PORTS: ReadonlyArray<readonly [number, string]> = [
 
 const procOf = (goal: Resolved) => join(goal.host.root, "proc");
 const named = (p: ProcessFacts) => `pid ${p.pid} (${p.comm})`;
+
+/** The host's processes, read from its /proc when first asked for: the checks given the same list read it once. */
+type Processes = () => ProcessFacts[];
+function processesOnce(goal: Resolved): Processes {
+  let all: ProcessFacts[] | undefined;
+  return () => (all ??= hostProcesses(procOf(goal)));
+}
+
+/** The processes of that name running on the host itself, not inside a machine or container. */
+const onHost = (processes: Processes, comm: string, proc: string) => processes().filter((p) => p.comm === comm && onHostItself(p.pid, proc));
 
 /** The machine dirs of this node: the goal's, and every machine kube-rootfs provisioned on the host (an update's other slot). */
 function nodeMachineDirs(goal: Resolved): string[] {
@@ -41,14 +51,16 @@ export function portsCheck(goal: Resolved): Check {
       const proc = procOf(goal);
       const listeners = tcpListeners(proc).filter((l) => NODE_PORTS.some(([port]) => port === l.port));
       const holders = socketHolders(listeners.map((l) => l.inode), proc);
-      const node = nodeMachineDirs(goal).flatMap((dir) => nspawnsOn(dir, proc));
+      // Which machines are this node's is asked only of a port that is held.
+      let node: number[] | undefined;
+      const nodePids = () => (node ??= nodeMachineDirs(goal).flatMap((dir) => nspawnsOn(dir, proc)));
       const foreign: string[] = [];
       const own: string[] = [];
       for (const [port, what] of NODE_PORTS) {
         const held = listeners.filter((l) => l.port === port).flatMap((l) => holders.get(l.inode) ?? []);
         const listening = listeners.some((l) => l.port === port);
         if (!listening) continue;
-        const others = held.filter((p) => !descendsFrom(p.pid, node, proc));
+        const others = held.filter((p) => !descendsFrom(p.pid, nodePids(), proc));
         if (held.length && !others.length) own.push(`${port} by this node's machine (${held.map(named).join(", ")})`);
         else foreign.push(`${port} (${what}) is held by ${others.length ? others.map(named).join(", ") : "a process this user cannot see"}`);
       }
@@ -61,12 +73,11 @@ export function portsCheck(goal: Resolved): Check {
   };
 }
 
-export function dockerCheck(goal: Resolved): Check {
+export function dockerCheck(goal: Resolved, processes = processesOnce(goal)): Check {
   return {
     name: "docker",
     run() {
-      const proc = procOf(goal);
-      const daemons = processesNamed("dockerd", proc).filter((p) => onHostItself(p.pid, proc));
+      const daemons = onHost(processes, "dockerd", procOf(goal));
       if (!daemons.length) return ok("no Docker daemon on the host");
       return bad(
         "warn",
@@ -97,13 +108,12 @@ export function forwardCheck(goal: Resolved): Check {
 const KUBELET_UNITS = ["etc/systemd/system/kubelet.service", "lib/systemd/system/kubelet.service", "usr/lib/systemd/system/kubelet.service"];
 const KUBELET_ENABLED = "etc/systemd/system/multi-user.target.wants/kubelet.service";
 
-export function hostKubeletCheck(goal: Resolved): Check {
+export function hostKubeletCheck(goal: Resolved, processes = processesOnce(goal)): Check {
   return {
     name: "host kubelet",
     run() {
       const root = goal.host.root;
-      const proc = procOf(goal);
-      const running = processesNamed("kubelet", proc).filter((p) => onHostItself(p.pid, proc));
+      const running = onHost(processes, "kubelet", procOf(goal));
       const fix = "stop and disable it (systemctl disable --now kubelet), or remove the install it belongs to (apt-get remove kubelet)";
       const clash = "a second kubelet beside the machine's: both want ports 10250 and 10248 and the node's name";
       if (running.length) return bad("fail", `kubelet runs on the host itself (${running.map(named).join(", ")}), ${clash}`, fix);
@@ -116,5 +126,8 @@ export function hostKubeletCheck(goal: Resolved): Check {
   };
 }
 
-/** Every check of what else on the host gets in the node's way. */
-export const neighbourChecks = (goal: Resolved): Check[] => [portsCheck(goal), dockerCheck(goal), forwardCheck(goal), hostKubeletCheck(goal)];
+/** Every check of what else on the host gets in the node's way (the host's processes read once for all). */
+export function neighbourChecks(goal: Resolved): Check[] {
+  const processes = processesOnce(goal);
+  return [portsCheck(goal), dockerCheck(goal, processes), forwardCheck(goal), hostKubeletCheck(goal, processes)];
+}

@@ -14,7 +14,7 @@ import type { WorkspaceDecision } from "./decision";
 import { readImageRecord } from "./bootstrap/image";
 import { renderNspawn } from "./templates/nspawn";
 import { renderServiceOverride } from "./templates/override";
-import { updateHostManifest, withMachine } from "../hostprep/manifest";
+import { recordMachine } from "../hostprep/manifest";
 
 export const ENSURE_WORKSPACE = "ensure-workspace";
 
@@ -70,7 +70,7 @@ export function ensureWorkspaceTask(goal: Resolved, decision: () => WorkspaceDec
     async run(ctx) {
       // Recorded first: whatever this run leaves of the machine, reset finds it.
       const { machine: name, machineDir, nspawnConfigFile, serviceOverrideFile } = goal;
-      if (!ctx.dryRun) await updateHostManifest(goal.host.root, (m) => withMachine(m, { name, machineDir, nspawnConfigFile, serviceOverrideFile }));
+      if (!ctx.dryRun) await recordMachine(goal.host.root, { name, machineDir, nspawnConfigFile, serviceOverrideFile });
       const created = await ensureRootfs(goal, decision(), ctx);
       const host = new Target("/", ctx);
       const written = await Promise.all(nspawnFiles(goal).map((f) => host.writeFile(hostRel(f.path), f.content, f.mode)));

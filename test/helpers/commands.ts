@@ -1,7 +1,7 @@
 // Documented command lines checked as the CLI would take them, without running them: a known
-// command, flags it knows (its own unknown-flag check, src/cli/flags.ts), arguments citty parses.
-import { parseArgs, type ArgsDef } from "citty";
-import { checkFlags } from "../../src/cli/flags";
+// command, flags it knows (its own unknown-flag check, src/cli/flags.ts), arguments it parses.
+import type { ArgsDef } from "citty";
+import { checkFlags, parseArgs } from "../../src/cli/flags";
 import { allCommands } from "../../src/cli/root";
 import { errorMessage } from "../../src/errors";
 

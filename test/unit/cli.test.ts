@@ -10,7 +10,8 @@ import { parseArchList } from "../../src/config/arch";
 import { closest, editDistance } from "../../src/config/closest";
 import { loadGoal, unknownEnvWarnings, yamlErrorAt } from "../../src/config/load";
 import { runSource } from "../helpers/binary";
-import { parseSwitches } from "../../src/cli/flags";
+import { parseArgs as cittyParseArgs, type ArgsDef } from "citty";
+import { parseArgs } from "../../src/cli/flags";
 import { errorOf, tempDir } from "../helpers/goal";
 
 const optionLines = (help: string) => help.split("\n").filter((l) => /^ {2}--/.test(l));
@@ -67,7 +68,29 @@ describe("--help", () => {
     expect((await runSource(["version", "--json", "--no-json"])).stdout).toBe(text);
     expect((await runSource(["version", "--no-json", "--json"])).stdout).toBe(json);
     expect((await runSource(["version", "--json=false"])).stdout).toBe(text);
-    expect(parseSwitches(["--a", "--no-b", "--c=false", "--name=x", "--", "--d"], { a: { type: "boolean" }, b: { type: "boolean" }, c: { type: "boolean" }, d: { type: "boolean" }, name: { type: "string" } })).toEqual({ a: true, b: false, c: false });
+  });
+
+  test("arguments are read as citty reads them, without loading it; of a switch given both ways, the last one wins", () => {
+    const defs: ArgsDef = {
+      action: { type: "positional", required: false },
+      ref: { type: "positional", required: false },
+      "dry-run": { type: "boolean" },
+      drain: { type: "boolean", default: true },
+      "cache-dir": { type: "string" },
+      machine: { type: "string" },
+    };
+    const lines = [
+      [], ["push", "reg/repo:tag", "extra"], ["--dry-run", "--cache-dir", "/c"], ["--cache-dir=/a=b", "--machine="], ["--machine", "--dry-run"], ["--machine"],
+      ["--dry-run=false"], ["--dry-run=yes"], ["--dry-run", "false"], ["--no-drain"], ["--drain=false"], ["--no-machine"], ["--machine", "a", "--machine", "b"],
+      ["a", "--", "--dry-run", "b"], ["-h", "x"], ["-"], ["--dry-run", "--no-dry-run"],
+    ];
+    // citty also keeps each option under its camelCase name, and -h as h (root.ts reads -h itself); nothing reads those.
+    for (const argv of lines) {
+      const theirs = Object.fromEntries(Object.entries(cittyParseArgs(argv, defs)).filter(([k]) => !/[A-Z]/.test(k) && k !== "h"));
+      expect({ argv, args: { ...parseArgs(argv, defs) } as Record<string, unknown> }).toEqual({ argv, args: theirs });
+    }
+    // citty applies every --no-x last; here the last one given wins, as in version above.
+    expect(parseArgs(["--no-dry-run", "--dry-run"], defs)["dry-run"]).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 // The docs a user reads: every `kube-rootfs …` line in a fenced block of README.md and docs/*.md
-// is one the CLI would take (known command, known flags, arguments citty parses); README.md stays
+// is one the CLI would take (known command, known flags, arguments it parses); README.md stays
 // a front door with the two commands and a link to every page; every link lands on a page and heading.
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";

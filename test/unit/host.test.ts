@@ -8,7 +8,7 @@ import type { GoalInput } from "../../src/config/schema";
 import { readSysctl, sysctlPath } from "../../src/host/sysctl";
 import { activeSwaps, fstabSwapLines } from "../../src/host/swap";
 import { hostDrift } from "../../src/hostprep/drift";
-import { readHostManifest } from "../../src/hostprep/manifest";
+import { readHostManifest, recordMachine } from "../../src/hostprep/manifest";
 import { SYSCTL_FILE } from "../../src/hostprep/settings";
 import { FSTAB_BACKUP, SWAP_COMMENT, uncommentSwapLines } from "../../src/hostprep/swap";
 import { hostTask } from "../../src/hostprep/task";
@@ -105,6 +105,22 @@ describe("kernel settings", () => {
     expect(m.files).toEqual([{ path: SYSCTL_FILE, sha256: sha, what: "kernel settings the node needs (sysctl.d)" }]);
     expect(m.sysctls).toContainEqual({ key: "kernel.panic", value: "10", rule: "exact" });
     expect(m.sysctls).toContainEqual({ key: "fs.inotify.max_user_watches", value: "524288", rule: "at-least" });
+  });
+
+  test("a machine recorded just so is left alone: no lock taken, nothing written; a changed one is rewritten", async () => {
+    const root = fakeHostRoot();
+    const kube1 = { name: "kube1", machineDir: "/var/lib/machines/kube1", nspawnConfigFile: "/etc/systemd/nspawn/kube1.nspawn", serviceOverrideFile: "/o.conf" };
+    await recordMachine(root, kube1);
+    const path = join(root, "var/lib/kube-rootfs/host.json");
+    const first = statSync(path);
+    // A lock left by a live process would hold up any update: a re-run never asks for it.
+    writeFileSync(`${path}.lock`, String(process.ppid));
+    await recordMachine(root, { ...kube1 });
+    expect(statSync(path).ino).toBe(first.ino);
+    rmSync(`${path}.lock`);
+    await recordMachine(root, { ...kube1, machineDir: "/srv/kube1" });
+    expect(statSync(path).ino).not.toBe(first.ino);
+    expect(readHostManifest(root)!.machines).toEqual([{ ...kube1, machineDir: "/srv/kube1" }]);
   });
 
   test("a kernel without a setting the node needs fails the run naming it", async () => {

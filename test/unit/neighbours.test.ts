@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { iptablesForwardDrops, nftForwardDrops } from "../../src/host/firewall";
+import { forwardPolicy, iptablesForwardDrops, iptablesVariantByName, nftForwardDrops } from "../../src/host/firewall";
 import { tcpListeners } from "../../src/host/ports";
 import { processFacts } from "../../src/host/processes";
 import { updateHostManifest, withMachine } from "../../src/hostprep/manifest";
@@ -122,5 +122,30 @@ describe("host services", () => {
     expect(nftForwardDrops(ruleset)).toEqual(["nft table ip filter chain FORWARD"]);
     expect(iptablesForwardDrops("-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n")).toEqual(["iptables FORWARD"]);
     expect(iptablesForwardDrops("-P FORWARD ACCEPT\n")).toEqual([]);
+  });
+
+  test("iptables is asked its version only when the name it resolves to does not tell its tables", async () => {
+    const bin = tempDir("iptables");
+    for (const real of ["xtables-nft-multi", "xtables-legacy-multi", "iptables"]) writeFileSync(join(bin, real), "");
+    symlinkSync("xtables-nft-multi", join(bin, "iptables-nft"));
+    symlinkSync("iptables-nft", join(bin, "alternative"));
+    symlinkSync("xtables-legacy-multi", join(bin, "iptables-legacy"));
+    expect([join(bin, "alternative"), join(bin, "iptables-legacy"), join(bin, "iptables"), join(bin, "absent")].map(iptablesVariantByName)).toEqual(["nft", "legacy", undefined, undefined]);
+
+    // No nft, no legacy tables loaded: iptables (nf_tables) is read, iptables-legacy is not.
+    const proc = join(fakeHostRoot(), "proc");
+    const which = (cmd: string) => (cmd.startsWith("iptables") ? `/usr/sbin/${cmd}` : null);
+    const calls: string[][] = [];
+    const run = async (argv: string[]) => {
+      calls.push(argv);
+      if (argv[1] === "--version") return { code: 0, stdout: `iptables v1.8.9 (${argv[0]!.endsWith("legacy") ? "legacy" : "nf_tables"})\n` };
+      return { code: 0, stdout: "-P FORWARD DROP\n" };
+    };
+    const found = { drops: ["iptables FORWARD"], read: ["iptables"] };
+    expect(await forwardPolicy(proc, which, run, (tool) => (tool.endsWith("legacy") ? "legacy" : "nft"))).toEqual(found);
+    expect(calls).toEqual([["/usr/sbin/iptables", "-S", "FORWARD"]]);
+    calls.length = 0;
+    expect(await forwardPolicy(proc, which, run, () => undefined)).toEqual(found);
+    expect(calls).toEqual([["/usr/sbin/iptables", "--version"], ["/usr/sbin/iptables", "-S", "FORWARD"], ["/usr/sbin/iptables-legacy", "--version"]]);
   });
 });
