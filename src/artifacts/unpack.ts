@@ -151,9 +151,18 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
   };
   if (!tar) throw new Error("archiveUnpacker: loadTar() was not awaited");
   const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
+  // After the end-of-archive blocks nothing more is read, as GNU tar reads nothing more: node-tar
+  // would keep appending whatever follows to one buffer, and a run of zeros that compresses to
+  // kilobytes (under the download cap) would cost minutes. The sha256 still covers every byte.
+  let archiveEnded = false;
+  parser.on("eof", () => {
+    archiveEnded = true;
+    parser.abort(new Error("the archive has ended"));
+  });
   const ended = new Promise<void>((resolve) => {
     parser.on("end", resolve);
-    parser.on("error", (err: Error) => (fail(`not a valid tar.gz (${err.message})`), resolve()));
+    // After the end the parser is aborted on purpose: that error, and any of the rest, is no failure.
+    parser.on("error", (err: Error) => (archiveEnded || fail(`not a valid tar.gz (${err.message})`), resolve()));
   });
 
   const discard = () => {
@@ -166,6 +175,7 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
   return {
     write(chunk) {
       if (failure) throw failure;
+      if (archiveEnded) return;
       parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       if (failure) throw failure;
     },

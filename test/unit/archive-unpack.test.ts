@@ -83,6 +83,29 @@ test("a bad archive fails as bad content, and discarding it leaves no staged fil
   expect(existsSync(join(root, "usr/local/bin/crictl"))).toBe(false);
 });
 
+// A mirror whose checksum file agrees can still serve an archive padded after its end: zeros that
+// compress to kilobytes (under the download cap, under the inflate ratio node-tar refuses), then
+// bytes that are no gzip at all. Nothing after the end-of-archive blocks is read, as GNU tar reads
+// nothing more: node-tar would append all of it to one growing buffer (measured: over 100 s for
+// this one), then fail on the garbage. The test's own timeout only guards a hang; the garbage makes
+// the difference deterministic.
+test("what follows the end of the archive is never read: zeros inflating to 200 MiB, then garbage", async () => {
+  const { body, gz } = crictlArchive(4 << 20);
+  const tar = join(tempDir("archive-tail"), "crictl.tar");
+  writeFileSync(tar, Bun.gunzipSync(gz as Uint8Array<ArrayBuffer>));
+  // one gzip stream: the archive and the zeros; then bytes of no format
+  const padded = Bun.spawnSync(["sh", "-c", `(cat ${tar}; head -c 200M /dev/zero) | gzip -1`], { stdout: "pipe" }).stdout;
+  const file = new Uint8Array(Buffer.concat([padded, Buffer.alloc(4096, 7)]));
+  expect(file.length).toBeLessThan(5 << 20);
+  const root = rootfs();
+  const sink = new AssetSink(undefined, unpack(root));
+  for (let o = 0; o < file.length; o += 65536) await sink.replay(file.slice(o, o + 65536));
+  const { sha256: hash, staged } = await sink.finish();
+  expect(hash).toBe(sha256(file));
+  expect(staged.map((f) => f.rel)).toEqual(["usr/local/bin/crictl"]);
+  expect(readFileSync(staged[0]!.temp).equals(Buffer.from(body))).toBe(true);
+}, 60_000);
+
 test("a job its worker cannot open fails by name, and the worker goes on serving other jobs", async () => {
   const root = rootfs();
   const bad = new AssetSink(undefined, { artifact: "no-such-artifact" as "crictl", target: unpack(root).target });
