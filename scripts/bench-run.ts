@@ -2,6 +2,7 @@
 // not pay for another's), wall time in seconds, output kept, a failure thrown with its stderr.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { TIMINGS_ENV } from "../src/engine/timings";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -35,19 +36,30 @@ export interface TimedRun {
   marks: Record<string, number>;
 }
 
+/** The environment of a run asked for its stage marks. */
+const timedEnv = () => ({ ...process.env, [TIMINGS_ENV]: "1" });
+
+/** The stage marks a run wrote on stderr (KUBE_ROOTFS_TIMINGS); undefined when it wrote none. */
+export function marksOf(stderr: string): Record<string, number> | undefined {
+  const line = stderr.split("\n").find((l) => l.startsWith('{"timings":'));
+  return line ? (JSON.parse(line) as { timings: Record<string, number> }).timings : undefined;
+}
+
+/** A finished process's CPU time (user + sys) in ms, from its resource usage. */
+const cpuMsOf = (usage: { cpuTime: { user: number | bigint; system: number | bigint } } | undefined) =>
+  usage ? Number(usage.cpuTime.user) / 1000 + Number(usage.cpuTime.system) / 1000 : NaN;
+
 /** `runs` runs of `cmd` one after another, each asked for its stage marks (a first, unrecorded run warms the page cache). */
 export function timedRuns(cmd: string[], runs: number): TimedRun[] {
   const out: TimedRun[] = [];
   for (let i = 0; i <= runs; i++) {
     const started = performance.now();
-    const r = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "ignore", stderr: "pipe", env: { ...process.env, KUBE_ROOTFS_TIMINGS: "1" } });
+    const r = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "ignore", stderr: "pipe", env: timedEnv() });
     const ms = performance.now() - started;
     const stderr = r.stderr.toString();
     if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} exited ${r.exitCode}: ${stderr}`);
     if (i === 0) continue;
-    const line = stderr.split("\n").find((l) => l.startsWith('{"timings":'));
-    const cpu = r.resourceUsage?.cpuTime;
-    out.push({ ms, cpuMs: cpu ? Number(cpu.user + cpu.system) / 1000 : NaN, marks: line ? (JSON.parse(line) as { timings: Record<string, number> }).timings : {} });
+    out.push({ ms, cpuMs: cpuMsOf(r.resourceUsage), marks: marksOf(stderr) ?? {} });
   }
   return out;
 }
@@ -132,7 +144,7 @@ export async function coldRun(cmd: string[]): Promise<ColdRun> {
   const time = existsSync("/usr/bin/time") ? ["/usr/bin/time", "-f", "maxrss=%M"] : [];
   Bun.spawnSync(["sync"]);
   const started = performance.now();
-  const proc = Bun.spawn([...time, ...cmd], { cwd: ROOT, stdout: "ignore", stderr: "pipe", env: { ...process.env, KUBE_ROOTFS_TIMINGS: "1" } });
+  const proc = Bun.spawn([...time, ...cmd], { cwd: ROOT, stdout: "ignore", stderr: "pipe", env: timedEnv() });
   const seen = new Map<string, [string, number]>();
   const sample = setInterval(() => {
     const pid = time.length ? childOf(proc.pid) : proc.pid;
@@ -142,14 +154,12 @@ export async function coldRun(cmd: string[]): Promise<ColdRun> {
   clearInterval(sample);
   const ms = performance.now() - started;
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${stderr}`);
-  const line = stderr.split("\n").find((l) => l.startsWith('{"timings":'));
   const threads: Record<string, number> = {};
   for (const [kind, cpu] of seen.values()) threads[kind] = (threads[kind] ?? 0) + cpu;
-  const cpu = proc.resourceUsage()?.cpuTime;
   return {
     ms,
-    cpuMs: cpu ? Number(cpu.user + cpu.system) / 1000 : NaN,
-    marks: line ? (JSON.parse(line) as { timings: Record<string, number> }).timings : {},
+    cpuMs: cpuMsOf(proc.resourceUsage()),
+    marks: marksOf(stderr) ?? {},
     rssBytes: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? NaN) * 1024,
     threads,
   };

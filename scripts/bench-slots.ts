@@ -34,7 +34,7 @@ import { combinedTestMirror } from "../test/helpers/mirror";
 import { nestedHost, type NestedHost } from "../test/helpers/nested-host";
 import { startRegistry } from "../test/helpers/registry";
 import { removeTempDirs } from "../test/helpers/tmp";
-import { breakdown, buildBinary, median, row, stagesLine, type TimedRun } from "./bench-run";
+import { breakdown, buildBinary, marksOf, median, row, stagesLine, type TimedRun } from "./bench-run";
 
 export interface SlotsBench {
   rows: SwitchRow[];
@@ -57,11 +57,11 @@ const SWITCH = "switch";
 const DOWN = "old slot disabled";
 const HEALTHY = "healthy";
 
-/** The stage marks a run wrote on stderr (KUBE_ROOTFS_TIMINGS). */
-function marksOf(stderr: string): Record<string, number> {
-  const line = stderr.split("\n").find((l) => l.startsWith('{"timings":'));
-  if (!line) throw new Error(`no timings line in: ${stderr.slice(-500)}`);
-  return (JSON.parse(line) as { timings: Record<string, number> }).timings;
+/** The stage marks an upgrade wrote: without them a row cannot be broken down. */
+function upgradeMarks(stderr: string): Record<string, number> {
+  const marks = marksOf(stderr);
+  if (!marks) throw new Error(`no timings line in: ${stderr.slice(-500)}`);
+  return marks;
 }
 
 const OLD = "1.33.1";
@@ -111,7 +111,7 @@ export async function benchSlots(bin: string): Promise<SlotsBench> {
         const r = await must(host.sh("env", `${TIMINGS_ENV}=1`, "kube-rootfs", "upgrade", "--timeout", "180", ...args, "--log-format", "json"), `upgrade (${base})`);
         // The update's last word comes before the deletion of the rootfs it replaced.
         const fields = events(r.stdout).find((e) => e.fields?.totalMs !== undefined)?.fields ?? {};
-        const x = { downtimeMs: Number(fields.downtimeMs), totalMs: Number(fields.totalMs), run: { ms: performance.now() - t, cpuMs: NaN, marks: marksOf(r.stderr) } };
+        const x = { downtimeMs: Number(fields.downtimeMs), totalMs: Number(fields.totalMs), run: { ms: performance.now() - t, cpuMs: NaN, marks: upgradeMarks(r.stderr) } };
         each.push(x);
         console.error(`  ${base}: downtime ${x.downtimeMs} ms, upgrade ${x.totalMs} ms; ${stagesLine(breakdown([x.run]))}`);
       }
