@@ -37,22 +37,13 @@ function about<T extends z.core.$ZodType>(schema: T, description: string, flag?:
   return schema;
 }
 
-const matching = (re: RegExp, message?: string) => z.string().check(z.regex(re, message));
-const nonEmpty = () => z.string().check(z.minLength(1));
-const duration = () => matching(DURATION, "expected a duration like 30s, 2m or 1m30s");
-const absPath = () => matching(/^\//, "expected an absolute path");
-const version = () =>
-  z.pipe(
-    matching(VERSION, "expected a version like 1.33.1"),
-    z.transform((v: string) => v.replace(/^v/, "")),
-  );
-const sha256 = () =>
-  z.pipe(
-    matching(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits"),
-    z.transform((h: string) => h.toLowerCase()),
-  );
+/** A string schema with its checks, as z.string().check(...) makes it but one instance instead of two. */
+const text = (...checks: z.core.$ZodCheck<string>[]) => new z.ZodMiniString({ type: "string", checks });
+/** A number schema with its checks, likewise. */
+const num = (...checks: z.core.$ZodCheck<number>[]) => new z.ZodMiniNumber({ type: "number", checks });
+const matching = (re: RegExp, message?: string) => text(z.regex(re, message));
 const url = (schemes: string[]) =>
-  z.string().check(
+  text(
     z.refine((s) => {
       try {
         return schemes.includes(new URL(s).protocol.replace(/:$/, ""));
@@ -62,21 +53,38 @@ const url = (schemes: string[]) =>
     }, `expected a ${schemes.join("/")} URL`),
   );
 
+// The value schemas several fields share: a schema is immutable, and each field registers its
+// description on a wrapper of its own (optional, default), so one instance of each serves them all.
+const nonEmpty = text(z.minLength(1));
+const duration = matching(DURATION, "expected a duration like 30s, 2m or 1m30s");
+const absPath = matching(/^\//, "expected an absolute path");
+const version = z.pipe(
+  matching(VERSION, "expected a version like 1.33.1"),
+  z.transform((v: string) => v.replace(/^v/, "")),
+);
+const sha256 = z.pipe(
+  matching(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits"),
+  z.transform((h: string) => h.toLowerCase()),
+);
+const webURL = url(["http", "https"]);
+const sourceURL = url(["http", "https", "file"]);
+const positive = num(z.positive());
+
 const mirrorEndpoint = z.union([
-  url(["http", "https"]),
+  webURL,
   z.strictObject({
-    url: url(["http", "https"]),
-    ca: about(z.optional(absPath()), "CA certificate file on the host for this endpoint, copied into the machine"),
+    url: webURL,
+    ca: about(z.optional(absPath), "CA certificate file on the host for this endpoint, copied into the machine"),
   }),
 ]);
 export type MirrorEndpoint = z.output<typeof mirrorEndpoint>;
 
 const download = z.prefault(
   z.strictObject({
-    baseURL: about(z.optional(url(["http", "https", "file"])), "mirror in the upstream layout for this artifact"),
-    url: about(z.optional(nonEmpty()), "full URL template; placeholders {version} {arch} {os} {binary}"),
-    version: about(z.optional(version()), "this artifact's version, overriding versions.*"),
-    sha256: about(z.optional(sha256()), "pinned sha256 of the asset; beats the published checksum"),
+    baseURL: about(z.optional(sourceURL), "mirror in the upstream layout for this artifact"),
+    url: about(z.optional(nonEmpty), "full URL template; placeholders {version} {arch} {os} {binary}"),
+    version: about(z.optional(version), "this artifact's version, overriding versions.*"),
+    sha256: about(z.optional(sha256), "pinned sha256 of the asset; beats the published checksum"),
   }),
   {},
 );
@@ -88,10 +96,10 @@ const DEFAULT_PACKAGES = [
 
 export const GoalSchema = z.strictObject({
   machine: about(z._default(matching(NAME, "expected a machine name ([a-zA-Z0-9._-], up to 63)"), "kube1"), "machine name"),
-  machineDir: about(z.optional(absPath()), "rootfs directory (default /var/lib/machines/<machine>)"),
-  nspawnConfigFile: about(z.optional(absPath()), "nspawn settings file (default /etc/systemd/nspawn/<machine>.nspawn)"),
+  machineDir: about(z.optional(absPath), "rootfs directory (default /var/lib/machines/<machine>)"),
+  nspawnConfigFile: about(z.optional(absPath), "nspawn settings file (default /etc/systemd/nspawn/<machine>.nspawn)"),
   serviceOverrideFile: about(
-    z.optional(absPath()),
+    z.optional(absPath),
     "service drop-in (default /etc/systemd/system/systemd-nspawn@<machine>.service.d/override.conf)",
   ),
 
@@ -100,23 +108,23 @@ export const GoalSchema = z.strictObject({
     "target architecture, Debian's name or uname -m's (detected from the host)",
   ),
   hostname: about(z.optional(matching(HOSTNAME, "expected a hostname")), "hostname written into the rootfs (the host's)"),
-  hostKernel: about(z.optional(nonEmpty()), "host kernel release, for /lib/modules (detected)"),
-  hostDevices: about(z.optional(z.array(absPath())), "device nodes bound into the machine (detected: /dev/kvm /dev/net/tun /dev/fuse)"),
+  hostKernel: about(z.optional(nonEmpty), "host kernel release, for /lib/modules (detected)"),
+  hostDevices: about(z.optional(z.array(absPath)), "device nodes bound into the machine (detected: /dev/kvm /dev/net/tun /dev/fuse)"),
   hostModules: about(z.optional(z.boolean()), "bind the host's /lib/modules read-only (detected: present on the host)"),
-  hostResolvConf: about(z.optional(absPath()), "resolver file copied into the rootfs (detected, skipping the 127.0.0.53 stub)"),
+  hostResolvConf: about(z.optional(absPath), "resolver file copied into the rootfs (detected, skipping the 127.0.0.53 stub)"),
 
   versions: z.prefault(
     z.strictObject({
-      kubernetes: about(z._default(version(), "1.33.1"), "Kubernetes version", "kubernetes-version"),
-      containerd: about(z._default(version(), "2.0.4"), "containerd version", "containerd-version"),
-      runc: about(z._default(version(), "1.1.12"), "runc version", "runc-version"),
-      cni: about(z._default(version(), "1.5.1"), "CNI plugins version", "cni-version"),
-      crictl: about(z.optional(version()), "crictl version (default <k8s major>.<minor>.0)", "crictl-version"),
+      kubernetes: about(z._default(version, "1.33.1"), "Kubernetes version", "kubernetes-version"),
+      containerd: about(z._default(version, "2.0.4"), "containerd version", "containerd-version"),
+      runc: about(z._default(version, "1.1.12"), "runc version", "runc-version"),
+      cni: about(z._default(version, "1.5.1"), "CNI plugins version", "cni-version"),
+      crictl: about(z.optional(version), "crictl version (default <k8s major>.<minor>.0)", "crictl-version"),
     }),
     {},
   ),
 
-  mirror: about(z.optional(url(["http", "https", "file"])), "sets every artifact's base URL to <mirror>/<artifact dir>"),
+  mirror: about(z.optional(sourceURL), "sets every artifact's base URL to <mirror>/<artifact dir>"),
   downloads: z.prefault(z.strictObject(Object.fromEntries(ARTIFACTS.map((a) => [a, download])) as Record<ArtifactName, typeof download>), {}),
 
   bootstrap: z.prefault(
@@ -132,7 +140,7 @@ export const GoalSchema = z.strictObject({
           "distribution suite (default: the host's own when Debian or Ubuntu, else noble)",
         ),
         mirror: about(
-          z.optional(url(["http", "https", "file"])),
+          z.optional(sourceURL),
           "package mirror (default: the host's apt mirror for the host's own suite, else the distribution's archive)",
         ),
         components: about(z.optional(z.array(matching(/^[a-z0-9-]+$/))), "archive components (default: main,universe for Ubuntu, main for Debian)"),
@@ -140,12 +148,12 @@ export const GoalSchema = z.strictObject({
           z._default(z.array(matching(/^[a-z0-9][a-z0-9+.-]*$/, "expected a package name")), DEFAULT_PACKAGES),
           "packages installed by the bootstrap",
         ),
-        keyring: about(z.optional(absPath()), "archive keyring for the bootstrap"),
-        tarball: about(z.optional(nonEmpty()), "rootfs snapshot (path or URL) for method tarball"),
-        sha256: about(z.optional(sha256()), "sha256 of bootstrap.tarball"),
+        keyring: about(z.optional(absPath), "archive keyring for the bootstrap"),
+        tarball: about(z.optional(nonEmpty), "rootfs snapshot (path or URL) for method tarball"),
+        sha256: about(z.optional(sha256), "sha256 of bootstrap.tarball"),
         image: about(
           z.optional(
-            nonEmpty().check(
+            nonEmpty.check(
               z.superRefine((ref, ctx) => {
                 try {
                   parseImageRef(ref);
@@ -183,7 +191,7 @@ export const GoalSchema = z.strictObject({
         "NVIDIA GPUs passed into the machine: auto (when the host has /dev/nvidiactl and a /dev/nvidiaN), nvidia (required), none",
       ),
       hostRoot: about(
-        z._default(absPath(), "/"),
+        z._default(absPath, "/"),
         "where the host's /dev, /proc, /sys, driver libraries and ld.so.cache are read from (another root: a test's fake host)",
       ),
     }),
@@ -193,7 +201,7 @@ export const GoalSchema = z.strictObject({
   host: z.prefault(
     z.strictObject({
       root: about(
-        z._default(absPath(), "/"),
+        z._default(absPath, "/"),
         "the host's root: its /proc/sys, /proc/swaps, /etc and /var/lib are read and written under it (another root: a test's fake host)",
       ),
       sysctls: about(
@@ -233,14 +241,14 @@ export const GoalSchema = z.strictObject({
         clusterDNS: about(z._default(z.array(matching(IP, "expected an IP address")), ["10.96.0.10"]), "cluster DNS service addresses"),
         clusterDomain: about(z._default(matching(HOSTNAME, "expected a domain"), "cluster.local"), "cluster DNS domain"),
         bootstrapKubeconfig: about(
-          z.optional(absPath()),
+          z.optional(absPath),
           "bootstrap kubeconfig on the host (join material), copied in as etc/kubernetes/bootstrap-kubelet.conf",
         ),
         shutdownGracePeriod: about(
-          z._default(duration(), "30s"),
+          z._default(duration, "30s"),
           "kubelet's graceful node shutdown: how long pods get when the machine powers off (the machine's logind allows this delay)",
         ),
-        shutdownGracePeriodCriticalPods: about(z._default(duration(), "10s"), "the part of shutdownGracePeriod kept for critical pods"),
+        shutdownGracePeriodCriticalPods: about(z._default(duration, "10s"), "the part of shutdownGracePeriod kept for critical pods"),
       })
       .check(
         z.superRefine((k, ctx) => {
@@ -255,7 +263,7 @@ export const GoalSchema = z.strictObject({
   cluster: z.prefault(
     z.strictObject({
       kubeconfig: about(
-        z.optional(absPath()),
+        z.optional(absPath),
         "kubeconfig of an identity allowed to cordon and drain this node (examples/node-updater-rbac.yaml), for upgrade, rollback and status; without it the node's own kubelet.conf serves the read-only checks",
         "kubeconfig",
       ),
@@ -265,28 +273,28 @@ export const GoalSchema = z.strictObject({
 
   registry: z.prefault(
     z.strictObject({
-      auth: about(z.optional(absPath()), "Docker config.json with registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)"),
-      ca: about(z.optional(absPath()), "CA certificates (PEM) trusted for registries"),
-      insecure: about(z._default(z.array(nonEmpty()), []), "registry hosts allowed plain HTTP (loopback always is)", "insecure-registry"),
+      auth: about(z.optional(absPath), "Docker config.json with registry credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)"),
+      ca: about(z.optional(absPath), "CA certificates (PEM) trusted for registries"),
+      insecure: about(z._default(z.array(nonEmpty), []), "registry hosts allowed plain HTTP (loopback always is)", "insecure-registry"),
     }),
     {},
   ),
 
-  cacheDir: about(z._default(absPath(), "/var/cache/kube-rootfs"), "download and snapshot cache"),
+  cacheDir: about(z._default(absPath, "/var/cache/kube-rootfs"), "download and snapshot cache"),
   offline: about(z._default(z.boolean(), false), "never use the network; everything comes from the cache"),
-  lock: about(z.optional(nonEmpty()), "kube-rootfs.lock whose sha256 every artifact must match (beats checksum files)"),
-  retries: about(z._default(z.number().check(z.int(), z.gte(1), z.lte(20)), 4), "download attempts per file"),
-  concurrency: about(z._default(z.number().check(z.int(), z.gte(1), z.lte(32)), 4), "downloads in flight at once"),
+  lock: about(z.optional(nonEmpty), "kube-rootfs.lock whose sha256 every artifact must match (beats checksum files)"),
+  retries: about(z._default(num(z.int(), z.gte(1), z.lte(20)), 4), "download attempts per file"),
+  concurrency: about(z._default(num(z.int(), z.gte(1), z.lte(32)), 4), "downloads in flight at once"),
   timeouts: z.prefault(
     z.strictObject({
-      stall: about(z._default(z.number().check(z.positive()), 30), "seconds without a byte before a download is retried"),
-      total: about(z._default(z.number().check(z.positive()), 1800), "seconds one download may take in all"),
+      stall: about(z._default(positive, 30), "seconds without a byte before a download is retried"),
+      total: about(z._default(positive, 1800), "seconds one download may take in all"),
     }),
     {},
   ),
-  maxDownloadBytes: about(z._default(z.number().check(z.int(), z.positive()), 2 * 1024 ** 3), "largest response accepted"),
+  maxDownloadBytes: about(z._default(num(z.int(), z.positive()), 2 * 1024 ** 3), "largest response accepted"),
   logFormat: about(z.optional(z.enum(["pretty", "json"])), "log format (json when stdout is not a TTY)"),
-  skipPhases: about(z._default(z.array(nonEmpty()), []), "phases or tasks to skip, e.g. kube,cri,cni"),
+  skipPhases: about(z._default(z.array(nonEmpty), []), "phases or tasks to skip, e.g. kube,cri,cni"),
 });
 
 export type GoalInput = z.input<typeof GoalSchema>;
