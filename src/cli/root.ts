@@ -5,7 +5,9 @@ import { ConfigError, EXIT, Interrupted, NotReady, RunError, errorMessage, exitC
 import { TaskFailures } from "../engine/task";
 import { printLines, writeStderr } from "../engine/stdio";
 import { mark } from "../engine/timings";
+import { parseArgs } from "./flags";
 import type { HelpEntry } from "./help";
+import { versionCommand, versionExamples } from "./version";
 
 interface Loaded {
   cmd: CommandDef;
@@ -14,8 +16,9 @@ interface Loaded {
   uses?: readonly string[];
 }
 
-// Commands load on demand: start-up only pays for the one that runs (`version` needs no zod).
-// The casts erase each command's own argument types.
+// Commands load on demand: start-up only pays for the one that runs. Each chunk loaded on demand
+// costs about a millisecond, so `version` (a few lines) and the flag parser every command runs
+// are part of the entry itself. The casts erase each command's own argument types.
 const commands: Record<string, () => Promise<Loaded>> = {
   provision: () => import("./provision").then((m) => ({ cmd: m.provisionCommand as CommandDef, examples: m.provisionExamples })),
   fetch: () => import("./fetch").then((m) => ({ cmd: m.fetchCommand as CommandDef, examples: m.fetchExamples, uses: m.fetchUses })),
@@ -30,7 +33,7 @@ const commands: Record<string, () => Promise<Loaded>> = {
   verify: () => import("./verify").then((m) => ({ cmd: m.verifyCommand as CommandDef, examples: m.verifyExamples, uses: m.verifyUses })),
   render: () => import("./render").then((m) => ({ cmd: m.renderCommand as CommandDef, examples: m.renderExamples, uses: m.renderUses })),
   doctor: () => import("./doctor").then((m) => ({ cmd: m.doctorCommand as CommandDef, examples: m.doctorExamples, uses: m.doctorUses })),
-  version: () => import("./version").then((m) => ({ cmd: m.versionCommand as CommandDef, examples: m.versionExamples })),
+  version: async () => ({ cmd: versionCommand as CommandDef, examples: versionExamples }),
 };
 
 /** Every command, loaded: for help and for checks that the docs name real flags. */
@@ -85,7 +88,6 @@ function report(err: unknown, verbose: boolean): number {
 
 /** Run a command with its arguments parsed (flags.ts: as citty would, without loading it). */
 async function run(cmd: CommandDef, rawArgs: string[]): Promise<unknown> {
-  const { parseArgs } = await import("./flags");
   const args = parseArgs(rawArgs, (cmd.args ?? {}) as ArgsDef) as unknown as Parameters<NonNullable<CommandDef["run"]>>[0]["args"];
   return cmd.run?.({ rawArgs, args, cmd, data: undefined });
 }
