@@ -1,7 +1,7 @@
 // The goal state with every derived default and host fact filled in: what tasks read.
 import { normaliseMirror } from "../host/distro";
 import { detectHost, type HostFacts } from "../host/facts";
-import { detectNvidia, hasNvidiaGpu, type NvidiaHost } from "../host/nvidia";
+import { detectNvidia, hasNvidiaControl, hasNvidiaGpu, type NvidiaHost } from "../host/nvidia";
 import { distroOf } from "./distro";
 import { activeSwaps } from "../host/swap";
 import type { Arch, BootstrapTool, Goal } from "./schema";
@@ -51,9 +51,12 @@ export interface ResolvedGpu extends GpuGoal {
   on?: NvidiaHost;
 }
 
-/** mode nvidia without a GPU stays off here; readiness says why and stops the run. With mode none the host is not looked at. */
+/**
+ * mode nvidia without a GPU stays off here; readiness says why and stops the run. With mode none
+ * the host is not looked at, nor beyond one stat on a host without the control node (most hosts).
+ */
 function resolveGpu(gpu: GpuGoal, arch: Arch): ResolvedGpu {
-  if (gpu.mode === "none") return { ...gpu };
+  if (gpu.mode === "none" || !hasNvidiaControl(gpu.hostRoot)) return { ...gpu };
   const found = detectNvidia(gpu.hostRoot, arch);
   return hasNvidiaGpu(found.devices) ? { ...gpu, on: found } : { ...gpu };
 }

@@ -102,6 +102,9 @@ function nvidiaDevices(root: string): GpuDevice[] {
 export const gpuIndexes = (devices: GpuDevice[]) =>
   devices.flatMap((d) => /^\/dev\/nvidia(\d+)$/.exec(d.path)?.[1] ?? []).map(Number).sort((a, b) => a - b);
 
+/** The control node is there: without it GPU support stays off, and nothing else of the driver need be read. */
+export const hasNvidiaControl = (root: string) => charDevice(root, "/dev/nvidiactl") !== undefined;
+
 /** auto turns GPU support on for exactly this: the control node and at least one GPU. */
 export const hasNvidiaGpu = (devices: GpuDevice[]) => devices.some((d) => d.path === "/dev/nvidiactl") && gpuIndexes(devices).length > 0;
 

@@ -15,6 +15,8 @@ export interface Check {
   name: string;
   /** what makes two checks the same one, where the name alone does not (one per arch) */
   key?: string;
+  /** it waits on another process (a firewall tool): started before the others, so that process runs while they read their files */
+  waits?: boolean;
   run(host: HostProbe): CheckResult | Promise<CheckResult>;
 }
 
@@ -25,6 +27,7 @@ export interface Report extends CheckResult {
 export const ok = (message: string): CheckResult => ({ status: "ok", message });
 export const bad = (status: "warn" | "fail", message: string, fix: string): CheckResult => ({ status, message, fix });
 
+/** Every check's report, in the order given (the ones that wait on a process are started first). */
 export async function runChecks(checks: Check[], host: HostProbe): Promise<Report[]> {
   const run = async (c: Check): Promise<CheckResult> => {
     try {
@@ -33,7 +36,8 @@ export async function runChecks(checks: Check[], host: HostProbe): Promise<Repor
       return bad("fail", errorMessage(err), "see the message");
     }
   };
-  return Promise.all(checks.map(async (c) => ({ name: c.name, ...(await run(c)) })));
+  const waiting = new Map(checks.filter((c) => c.waits).map((c) => [c, run(c)]));
+  return Promise.all(checks.map(async (c) => ({ name: c.name, ...(await (waiting.get(c) ?? run(c))) })));
 }
 
 /** `root: running as uid 1000 (fix: run as root …)` */

@@ -91,6 +91,7 @@ export function dockerCheck(goal: Resolved, processes = processesOnce(goal)): Ch
 export function forwardCheck(goal: Resolved): Check {
   return {
     name: "forward policy",
+    waits: true,
     async run() {
       const { drops, read } = await forwardPolicy(procOf(goal));
       if (!read.length) return ok("neither nft nor iptables is installed, or has a table loaded: nothing filters forwarded packets");

@@ -55,6 +55,29 @@ async function statusOf(checks: Check[], host: HostProbe) {
   return Object.fromEntries((await runChecks(checks, host)).map((r) => [r.name, r]));
 }
 
+describe("running the checks", () => {
+  test("a check that waits on a process starts before the others, and every report keeps its place", async () => {
+    const started: string[] = [];
+    const check = (name: string, waits = false): Check => ({
+      name,
+      ...(waits ? { waits } : {}),
+      run: () => {
+        started.push(name);
+        return waits ? Bun.sleep(5).then(() => ({ status: "ok", message: name })) : { status: "ok", message: name };
+      },
+    });
+    const reports = await runChecks([check("root"), check("ports"), check("forward policy", true), check("host kubelet")], healthy());
+    expect(started).toEqual(["forward policy", "root", "ports", "host kubelet"]);
+    expect(reports.map((r) => `${r.name}: ${r.message}`)).toEqual(["root: root", "ports: ports", "forward policy: forward policy", "host kubelet: host kubelet"]);
+  });
+
+  test("the firewall's forward policy is read by a check that waits", async () => {
+    const goal = goalOf();
+    const forward = readinessChecks(goal, provisionNeeds(goal, { kind: "present" })).filter((c) => c.waits);
+    expect(forward.map((c) => c.name)).toEqual(["forward policy"]);
+  });
+});
+
 describe("readiness checks follow the workspace decision", () => {
   test("a bootstrap on a healthy host: every check ok", async () => {
     const goal = goalOf();

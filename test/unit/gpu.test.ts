@@ -3,7 +3,7 @@
 // writes (the binds, the device access, the CDI spec checked against the CDI project's schema,
 // containerd's CDI keys), what readiness says, and what verify names after a driver change.
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { detectNvidia, devNumbers, parseLdconfig, parseModuleVersion, parseProcDevices } from "../../src/host/nvidia";
 import { CDI_VERSION, renderCdiSpec } from "../../src/gpu/cdi";
@@ -110,6 +110,14 @@ describe("readiness", () => {
     expect(auto.message).toEndWith("but containerd 1.6.20 has no CDI, so pods cannot be given the GPUs");
     expect((await status({ gpu: { mode: "nvidia", hostRoot: root }, versions: { containerd: "1.6.20" } })).status).toBe("fail");
     expect((await status({ gpu: { mode: "nvidia", hostRoot: root }, versions: { containerd: "1.7.27" } })).status).toBe("ok");
+  });
+
+  test("GPU support is on with the control node and a GPU, and off with GPUs but no control node", () => {
+    const { root } = fakeGpuHost();
+    expect(testGoal({ gpu: { mode: "auto", hostRoot: root } }).gpu.on?.devices.map((d) => d.path)).toContain("/dev/nvidia1");
+    rmSync(join(root, "dev/nvidiactl"));
+    expect(testGoal({ gpu: { mode: "auto", hostRoot: root } }).gpu.on).toBeUndefined();
+    expect(testGoal({ gpu: { mode: "nvidia", hostRoot: root } }).gpu.on).toBeUndefined();
   });
 
   test("no GPU: off in auto, a blocker naming the fix with nvidia", async () => {
