@@ -48,13 +48,15 @@ interface Job {
   newUnpacker(): Unpacker | undefined;
   unpacker?: Unpacker;
   failure?: Failure;
-  /** a download's interruption, and the wait for its slot */
-  abort?: AbortController;
+  /** a download's wait for its slot */
   granted?: () => void;
 }
 
 declare const self: Worker;
 const jobs = new Map<number, Job>();
+/** Downloads' interruptions, by job id: one may come before its job has opened (open waits in the queue, an interruption does not). */
+const interruptions = new Map<number, AbortController>();
+const interruption = (id: number) => interruptions.get(id) ?? interruptions.set(id, new AbortController()).get(id)!;
 const reply = (r: Reply) => self.postMessage(r);
 /** Progress is posted about every PROGRESS bytes, not per chunk. */
 const PROGRESS = 1 << 20;
@@ -72,7 +74,7 @@ function resetJob(job: Job): void {
 
 /** One download, run here whole and answered as end is: done with the sha256 and the staged files, or failed. */
 async function downloadJob(id: number, job: Job, req: Extract<Request, { op: "download" }>): Promise<void> {
-  const abort = (job.abort ??= new AbortController());
+  const abort = interruption(id);
   const take = (chunk: Uint8Array, replay: boolean) => {
     if (job.failure) throw errorOf(job.failure);
     if (replay) job.sink.replay(chunk);
@@ -122,6 +124,8 @@ async function downloadJob(id: number, job: Job, req: Extract<Request, { op: "do
     jobs.delete(id);
     job.unpacker?.discard();
     return reply({ op: "failed", id, failure: failureOf(err), final: true });
+  } finally {
+    interruptions.delete(id);
   }
   return end(id, job);
 }
@@ -196,11 +200,7 @@ let queue = Promise.resolve();
 self.onmessage = (e: MessageEvent<Request>) => {
   const req = e.data;
   if (req.op === "slot") return jobs.get(req.id)?.granted?.();
-  if (req.op === "abort") {
-    const job = jobs.get(req.id);
-    if (job) (job.abort ??= new AbortController()).abort();
-    return;
-  }
+  if (req.op === "abort") return interruption(req.id).abort();
   const fail = (err: unknown) => reply({ op: "failed", id: req.id, failure: failureOf(err), final: false });
   queue = queue.then(() => {
     const handled = handle(req).catch(fail);
