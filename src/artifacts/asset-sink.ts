@@ -91,6 +91,8 @@ export class AssetSink implements Sink {
   private closed = false;
   private opened?: ReturnType<WorkerPool["open"]>;
   private remote?: Remote;
+  /** the job's final answer came */
+  private settled = false;
 
   /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs. */
   constructor(
@@ -185,8 +187,6 @@ export class AssetSink implements Sink {
     this.failure = undefined;
     this.opened?.post({ op: "reset", id: this.opened.id });
   }
-
-  private settled = false;
 
   private finalReply(req: Request): Promise<Reply> {
     this.closed = true;
