@@ -1,6 +1,6 @@
 // The fields of fields.ts, derived from the zod schema: by scripts/build.ts when the executable is
 // built (and when a source run loads fields.ts), never at the executable's start-up.
-import { z } from "zod";
+import { z } from "../zod";
 import type { Field, FieldKind } from "./fields";
 import { GoalSchema } from "./schema";
 
@@ -15,18 +15,21 @@ type Schema = z.core.$ZodType;
 function innermost(schema: Schema): Schema {
   let s = schema;
   for (;;) {
-    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodPrefault) s = s.unwrap();
-    else if (s instanceof z.ZodPipe) s = s.in;
+    if (s instanceof z.core.$ZodOptional || s instanceof z.core.$ZodDefault || s instanceof z.core.$ZodPrefault) s = s._zod.def.innerType;
+    else if (s instanceof z.core.$ZodPipe) s = s._zod.def.in;
     else return s;
   }
 }
 
+/** A number checked by z.int(): that check's def has the format safeint. */
+const isInt = (s: z.core.$ZodNumber) => (s._zod.def.checks ?? []).some((c) => (c._zod.def as { format?: string }).format?.includes("int"));
+
 function kindOf(s: Schema): FieldKind {
-  if (s instanceof z.ZodEnum) return "enum";
-  if (s instanceof z.ZodArray) return "list";
-  if (s instanceof z.ZodRecord) return "map";
-  if (s instanceof z.ZodBoolean) return "boolean";
-  if (s instanceof z.ZodNumber) return s.isInt ? "integer" : "number";
+  if (s instanceof z.core.$ZodEnum) return "enum";
+  if (s instanceof z.core.$ZodArray) return "list";
+  if (s instanceof z.core.$ZodRecord) return "map";
+  if (s instanceof z.core.$ZodBoolean) return "boolean";
+  if (s instanceof z.core.$ZodNumber) return isInt(s) ? "integer" : "number";
   return "string";
 }
 
@@ -36,8 +39,8 @@ function valueAt(obj: unknown, path: string[]): unknown {
 
 function collect(schema: Schema, path: string[], defaults: unknown, out: SchemaField[]) {
   const inner = innermost(schema);
-  if (inner instanceof z.ZodObject) {
-    for (const [k, child] of Object.entries(inner.shape)) collect(child as Schema, [...path, k], defaults, out);
+  if (inner instanceof z.core.$ZodObject) {
+    for (const [k, child] of Object.entries(inner._zod.def.shape)) collect(child as Schema, [...path, k], defaults, out);
     return;
   }
   const meta = (z.globalRegistry.get(schema) ?? {}) as { flag?: string; description?: string };
@@ -47,7 +50,7 @@ function collect(schema: Schema, path: string[], defaults: unknown, out: SchemaF
     key: path.join("."),
     flag,
     kind: kindOf(inner),
-    ...(inner instanceof z.ZodEnum ? { values: inner.options.map(String) } : {}),
+    ...(inner instanceof z.core.$ZodEnum ? { values: [...inner._zod.values].map(String) } : {}),
     description: meta.description ?? "",
     default: valueAt(defaults, path),
   });

@@ -3,9 +3,9 @@
 // the field and the source it came from, before anything is touched.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import type { z } from "zod";
 import { TIMINGS_ENV } from "../engine/timings";
 import { ConfigError } from "../errors";
+import type { z } from "../zod";
 import { closest } from "./closest";
 import { ENV_PREFIX, FIELDS, type Field } from "./fields";
 import type { SavedGoal } from "./saved";

@@ -2,11 +2,11 @@
 // given (file, env and flags merged, before host facts are filled in). verify loads it under
 // its own --config, env and flags, so a bare `verify` checks what the last provision was asked.
 import { readFileSync } from "node:fs";
-import { z } from "zod";
 import { ConfigError } from "../errors";
 import { resolveInside } from "../fs/inside";
 import type { GpuDevice } from "../host/nvidia";
 import { stableJSON } from "../stable-json";
+import { z } from "../zod";
 import type { Goal } from "./schema";
 
 export const SAVED_GOAL = "var/lib/kube-rootfs/goal.json";
@@ -23,7 +23,7 @@ export interface GpuRecord {
 
 /** What a saved record must look like (it is read back from a file anyone may edit). */
 const GpuRecordSchema = z.strictObject({
-  devices: z.array(z.strictObject({ path: z.string(), major: z.number().int(), minor: z.number().int() })),
+  devices: z.array(z.strictObject({ path: z.string(), major: z.number().check(z.int()), minor: z.number().check(z.int()) })),
   files: z.array(z.string()),
 });
 

@@ -1,14 +1,14 @@
 // A small JSON record kube-rootfs keeps on the host (the slot record, the host manifest): read
 // back from a file anyone may edit, so every way it can be wrong is one line naming the file.
 import { readFileSync } from "node:fs";
-import type { z } from "zod";
 import { ConfigError } from "../errors";
+import type { z } from "../zod";
 
 /**
  * The record at `path`, checked against `schema`; undefined when there is none yet. `what` names
  * it ("the slot record"), `why` says what it is for (shown when it is not JSON).
  */
-export function readJsonRecord<T>(path: string, schema: z.ZodType<T>, what: string, why: string): T | undefined {
+export function readJsonRecord<T>(path: string, schema: z.ZodMiniType<T>, what: string, why: string): T | undefined {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

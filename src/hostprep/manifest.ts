@@ -3,11 +3,11 @@
 // machine it provisioned. verify compares the host with it; reset undoes what it lists.
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { z } from "zod";
 import { removeQuietly, writeFileAtomic } from "../fs/atomic";
 import { readJsonRecord } from "../fs/json-record";
 import { withPidLock } from "../fs/pid-lock";
 import { stableJSON } from "../stable-json";
+import { z } from "../zod";
 
 export const HOST_MANIFEST = "/var/lib/kube-rootfs/host.json";
 
@@ -22,7 +22,7 @@ const ManifestSchema = z.strictObject({
   files: z.array(HostFileSchema),
   /** the values the running kernel was given (for verify) */
   sysctls: z.array(SysctlSchema),
-  fstab: FstabSchema.nullable(),
+  fstab: z.nullable(FstabSchema),
   /** absolute paths as the goal named them */
   machines: z.array(MachineSchema),
 });

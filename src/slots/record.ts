@@ -1,10 +1,10 @@
 // The host's slot record: which machine is the node now, which one an update can go back to, and
 // a switch in progress with the step it reached. Each step is recorded before it starts, so a run
 // killed anywhere leaves a record that says what the next run must finish or undo.
-import { z } from "zod";
 import { writeFileAtomic } from "../fs/atomic";
 import { readJsonRecord } from "../fs/json-record";
 import { stableJSON } from "../stable-json";
+import { z } from "../zod";
 
 export const DEFAULT_RECORD = "/var/lib/kube-rootfs/slots.json";
 
@@ -30,17 +30,17 @@ const SwitchSchema = z.strictObject({
   step: z.enum(STEPS),
   at: z.string(),
   /** set once the switch is about to cordon: this run's cordon is undone, an operator's is kept */
-  cluster: SwitchClusterSchema.optional(),
+  cluster: z.optional(SwitchClusterSchema),
 });
 export type Switch = z.infer<typeof SwitchSchema>;
 
 const RecordSchema = z.strictObject({
   schema: z.literal(1),
   active: z.string(),
-  previous: z.string().nullable(),
-  switch: SwitchSchema.nullable(),
+  previous: z.nullable(z.string()),
+  switch: z.nullable(SwitchSchema),
   /** the idle slot, provisioned by an upgrade that did not switch (--no-switch, or a drain that timed out): the next upgrade to the same goal reuses it */
-  staged: z.string().optional(),
+  staged: z.optional(z.string()),
 });
 export type SlotRecord = z.infer<typeof RecordSchema>;
 

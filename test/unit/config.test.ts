@@ -130,7 +130,16 @@ describe("errors name the field and the source", () => {
 
   test("env: not a number, out of range", () => {
     expect(errorOf(() => loadGoal({ env: { KUBE_ROOTFS_RETRIES: "abc" } })).message).toBe('KUBE_ROOTFS_RETRIES: expected number, got "abc"');
-    expect(errorOf(() => loadGoal({ env: { KUBE_ROOTFS_RETRIES: "0" } })).message).toStartWith("KUBE_ROOTFS_RETRIES: ");
+    expect(errorOf(() => loadGoal({ env: { KUBE_ROOTFS_RETRIES: "0" } })).message).toBe("KUBE_ROOTFS_RETRIES: expected number to be >=1, got number 0");
+  });
+
+  test("a rule without a message of its own says what zod says in English", () => {
+    expect(errorOf(() => loadGoal({ flags: { "bootstrap-components": "main,Universe" } })).message).toBe(
+      '--bootstrap-components: Invalid string: must match pattern /^[a-z0-9-]+$/, got "Universe"',
+    );
+    expect(errorOf(() => loadGoal({ flags: { "runtime-registry-mirrors": "docker io=http://m" } })).message).toBe(
+      '--runtime-registry-mirrors: Invalid key in record, got "docker io"',
+    );
   });
 
   test("bad version, sha256, path and URL", () => {

@@ -39,8 +39,8 @@ const ORDER: string[][] = [
   ["http"],
   ["engine"],
   ["fs"],
-  // the leaf modules, which import nothing of src
-  ["errors", "stable-json", "build-info"],
+  // the leaf modules, which import nothing of src (zod.ts: zod as every schema uses it)
+  ["errors", "stable-json", "build-info", "zod"],
 ];
 
 const levelOf = new Map(ORDER.flatMap((rooms, level) => rooms.map((room) => [room, level] as const)));
@@ -121,4 +121,11 @@ test("the check sees imports, type imports and dynamic imports, and names each o
   expect(srcImports(join(SRC, "cli", "root.ts")).map((i) => i.module)).toContain("src/cli/render");
   // A room the order does not name may import nothing and be imported by nothing.
   expect(violations(ORDER.map((rooms) => rooms.filter((r) => r !== "host")))).toContain("src/oci/pull.ts imports src/host/arch (type)");
+});
+
+test("zod is imported by src/zod.ts alone, as zod/mini with its English messages: no run loads the classic API", () => {
+  const imports = SOURCES.flatMap((path) =>
+    [...readFileSync(path, "utf8").matchAll(/^(?:import|export)\s[^;]*?from\s+"(zod[^"]*)"|import\(\s*"(zod[^"]*)"\s*\)/gms)].map((m) => `${relative(ROOT, path)}: ${m[1] ?? m[2]}`),
+  );
+  expect(imports.sort()).toEqual(["src/zod.ts: zod/mini", "src/zod.ts: zod/mini", "src/zod.ts: zod/v4/locales/en.js"]);
 });

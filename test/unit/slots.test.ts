@@ -43,7 +43,9 @@ describe("the record", () => {
     writeFileSync(join(dir, "a.json"), "{");
     expect(() => readRecord(join(dir, "a.json"))).toThrow(`${dir}/a.json: the slot record is not JSON; fix or remove it (it names the active slot)`);
     writeFileSync(join(dir, "b.json"), JSON.stringify({ ...settled("kube1", null), switch: { kind: "upgrade", from: "kube1", to: "kube2", step: "dance", at: "x" } }));
-    expect(() => readRecord(join(dir, "b.json"))).toThrow(`${dir}/b.json: the slot record's switch.step is invalid`);
+    expect(() => readRecord(join(dir, "b.json"))).toThrow(
+      `${dir}/b.json: the slot record's switch.step is invalid: Invalid option: expected one of "provision"|"cordon"|"drain"|"stop-old"|"start-new"|"health"|"ready"|"uncordon"|"record"|"fall-back"`,
+    );
   });
 });
 
