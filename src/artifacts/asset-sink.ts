@@ -1,12 +1,14 @@
-// The bytes of one asset, as they arrive from the network or the cache: handed to a byte worker
-// (byte-worker.ts), which appends them to the cache part file, hashes them and, for an archive
-// being installed, unpacks them on the way. This thread only moves bytes, so downloads use both
-// cores; a job never has more than IN_FLIGHT bytes waiting for its worker, so memory stays flat.
+// The bytes of one asset, on a byte worker (byte-worker.ts), which appends them to the cache part
+// file, hashes them and, for an archive being installed, unpacks them on the way. A download runs
+// on the worker whole, so its bytes never cross threads; this thread grants it a slot of the
+// run's download limit, relays an interruption and shows its progress. Bytes this thread reads
+// (a cache file) are sent over; a job never has more than IN_FLIGHT of them waiting for its
+// worker, so memory stays flat.
 import type { ArtifactName } from "../config/schema";
-import { RunError } from "../errors";
-import type { Sink } from "../http/download";
-import type { Failure, Reply, Request } from "./byte-worker";
-import { BadContent, type StagedFile, type UnpackTarget } from "./unpack";
+import type { DownloadOptions, Sink } from "../http/download";
+import type { Reply, Request } from "./byte-worker";
+import { errorOf, type Failure } from "./failure";
+import type { StagedFile, UnpackTarget } from "./unpack";
 
 declare const KUBE_ROOTFS_TARGET: string | undefined;
 
@@ -69,7 +71,15 @@ class WorkerPool {
 
 let pool: WorkerPool | undefined;
 
-const errorOf = (f: Failure) => (f.bad ? new BadContent(f.message) : new RunError(f.message));
+
+/** What a download on the worker needs of this thread. */
+interface Remote {
+  limit: DownloadOptions["limit"];
+  onResponse?: DownloadOptions["onResponse"];
+  onBytes?: DownloadOptions["onBytes"];
+  /** gives back the slot the download holds, if it holds one */
+  release?: () => void;
+}
 
 /** Bytes of one asset: into the cache part file (when downloading), the hash and, for an archive, the unpacker; all on a byte worker. */
 export class AssetSink implements Sink {
@@ -80,6 +90,9 @@ export class AssetSink implements Sink {
   private settle?: (r: Reply) => void;
   private closed = false;
   private opened?: ReturnType<WorkerPool["open"]>;
+  private remote?: Remote;
+  /** the job's final answer came */
+  private settled = false;
 
   /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs. */
   constructor(
@@ -88,9 +101,9 @@ export class AssetSink implements Sink {
   ) {}
 
   /**
-   * The job on its worker, opened with the first bytes: the sinks of every artifact are made at
-   * once, but their downloads start as the concurrency limit lets them, and a worker is chosen
-   * by the work it has at that moment.
+   * The job on its worker, opened with the first bytes or the download's first slot: the sinks
+   * of every artifact are made at once, but their downloads start as the concurrency limit lets
+   * them, and a worker is chosen by the work it has at that moment.
    */
   private get job() {
     if (!this.opened) {
@@ -103,8 +116,38 @@ export class AssetSink implements Sink {
   private onReply(r: Reply) {
     if (r.op === "ack") this.inFlight -= r.bytes;
     else if (r.op === "failed") this.failure ??= r.failure;
-    if (r.op === "done" || r.op === "discarded" || (r.op === "failed" && r.final)) this.settle?.(r);
+    else if (r.op === "acquire") this.grantSlot();
+    else if (r.op === "release") this.remote?.release?.();
+    else if (r.op === "response") this.remote?.onResponse?.(r.total, r.offset);
+    else if (r.op === "progress") this.remote?.onBytes?.((this.received = r.received));
+    if (r.op === "done" || r.op === "discarded" || (r.op === "failed" && r.final)) {
+      this.settle?.(r);
+      // A slot never outlives its download, whatever ended it (a worker that stopped, say).
+      this.remote?.release?.();
+    }
     this.wake?.();
+  }
+
+  /** A slot of the download limit for the worker's next attempt, held until it says release. */
+  private grantSlot() {
+    this.holdSlot(() => this.job.post({ op: "slot", id: this.job.id }));
+  }
+
+  /** Wait for a slot of the download limit, then `granted`; the slot is held until the worker says release. */
+  private holdSlot(granted: () => void) {
+    const remote = this.remote;
+    if (!remote) return;
+    void remote.limit.run(
+      () =>
+        new Promise<void>((release) => {
+          if (this.settled) return release();
+          remote.release = () => {
+            remote.release = undefined;
+            release();
+          };
+          granted();
+        }),
+    );
   }
 
   private send(chunk: Uint8Array, replay: boolean): Promise<void> | undefined {
@@ -150,14 +193,40 @@ export class AssetSink implements Sink {
     return new Promise<Reply>((resolve) => {
       this.settle = resolve;
       this.job.post(req);
-    }).finally(() => this.job.close());
+    }).finally(() => {
+      this.settled = true;
+      this.job.close();
+    });
+  }
+
+  /**
+   * Download `url` on the worker into the part file (after replaying its first `resumeFrom`
+   * bytes, already there), with `opts`' retries, timeouts, cap, slot, interruption and
+   * progress; then as finish.
+   */
+  async download(url: string, resumeFrom: number, opts: DownloadOptions): Promise<{ sha256: string; staged: StagedFile[] }> {
+    const { signal, limit, onResponse, onBytes, ...options } = opts;
+    this.remote = { limit, onResponse, onBytes };
+    const abort = () => this.job.post({ op: "abort", id: this.job.id });
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      if (signal.aborted) abort();
+      // The job opens with its first slot, so it goes to the worker with the fewest downloads running then.
+      const reply = await new Promise<Reply>((resolve) => this.holdSlot(() => resolve(this.finalReply({ op: "download", id: this.job.id, url, options, resumeFrom }))));
+      return this.result(reply);
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
+  }
+
+  private result(r: Reply): { sha256: string; staged: StagedFile[] } {
+    if (r.op === "done") return { sha256: r.sha256, staged: r.staged };
+    throw errorOf(r.op === "failed" ? r.failure : { message: "byte worker: no result", bad: false });
   }
 
   /** Every byte is in: the sha256 of all of them, and the files staged from an archive. */
   async finish(): Promise<{ sha256: string; staged: StagedFile[] }> {
-    const r = await this.finalReply({ op: "end", id: this.job.id });
-    if (r.op === "done") return { sha256: r.sha256, staged: r.staged };
-    throw errorOf(r.op === "failed" ? r.failure : { message: "byte worker: no result", bad: false });
+    return this.result(await this.finalReply({ op: "end", id: this.job.id }));
   }
 
   /** Remove everything staged so far; done when the worker has. (After finish, there is nothing left to the worker.) */

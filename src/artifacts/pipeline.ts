@@ -8,7 +8,7 @@ import type { Outcome, TaskContext } from "../engine/task";
 import { RunError, withContext } from "../errors";
 import { ioError, removeQuietly } from "../fs/atomic";
 import { sha256Mismatch } from "../fs/hash";
-import { download, downloadText } from "../http/download";
+import { downloadText } from "../http/download";
 import { Limit } from "../http/limit";
 import { AssetSink } from "./asset-sink";
 import { Cache } from "./cache";
@@ -172,16 +172,12 @@ export class ArtifactPipeline {
     let sink: AssetSink | undefined;
     try {
       sink = this.newSink(plan, plan.url, into, { fd, path: part.path });
-      if (part.size > 0) {
-        ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
-        for await (const chunk of Bun.file(part.path).slice(0, part.size).stream()) await sink.replay(chunk);
-      }
-      await download(plan.url, sink, {
+      if (part.size > 0) ctx.log.info("resuming", { artifact: plan.entry.name, from: part.size, path: part.path });
+      const result = await sink.download(plan.url, part.size, {
         ...downloadOptions(this.goal, ctx.signal, this.limit),
         onResponse: (total, offset) => tracker.total(total, offset),
         onBytes: (n) => tracker.bytes(n),
       });
-      const result = await sink.finish();
       if (result.sha256 !== expected) {
         for (const f of result.staged) removeQuietly(f.temp);
         throw new BadContent(sha256Mismatch(plan.url, expected, result.sha256));

@@ -17,7 +17,8 @@ export interface Sink {
 
 export interface DownloadOptions {
   signal: AbortSignal;
-  limit: Limit;
+  /** the run's download slots; an attempt holds one */
+  limit: Pick<Limit, "run">;
   /** attempts in all */
   attempts: number;
   stallMs: number;

@@ -8,7 +8,7 @@ import { download, type DownloadOptions, type Sink } from "./download";
 export class HashingSink implements Sink {
   private hasher = new Bun.CryptoHasher("sha256");
   received = 0;
-  constructor(private readonly part?: { fd: number; path: string }) {}
+  constructor(readonly part?: { fd: number; path: string }) {}
   /** Bytes that are already on disk (a cache file, an adopted part): hashed, not rewritten. */
   replay(chunk: Uint8Array): void {
     this.hasher.update(chunk);
