@@ -22,6 +22,27 @@ const WORKER_URL = typeof KUBE_ROOTFS_TARGET === "string" ? "/$bunfs/root/artifa
 
 interface Pending {
   onReply(r: Reply): void;
+  /** the work its worker still has to do for it (workLeft) */
+  workLeft(): number;
+}
+
+/** Inflating, parsing and staging an archive costs a byte worker about 4× the CPU per byte of a plain file's hash and write. */
+const UNPACK_COST = 4;
+
+/**
+ * A job's expected work still to do: the bytes still to come (of the response's length, or
+ * before it the expected size), an archive's weighed by UNPACK_COST.
+ */
+export const workLeft = (job: { expected: number; received: number; unpacks: boolean }) => Math.max(0, job.expected - job.received) * (job.unpacks ? UNPACK_COST : 1);
+
+/**
+ * The worker to give a new job: the one with the least work left. Placing by the count of jobs
+ * instead left one worker with the biggest download and an archive beside it while the other
+ * idled, and the biggest download is the run's critical path.
+ */
+export function leastLoaded(workers: Iterable<Pick<Pending, "workLeft">>[]): number {
+  const loads = workers.map((jobs) => [...jobs].reduce((n, job) => n + job.workLeft(), 0));
+  return loads.reduce((best, load, i) => (load < loads[best]! ? i : best), 0);
 }
 
 interface Slot {
@@ -37,11 +58,11 @@ class WorkerPool {
   private slots: Slot[] = [];
   private nextId = 1;
 
-  /** A new job on the worker with the fewest jobs under way (a job opens with its first bytes, so that is the downloads running now). */
+  /** A new job on the worker with the least work left (a job opens with its download's first slot). */
   open(pending: Pending): { id: number; post(req: Request, transfer?: ArrayBuffer[]): void; close(): void } {
     const live = this.slots.filter((s) => !s.dead);
     if (live.length < WORKERS) live.push(this.start());
-    const slot = live.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const slot = live[leastLoaded(live.map((s) => s.jobs.values()))]!;
     const id = this.nextId++;
     slot.jobs.set(id, pending);
     if (slot.jobs.size === 1) slot.worker.ref();
@@ -94,10 +115,11 @@ export class AssetSink implements Sink {
   /** the job's final answer came */
   private settled = false;
 
-  /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs. */
+  /** `part`: the cache part file the bytes are appended to; `unpack`: an archive to stage into the rootfs; `expected`: its size as far as known before a response says. */
   constructor(
     private readonly part?: { fd: number; path: string },
     private readonly unpack?: { artifact: ArtifactName; target: UnpackTarget },
+    private expected = 0,
   ) {}
 
   /**
@@ -107,7 +129,8 @@ export class AssetSink implements Sink {
    */
   private get job() {
     if (!this.opened) {
-      this.opened = (pool ??= new WorkerPool()).open({ onReply: (r) => this.onReply(r) });
+      const workLeftOf = () => workLeft({ expected: this.expected, received: this.received, unpacks: !!this.unpack });
+      this.opened = (pool ??= new WorkerPool()).open({ onReply: (r) => this.onReply(r), workLeft: workLeftOf });
       this.opened.post({ op: "open", id: this.opened.id, ...(this.part ? { part: this.part } : {}), ...(this.unpack ? { unpack: this.unpack } : {}) });
     }
     return this.opened;
@@ -118,7 +141,10 @@ export class AssetSink implements Sink {
     else if (r.op === "failed") this.failure ??= r.failure;
     else if (r.op === "acquire") this.grantSlot();
     else if (r.op === "release") this.remote?.release?.();
-    else if (r.op === "response") this.remote?.onResponse?.(r.total, r.offset);
+    else if (r.op === "response") {
+      if (r.total !== undefined) this.expected = r.total;
+      this.remote?.onResponse?.(r.total, r.offset);
+    }
     else if (r.op === "progress") this.remote?.onBytes?.((this.received = r.received));
     if (r.op === "done" || r.op === "discarded" || (r.op === "failed" && r.final)) {
       this.settle?.(r);
@@ -211,7 +237,7 @@ export class AssetSink implements Sink {
     signal.addEventListener("abort", abort, { once: true });
     try {
       if (signal.aborted) abort();
-      // The job opens with its first slot, so it goes to the worker with the fewest downloads running then.
+      // The job opens with its first slot, so it goes to the worker with the least work left then.
       const reply = await new Promise<Reply>((resolve) => this.holdSlot(() => resolve(this.finalReply({ op: "download", id: this.job.id, url, options, resumeFrom }))));
       return this.result(reply);
     } finally {

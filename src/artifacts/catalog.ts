@@ -30,12 +30,14 @@ export interface CatalogEntry {
   payload: Payload;
   /** Install directory inside the rootfs. */
   installDir: string;
+  /** About the asset's size upstream, in MiB: until its response says, what a byte worker expects of its download (asset-sink.ts). */
+  typicalMiB: number;
 }
 
 const BIN = "usr/local/bin";
 
 /** A Kubernetes release binary: dl.k8s.io publishes one bare-hex .sha256 per binary. */
-const kube = (name: ArtifactName, binary: string): CatalogEntry => ({
+const kube = (name: ArtifactName, binary: string, typicalMiB: number): CatalogEntry => ({
   name,
   group: "kube",
   dir: "kubernetes",
@@ -46,6 +48,7 @@ const kube = (name: ArtifactName, binary: string): CatalogEntry => ({
   checksum: { path: "{asset}.sha256" },
   payload: { kind: "file", installAs: binary },
   installDir: BIN,
+  typicalMiB,
 });
 
 /** Entries directly under an archive directory (`bin/x`, `./x`, `x`), by base name. */
@@ -57,9 +60,9 @@ const under = (prefix: string) => (entry: string) => {
 };
 
 export const CATALOG: Record<ArtifactName, CatalogEntry> = {
-  kubelet: kube("kubelet", "kubelet"),
-  kubectl: kube("kubectl", "kubectl"),
-  kubeProxy: kube("kubeProxy", "kube-proxy"),
+  kubelet: kube("kubelet", "kubelet", 105),
+  kubectl: kube("kubectl", "kubectl", 44),
+  kubeProxy: kube("kubeProxy", "kube-proxy", 42),
   crictl: {
     name: "crictl",
     group: "kube",
@@ -71,6 +74,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     checksum: { path: "{asset}.sha256" },
     payload: { kind: "archive", pick: (e) => (under("")(e) === "crictl" ? "crictl" : undefined), required: ["crictl"] },
     installDir: BIN,
+    typicalMiB: 27,
   },
   containerd: {
     name: "containerd",
@@ -83,6 +87,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     checksum: { path: "{asset}.sha256sum" },
     payload: { kind: "archive", pick: under("bin/"), required: ["containerd", "containerd-shim-runc-v2", "ctr"] },
     installDir: BIN,
+    typicalMiB: 30,
   },
   runc: {
     name: "runc",
@@ -95,6 +100,7 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     checksum: { path: "{dir}/runc.sha256sum" },
     payload: { kind: "file", installAs: "runc" },
     installDir: BIN,
+    typicalMiB: 11,
   },
   cni: {
     name: "cni",
@@ -107,5 +113,6 @@ export const CATALOG: Record<ArtifactName, CatalogEntry> = {
     checksum: { path: "{asset}.sha256" },
     payload: { kind: "archive", pick: under(""), required: ["bridge", "host-local", "loopback"] },
     installDir: "opt/cni/bin",
+    typicalMiB: 45,
   },
 };

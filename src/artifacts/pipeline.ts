@@ -105,7 +105,8 @@ export class ArtifactPipeline {
    */
   private newSink(plan: ArtifactPlan, source: string, into: Destination, part?: { fd: number; path: string }): AssetSink {
     const unpacks = into.kind === "rootfs" && plan.entry.payload.kind === "archive";
-    return new AssetSink(part, unpacks ? { artifact: plan.entry.name, target: this.target(plan, source) } : undefined);
+    const expected = part ? plan.entry.typicalMiB << 20 : Bun.file(source).size;
+    return new AssetSink(part, unpacks ? { artifact: plan.entry.name, target: this.target(plan, source) } : undefined, expected);
   }
 
   /** A single binary is staged by copying its verified file; an archive's entries already are. */

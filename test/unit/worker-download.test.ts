@@ -1,10 +1,11 @@
 // A download runs on its byte worker whole (src/artifacts/asset-sink.ts, byte-worker.ts): the
 // main thread's download limit still bounds the requests in flight, its progress still comes
 // back, and an interruption reaches the worker whenever it comes, even before the job has opened.
+// A new job goes to the worker with the least work left, not the fewest jobs.
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { AssetSink } from "../../src/artifacts/asset-sink";
+import { AssetSink, leastLoaded, workLeft } from "../../src/artifacts/asset-sink";
 import type { DownloadOptions } from "../../src/http/download";
 import { Limit } from "../../src/http/limit";
 import { tempDir } from "../helpers/tmp";
@@ -70,4 +71,29 @@ test("an interruption while a download waits for its slot fails it as an interru
   // The limit is whole again: a third download gets its slot.
   expect((await new AssetSink().download(url, 0, options(limit))).sha256).toBe(sha256(BODY));
   expect(readdirSync(join(root, "usr/local/bin"))).toEqual([]);
+});
+
+const MiB = 1 << 20;
+
+test("a job's work left is its bytes still to come, an archive's weighing more than a plain file's", () => {
+  const plain = workLeft({ expected: 40 * MiB, received: 10 * MiB, unpacks: false });
+  expect(plain).toBe(30 * MiB);
+  expect(workLeft({ expected: 40 * MiB, received: 10 * MiB, unpacks: true })).toBeGreaterThan(2 * plain);
+  // A response longer than expected has more bytes still to come; none is ever less than nothing.
+  expect(workLeft({ expected: 50 * MiB, received: 10 * MiB, unpacks: false })).toBe(40 * MiB);
+  expect(workLeft({ expected: 0, received: 10 * MiB, unpacks: false })).toBe(0);
+});
+
+test("a new job goes to the worker with the least work left, whatever the number of its jobs", () => {
+  const job = (mib: number, unpacks: boolean, receivedMiB = 0) => ({ workLeft: () => workLeft({ expected: mib * MiB, received: receivedMiB * MiB, unpacks }) });
+  const kubeletAndRunc = [job(110, false), job(9, false)];
+  expect(leastLoaded([kubeletAndRunc, [job(46, false)]])).toBe(1);
+  // Two small archives left are less work than the biggest binary just begun.
+  const twoArchives = [job(8, true), job(5, true)];
+  expect(leastLoaded([kubeletAndRunc, twoArchives])).toBe(1);
+  expect(leastLoaded([twoArchives, kubeletAndRunc])).toBe(0);
+  // Halfway through it, kubelet's worker has less left than one with a whole archive to unpack.
+  expect(leastLoaded([[job(28, true)], [job(110, false, 55)]])).toBe(1);
+  // A tie (two idle workers) goes to the first.
+  expect(leastLoaded([[], []])).toBe(0);
 });
