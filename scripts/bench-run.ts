@@ -62,27 +62,36 @@ function runOnce(cmd: string[], env: Record<string, string | undefined>): { ms: 
 }
 
 /**
- * `runs` runs of `cmd` one after another, each twice: as a person runs it (its wall and CPU
- * time), then asked for its stage marks, whose report costs a short run a few ms (that run's own
- * wall gives `end`). A first, unrecorded pair warms the page cache.
+ * `runs` runs of each command, taken in turns (so a drift in the machine's speed falls on all of
+ * them alike), each run made twice: as a person runs it (its wall and CPU time), then asked for
+ * its stage marks, whose report costs a short run a few ms (that run's own wall gives `end`).
+ * A first, unrecorded round warms the page cache. One list of runs per command.
  */
-export function timedRuns(cmd: string[], runs: number): TimedRun[] {
+export function timedRuns(cmds: string[][], runs: number): TimedRun[][] {
   const { [TIMINGS_ENV]: _asked, ...plainEnv } = process.env;
-  const out: TimedRun[] = [];
+  const out: TimedRun[][] = cmds.map(() => []);
   for (let i = 0; i <= runs; i++) {
-    const plain = runOnce(cmd, plainEnv);
-    const marked = runOnce(cmd, timedEnv());
-    if (i === 0) continue;
-    out.push({ ms: plain.ms, cpuMs: plain.cpuMs, marks: marksOf(marked.stderr) ?? {}, markedMs: marked.ms });
+    cmds.forEach((cmd, k) => {
+      const plain = runOnce(cmd, plainEnv);
+      const marked = runOnce(cmd, timedEnv());
+      if (i > 0) out[k]!.push({ ms: plain.ms, cpuMs: plain.cpuMs, marks: marksOf(marked.stderr) ?? {}, markedMs: marked.ms });
+    });
   }
   return out;
+}
+
+/** Where a command's runs went: medians of wall, CPU and each stage. */
+export interface Breakdown {
+  ms: number;
+  cpuMs: number;
+  stages: Array<[string, number]>;
 }
 
 /**
  * Medians of the runs: wall, CPU, and each stage's own length (its mark minus the one before;
  * `start` from the process's start; `end` from the last mark to that run's process gone).
  */
-export function breakdown(runs: TimedRun[]): { ms: number; cpuMs: number; stages: Array<[string, number]> } {
+export function breakdown(runs: TimedRun[]): Breakdown {
   const names = [...new Set(runs.flatMap((r) => Object.keys(r.marks))), "end"];
   const length = (r: TimedRun, name: string) => {
     const at = Object.entries(r.marks);
@@ -98,7 +107,7 @@ export function breakdown(runs: TimedRun[]): { ms: number; cpuMs: number; stages
 }
 
 /** A breakdown as one line: `start 15.2 · loaded 1.1 · command 6.0 · … ms`. */
-export const stagesLine = (b: ReturnType<typeof breakdown>) => b.stages.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(" · ") + " ms";
+export const stagesLine = (b: Breakdown) => b.stages.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(" · ") + " ms";
 
 /** What one run of the cold install spent: wall, CPU (user + sys), peak RSS, its stage marks, and CPU by thread. */
 export interface ColdRun extends TimedRun {

@@ -27,7 +27,7 @@ import { saveRealHost } from "../test/helpers/real-host";
 import { removeTempDirs } from "../test/helpers/tmp";
 import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
 import { benchSlots, printSlots } from "./bench-slots";
-import { breakdown, buildBinary, coldRun, type ColdRun, median, row, sh, stagesLine, threadsLine, timedRuns } from "./bench-run";
+import { breakdown, type Breakdown, buildBinary, coldRun, type ColdRun, median, row, sh, stagesLine, threadsLine, timedRuns } from "./bench-run";
 import { buildMirror, type MirrorInfo } from "./mirror";
 
 const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, slots: { type: "boolean" }, "mirror-dir": { type: "string" }, bin: { type: "string" } } });
@@ -100,10 +100,8 @@ try {
   const coldBreakdown = breakdown(colds);
   const cold = { seconds: coldBreakdown.ms / 1000 };
   const rss = median(colds.map((r) => r.rssBytes));
-  const warm = breakdown(timedRuns(provision("cold-0"), 15));
-  const version = breakdown(timedRuns([bin, "version"], 15));
-  const help = breakdown(timedRuns([bin, "provision", "--help"], 15));
-  const floor = breakdown(timedRuns([await trivialBinary(join(work, "bin")), "version"], 15));
+  const trivial = await trivialBinary(join(work, "bin"));
+  const [warm, version, help, floor] = timedRuns([provision("cold-0"), [bin, "version"], [bin, "provision", "--help"], [trivial, "version"]], 15).map(breakdown) as [Breakdown, Breakdown, Breakdown, Breakdown];
 
   const rate = bytes / MB / cold.seconds;
   console.log(`\nartifacts: ${(bytes / MB).toFixed(0)} MiB (amd64 realistic set), loopback mirror\n`);
@@ -112,7 +110,7 @@ try {
   row("(a) kube-rootfs cold provision (median of 3)", `${cold.seconds.toFixed(2)} s (CPU ${(coldBreakdown.cpuMs / 1000).toFixed(2)})`, `${rate.toFixed(0)} MB/s`);
   console.log(`      ${stagesLine(coldBreakdown)}`);
   console.log(`      CPU by thread: ${threadsLine(colds)}`);
-  const times = (b: ReturnType<typeof breakdown>) => `${b.ms.toFixed(0)} ms (CPU ${b.cpuMs.toFixed(0)})`;
+  const times = (b: Breakdown) => `${b.ms.toFixed(0)} ms (CPU ${b.cpuMs.toFixed(0)})`;
   row("(c) warm re-provision (median of 15)", times(warm), "target ≤ 35 ms");
   console.log(`      ${stagesLine(warm)}`);
   const rssMax = Math.max(...colds.map((r) => r.rssBytes));
