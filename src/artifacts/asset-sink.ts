@@ -5,7 +5,7 @@
 // (a cache file) are sent over; a job never has more than IN_FLIGHT of them waiting for its
 // worker, so memory stays flat.
 import type { ArtifactName } from "../config/schema";
-import type { DownloadOptions, Sink } from "../http/download";
+import type { DownloadOptions } from "../http/download";
 import type { Reply, Request } from "./byte-worker";
 import { errorOf, type Failure } from "./failure";
 import type { StagedFile, UnpackTarget } from "./unpack";
@@ -92,7 +92,6 @@ class WorkerPool {
 
 let pool: WorkerPool | undefined;
 
-
 /** What a download on the worker needs of this thread. */
 interface Remote {
   limit: DownloadOptions["limit"];
@@ -103,8 +102,9 @@ interface Remote {
 }
 
 /** Bytes of one asset: into the cache part file (when downloading), the hash and, for an archive, the unpacker; all on a byte worker. */
-export class AssetSink implements Sink {
-  received = 0;
+export class AssetSink {
+  /** bytes the worker has had so far (what is left of a job's work is counted from it) */
+  private received = 0;
   private inFlight = 0;
   private failure?: Failure;
   private wake?: () => void;
@@ -176,15 +176,20 @@ export class AssetSink implements Sink {
     );
   }
 
-  private send(chunk: Uint8Array, replay: boolean): Promise<void> | undefined {
+  /**
+   * Bytes that are already on disk (a cache file): hashed and unpacked on the worker, not
+   * rewritten. Wait for it before the next; a chunk that is all of its buffer is taken over
+   * (the caller must not use it again).
+   */
+  replay(chunk: Uint8Array): Promise<void> | undefined {
     if (this.failure) throw errorOf(this.failure);
-    // The worker takes the chunk's memory over when the chunk is all of it (a fetch body's
+    // The worker takes the chunk's memory over when the chunk is all of it (a file stream's
     // chunks are); a view into a larger buffer is copied, as its owner may use the rest.
     const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
     const bytes = whole ? chunk : chunk.slice();
     this.received += bytes.byteLength;
     this.inFlight += bytes.byteLength;
-    this.job.post({ op: "bytes", id: this.job.id, bytes, replay }, [bytes.buffer as ArrayBuffer]);
+    this.job.post({ op: "bytes", id: this.job.id, bytes }, [bytes.buffer as ArrayBuffer]);
     return this.inFlight > IN_FLIGHT ? this.drained() : undefined;
   }
 
@@ -192,26 +197,6 @@ export class AssetSink implements Sink {
     while (this.inFlight > IN_FLIGHT && !this.failure) await new Promise<void>((r) => (this.wake = r));
     this.wake = undefined;
     if (this.failure) throw errorOf(this.failure);
-  }
-
-  /**
-   * Bytes that are already on disk (a cache file, an adopted part): hashed and unpacked, not
-   * rewritten. Wait for it before the next; a chunk that is all of its buffer is taken over
-   * (the caller must not use it again).
-   */
-  replay(chunk: Uint8Array): Promise<void> | undefined {
-    return this.send(chunk, true);
-  }
-
-  /** Bytes from the network: appended to the part file too; otherwise as replay. */
-  write(chunk: Uint8Array): Promise<void> | undefined {
-    return this.send(chunk, false);
-  }
-
-  reset() {
-    this.received = 0;
-    this.failure = undefined;
-    this.opened?.post({ op: "reset", id: this.opened.id });
   }
 
   private finalReply(req: Request): Promise<Reply> {

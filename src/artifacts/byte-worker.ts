@@ -18,8 +18,8 @@ export type RemoteDownload = Omit<DownloadOptions, "signal" | "limit" | "onRespo
 /** What the main thread asks. `bytes` are transferred, not copied. */
 export type Request =
   | { op: "open"; id: number; part?: { fd: number; path: string }; unpack?: { artifact: ArtifactName; target: UnpackTarget } }
-  | { op: "bytes"; id: number; bytes: Uint8Array; replay: boolean }
-  | { op: "reset"; id: number }
+  /** bytes already on disk (a cache file): hashed and unpacked, not written */
+  | { op: "bytes"; id: number; bytes: Uint8Array }
   | { op: "end"; id: number }
   | { op: "discard"; id: number }
   /** download `url` into the open job (its part's first `resumeFrom` bytes replayed first), then end it; its first attempt's slot is already granted */
@@ -163,8 +163,7 @@ async function handle(req: Request): Promise<void> {
     case "bytes":
       if (!job.failure) {
         try {
-          if (req.replay) job.sink.replay(req.bytes);
-          else job.sink.write(req.bytes);
+          job.sink.replay(req.bytes);
           job.unpacker?.write(req.bytes);
         } catch (err) {
           job.failure = failureOf(err);
@@ -172,8 +171,6 @@ async function handle(req: Request): Promise<void> {
         }
       }
       return reply({ op: "ack", id: req.id, bytes: req.bytes.byteLength });
-    case "reset":
-      return resetJob(job);
     case "end":
       return end(req.id, job);
     case "download":

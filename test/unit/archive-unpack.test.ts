@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { AssetSink } from "../../src/artifacts/asset-sink";
 import { BadContent } from "../../src/artifacts/unpack";
+import { Limit } from "../../src/http/limit";
 import { tempDir } from "../helpers/tmp";
 
 function crictlArchive(size: number): { body: Uint8Array; gz: Uint8Array } {
@@ -64,10 +65,28 @@ test("bytes from the network are appended to the part file by the worker, in ord
   const path = join(dir, "asset.part");
   const fd = (await import("node:fs")).openSync(path, "a+", 0o644);
   const bytes = crypto.getRandomValues(new Uint8Array(1 << 20));
-  const sink = new AssetSink({ fd, path });
-  for (let o = 0; o < bytes.length; o += 4096) await sink.write(bytes.subarray(o, o + 4096));
-  expect((await sink.finish()).sha256).toBe(sha256(bytes));
-  expect(readFileSync(path).equals(Buffer.from(bytes))).toBe(true);
+  // Served in 4 KiB chunks, so the part file is written in many appends.
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            for (let o = 0; o < bytes.length; o += 4096) c.enqueue(bytes.subarray(o, o + 4096));
+            c.close();
+          },
+        }),
+      ),
+  });
+  try {
+    const sink = new AssetSink({ fd, path });
+    const options = { signal: new AbortController().signal, limit: new Limit(1), attempts: 1, stallMs: 10_000, totalMs: 30_000, maxBytes: 1 << 30 };
+    expect((await sink.download(`http://127.0.0.1:${server.port}/asset`, 0, options)).sha256).toBe(sha256(bytes));
+    expect(readFileSync(path).equals(Buffer.from(bytes))).toBe(true);
+  } finally {
+    server.stop(true);
+  }
 });
 
 test("a bad archive fails as bad content, and discarding it leaves no staged file", async () => {
