@@ -16,6 +16,7 @@ import { hostDebianMirror } from "../helpers/apt";
 import { bareRoot, type BareRoot } from "../helpers/bare-root";
 import { compiledBinary, events } from "../helpers/binary";
 import { testGoal } from "../helpers/goal";
+import { removeDir } from "../helpers/tmp";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const apt = hostDebianMirror();
@@ -42,8 +43,11 @@ const PATHS: Array<{ path: string; flags: string[]; own: string; plans: string }
 const dryRun = (flags: string[]) =>
   root.exec(["kube-rootfs", "provision", "--dry-run", "--machine", "fresh1", "--log-format", "json", ...flags]);
 
+// the bare root, its logs and the snapshot's tree: removed with the root
+let dir: string | undefined;
+
 beforeAll(async () => {
-  const dir = mkdtempSync("/var/tmp/kube-rootfs-fresh-host-");
+  dir = mkdtempSync("/var/tmp/kube-rootfs-fresh-host-");
   const t0 = performance.now();
   root = await bareRoot(join(dir, "root"), apt, join(dir, "mmdebstrap.log"));
   const t1 = performance.now();
@@ -63,6 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await root?.dispose();
+  if (dir) removeDir(dir);
 }, 120_000);
 
 describe("a bare host after scripts/setup.sh --system", () => {
