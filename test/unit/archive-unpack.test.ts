@@ -102,6 +102,22 @@ test("a bad archive fails as bad content, and discarding it leaves no staged fil
   expect(existsSync(join(root, "usr/local/bin/crictl"))).toBe(false);
 });
 
+// A gzip bomb of entries the payload skips, each under the cap: every inflated byte counts
+// towards the ratio, not only the bytes of the files kept.
+test("an archive inflating to over 4× the size cap fails as bad content, however its bytes are spread", async () => {
+  const tree = tempDir("archive-bomb");
+  writeFileSync(join(tree, "crictl"), "#!/bin/sh\n");
+  for (let i = 0; i < 6; i++) writeFileSync(join(tree, `pad${i}`), new Uint8Array(1 << 20));
+  const gz = Bun.spawnSync(["tar", "--create", "--gzip", "--file=-", `--directory=${tree}`, "crictl", ...Array.from({ length: 6 }, (_, i) => `pad${i}`)], { stdout: "pipe" }).stdout;
+  expect(gz.length).toBeLessThan(64 * 1024);
+  const root = rootfs();
+  const capped = { ...unpack(root), target: { ...unpack(root).target, maxBytes: 1 << 20 } };
+  const failed = await failureOf(new AssetSink(undefined, capped), [new Uint8Array(gz)]);
+  expect(failed).toBeInstanceOf(BadContent);
+  expect((failed as Error).message).toBe("archive test.tar.gz: extracted data over 4× the 1048576-byte cap");
+  expect(readdirSync(join(root, "usr/local/bin"))).toEqual([]);
+});
+
 // A mirror whose checksum file agrees can still serve an archive padded after its end: zeros that
 // compress to kilobytes (under the download cap, under the inflate ratio node-tar refuses), then
 // bytes that are no gzip at all. Nothing after the end-of-archive blocks is read, as GNU tar reads
