@@ -44,7 +44,8 @@ function sha256Throughput(): number {
 
 /** The shell a careful operator would write: sequential, verified, one artifact after another. */
 function baselineScript(info: MirrorInfo, url: string, root: string): string {
-  const lines = ["set -euo pipefail", `cd "$(mktemp -d)"`, `mkdir -p ${root}/usr/local/bin ${root}/opt/cni/bin`];
+  // The downloads sit beside the root, in the bench's work dir, so they go with it.
+  const lines = ["set -euo pipefail", `mkdir -p ${root}.downloads ${root}/usr/local/bin ${root}/opt/cni/bin`, `cd ${root}.downloads`];
   for (const a of info.assets.filter((x) => x.arch === "amd64" && !x.path.endsWith("runc.armel"))) {
     const file = a.path.split("/").pop()!;
     lines.push(`curl -fsSLo ${file} ${url}/${a.path}`);
