@@ -26,9 +26,10 @@ import { serveDir } from "../test/helpers/fault-server";
 import { saveRealHost } from "../test/helpers/real-host";
 import { removeTempDirs } from "../test/helpers/tmp";
 import { benchFreshMachine, printFreshMachine } from "./bench-bootstrap";
+import { coldFloor, floorLine } from "./bench-floor";
 import { benchSlots, printSlots } from "./bench-slots";
 import { breakdown, type Breakdown, buildBinary, coldRun, type ColdRun, median, row, sh, stagesLine, threadsLine, timedRuns } from "./bench-run";
-import { buildMirror, type MirrorInfo } from "./mirror";
+import { buildMirror, type MirrorAsset } from "./mirror";
 
 const { values: opts } = parseArgs({ options: { "no-bootstrap": { type: "boolean" }, slots: { type: "boolean" }, "mirror-dir": { type: "string" }, bin: { type: "string" } } });
 const MB = 1024 * 1024;
@@ -43,10 +44,10 @@ function sha256Throughput(): number {
 }
 
 /** The shell a careful operator would write: sequential, verified, one artifact after another. */
-function baselineScript(info: MirrorInfo, url: string, root: string): string {
+function baselineScript(assets: MirrorAsset[], url: string, root: string): string {
   // The downloads sit beside the root, in the bench's work dir, so they go with it.
   const lines = ["set -euo pipefail", `mkdir -p ${root}.downloads ${root}/usr/local/bin ${root}/opt/cni/bin`, `cd ${root}.downloads`];
-  for (const a of info.assets.filter((x) => x.arch === "amd64" && !x.path.endsWith("runc.armel"))) {
+  for (const a of assets) {
     const file = a.path.split("/").pop()!;
     lines.push(`curl -fsSLo ${file} ${url}/${a.path}`);
     lines.push(`curl -fsSL ${url}/${a.checksumPath} | awk -v f=${file} 'NF==1{print $1"  "f} NF==2 && ($2==f || $2=="*"f){print $1"  "f}' | sha256sum -c --quiet`);
@@ -74,7 +75,8 @@ try {
   const mirrorDir = opts["mirror-dir"] ?? join(tmpdir(), "kube-rootfs-bench-mirror");
   console.error(`building the realistic mirror in ${mirrorDir} …`);
   const info = await buildMirror({ out: mirrorDir, realistic: true, arch: ["amd64"] });
-  const bytes = info.assets.filter((a) => a.arch === "amd64" && !a.path.endsWith("runc.armel")).reduce((n, a) => n + a.size, 0);
+  const assets = info.assets.filter((a) => a.arch === "amd64" && !a.path.endsWith("runc.armel"));
+  const bytes = assets.reduce((n, a) => n + a.size, 0);
   console.error(`building the binary …`);
   const bin = opts.bin ?? (await buildBinary(join(work, "bin")));
   const served = await serveDir(info.dir, { timeoutMs: 1_800_000 });
@@ -94,13 +96,14 @@ try {
   const baselines: number[] = [];
   const colds: ColdRun[] = [];
   for (let i = 0; i < 3; i++) {
-    baselines.push((await sh(["bash", "-c", baselineScript(info, served.url, join(work, `baseline-${i}`))])).seconds);
+    baselines.push((await sh(["bash", "-c", baselineScript(assets, served.url, join(work, `baseline-${i}`))])).seconds);
     colds.push(await coldRun(provision(`cold-${i}`)));
   }
   const baseline = { seconds: median(baselines) };
   const coldBreakdown = breakdown(colds);
   const cold = { seconds: coldBreakdown.ms / 1000 };
   const rss = median(colds.map((r) => r.rssBytes));
+  const parts = await coldFloor(assets, info.dir, served.url, sha, work);
   const trivial = await trivialBinary(join(work, "bin"));
   const [warm, version, help, floor] = timedRuns([provision("cold-0"), [bin, "version"], [bin, "provision", "--help"], [trivial, "version"]], 15).map(breakdown) as [Breakdown, Breakdown, Breakdown, Breakdown];
 
@@ -111,6 +114,8 @@ try {
   row("(a) kube-rootfs cold provision (median of 3)", `${cold.seconds.toFixed(2)} s (CPU ${(coldBreakdown.cpuMs / 1000).toFixed(2)})`, `${rate.toFixed(0)} MB/s`);
   console.log(`      ${stagesLine(coldBreakdown)}`);
   console.log(`      CPU by thread: ${threadsLine(colds)}`);
+  row(`    its floor: the parts alone, every core busy (${parts.cores} cores)`, `${parts.seconds.toFixed(2)} s`, `a/b ≥ ${(parts.seconds / baseline.seconds).toFixed(2)}; rate ≤ ${((bytes / MB / parts.seconds / sha) * 100).toFixed(0)} % of sha256`);
+  console.log(`      ${floorLine(parts)}`);
   const times = (b: Breakdown) => `${b.ms.toFixed(0)} ms (CPU ${b.cpuMs.toFixed(0)})`;
   row("(c) warm re-provision (median of 15)", times(warm), "target ≤ 35 ms");
   console.log(`      ${stagesLine(warm)}`);
