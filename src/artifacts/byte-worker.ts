@@ -61,6 +61,13 @@ const reply = (r: Reply) => self.postMessage(r);
 /** Progress is posted about every PROGRESS bytes, not per chunk. */
 const PROGRESS = 1 << 20;
 
+/** A job's next bytes: into its part file (unless they are already on disk there), its hash and its unpacker. */
+function feed(job: Job, chunk: Uint8Array, onDisk: boolean): void {
+  if (onDisk) job.sink.replay(chunk);
+  else job.sink.write(chunk);
+  job.unpacker?.write(chunk);
+}
+
 function resetJob(job: Job): void {
   job.unpacker?.discard();
   job.failure = undefined;
@@ -77,9 +84,7 @@ async function downloadJob(id: number, job: Job, req: Extract<Request, { op: "do
   const abort = interruption(id);
   const take = (chunk: Uint8Array, replay: boolean) => {
     if (job.failure) throw errorOf(job.failure);
-    if (replay) job.sink.replay(chunk);
-    else job.sink.write(chunk);
-    job.unpacker?.write(chunk);
+    feed(job, chunk, replay);
   };
   let posted = 0;
   try {
@@ -163,8 +168,7 @@ async function handle(req: Request): Promise<void> {
     case "bytes":
       if (!job.failure) {
         try {
-          job.sink.replay(req.bytes);
-          job.unpacker?.write(req.bytes);
+          feed(job, req.bytes, true);
         } catch (err) {
           job.failure = failureOf(err);
           reply({ op: "failed", id: req.id, failure: job.failure, final: false });

@@ -5,6 +5,7 @@
 import { closeSync, constants, fsync, mkdirSync, openSync } from "node:fs";
 import { copyFile, open } from "node:fs/promises";
 import { join } from "node:path";
+import type { Gunzip } from "minizlib";
 import type { ReadEntry } from "tar";
 import { RunError } from "../errors";
 import { ioError, removeQuietly, sweepStaleTemps, tempPathFor, writeAll } from "../fs/atomic";
@@ -118,7 +119,7 @@ const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
  * piece costs a round through the parser and an event per entry: in 256 KiB ones an archive costs
  * its byte worker about a quarter less CPU.
  */
-export const INFLATE_CHUNK = 256 * 1024;
+const INFLATE_CHUNK = 256 * 1024;
 
 let tar: typeof import("tar") | undefined;
 let zlib: typeof import("minizlib") | undefined;
@@ -126,6 +127,13 @@ let zlib: typeof import("minizlib") | undefined;
 /** node-tar and its inflater load when an archive is first unpacked: a re-run that installs nothing never pays their start-up. */
 export async function loadTar(): Promise<void> {
   [tar, zlib] = await Promise.all([tar ?? import("tar"), zlib ?? import("minizlib")]);
+}
+
+/** The inflater an archive goes through ahead of the tar parser; call loadTar() first. */
+export function archiveInflater(): Gunzip {
+  if (!zlib) throw new Error("archiveInflater: loadTar() was not awaited");
+  // minizlib hands its options on to node:zlib, whose chunkSize its types leave out.
+  return new zlib.Gunzip({ chunkSize: INFLATE_CHUNK } as ConstructorParameters<typeof zlib.Gunzip>[0]);
 }
 
 /** An unpacker for a tar.gz: inflated as it is written, then parsed; call loadTar() first. */
@@ -153,10 +161,9 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
       if (!failure) writer.write(chunk);
     });
   };
-  if (!tar || !zlib) throw new Error("archiveUnpacker: loadTar() was not awaited");
+  if (!tar) throw new Error("archiveUnpacker: loadTar() was not awaited");
   const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
-  // minizlib hands its options on to node:zlib, whose chunkSize its types leave out.
-  const gunzip = new zlib.Gunzip({ chunkSize: INFLATE_CHUNK } as ConstructorParameters<typeof zlib.Gunzip>[0]);
+  const gunzip = archiveInflater();
   gunzip.on("data", (chunk: Buffer) => {
     if (failure || archiveEnded) return;
     extracted += chunk.byteLength;
@@ -174,10 +181,11 @@ export function archiveUnpacker(payload: Extract<Payload, { kind: "archive" }>, 
   });
   const ended = new Promise<void>((resolve) => {
     parser.on("end", resolve);
-    // After the end the parser is aborted on purpose: that error, and any of the rest, is no failure.
-    parser.on("error", (err: Error) => (archiveEnded || fail(`not a valid tar.gz (${err.message})`), resolve()));
-    // Not gzip, or cut short: the parser never ends then.
-    gunzip.on("error", (err) => (archiveEnded || fail(`not a valid tar.gz (${(err as Error).message})`), resolve()));
+    // After the end the parser is aborted on purpose: that error, and any of the rest, is no
+    // failure. The inflater's (not gzip, or cut short) ends the unpacking too: the parser never would.
+    const invalid = (err: unknown) => (archiveEnded || fail(`not a valid tar.gz (${(err as Error).message})`), resolve());
+    parser.on("error", invalid);
+    gunzip.on("error", invalid);
   });
 
   const discard = () => {
